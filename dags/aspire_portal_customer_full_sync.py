@@ -1,0 +1,59 @@
+"""
+### ASPIRE → portal: full sync of one customer
+
+Loads **everything in scope for one customer** from ASPIRE into the portal database: the account and its
+contacts, the booked contracts on which it is Customer or Guarantor with their roles, invoices and invoice
+details, cash receipts, scenarios, principal-and-interest figures, amortization schedules and equipment, and
+its lines of credit. Rows of that customer that are gone from ASPIRE (or left its scope) are deleted.
+When every entity is loaded, `aspire_sync.customer_sync_status` records the full sync with its "data as of" time.
+
+**When it runs:** the portal triggers it when it creates a user for a customer
+(`POST /api/v2/dags/aspire_portal_customer_full_sync/dagRuns` with `{"logical_date": null, "conf": {"customer_id": N}}`),
+and anyone may trigger it by hand for one customer (the form asks for `customer_id`).
+
+**Safe to re-run** at any time: writes are newest-wins upserts that skip unchanged rows, so a second run writes
+nothing and a run overlapping the 15-minute sync never puts older data over newer.
+
+**Fails at once, writing nothing,** when `customer_id` is not a positive integer, names no ASPIRE account, or
+names an account no portal user is linked to.
+"""
+
+from datetime import timedelta
+
+from airflow.sdk import Param, dag
+
+from aspire_portal import catalogue
+from aspire_portal.operators import AspireToPortalOperator
+from aspire_portal.tasks import mark_full_sync_done, migrate_portal_schema, validate_customer
+
+
+@dag(
+    schedule=None,
+    catchup=False,
+    doc_md=__doc__,
+    tags=["aspire", "portal", "customer"],
+    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=1),
+                  "retry_exponential_backoff": True},
+    params={
+        "customer_id": Param(
+            type="integer",
+            minimum=1,
+            title="Customer (ASPIRE AccountOid)",
+            description="The ASPIRE AccountOid of the customer to sync in full. It must be linked to a portal "
+                        "user (portal.portal_user_account).",
+        ),
+    },
+)
+def aspire_portal_customer_full_sync():
+    customer_id = "{{ params.customer_id }}"
+    checked = validate_customer(customer_id)
+    migrated = migrate_portal_schema()
+    loads = [
+        AspireToPortalOperator(task_id=entity.task_id, entity=entity.name, load_kind="full",
+                               customer_id=customer_id)
+        for entity in catalogue.ENTITIES
+    ]
+    checked >> migrated >> loads >> mark_full_sync_done(customer_id)
+
+
+aspire_portal_customer_full_sync()

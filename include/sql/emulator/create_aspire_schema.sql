@@ -1,0 +1,217 @@
+-- Creates the ASPIRE emulator: the 12 dbo tables of ASPIRE with SQL Server row-version semantics.
+--
+-- Identifiers are unquoted (PostgreSQL folds them to lower case, SQL Server matches them case-insensitively),
+-- so the same extract text runs on both; "LineNo" is quoted because LINENO is a reserved word in T-SQL.
+-- SQL Server types map as: bigint -> bigint, bit -> smallint (0/1, compared with = 1 as in T-SQL),
+-- decimal(p,s) -> numeric(p,s), date -> date, datetime2(3) -> timestamp(3), rowversion -> bigint.
+
+create schema if not exists dbo;
+
+-- RowVer: the id of the writing transaction, like a rowversion taken from the database counter at write time.
+-- MIN_ACTIVE_ROWVERSION(): the oldest transaction id still in progress (or the next one when none is), so every
+-- row version below it belongs to a finished transaction and no committed row below it can appear later.
+create or replace function dbo.min_active_rowversion() returns bigint
+language sql volatile parallel restricted
+as $$ select pg_snapshot_xmin(pg_current_snapshot())::text::bigint $$;
+
+create or replace function public.min_active_rowversion() returns bigint
+language sql volatile parallel restricted
+as $$ select dbo.min_active_rowversion() $$;
+
+-- OPENJSON(@json) over a JSON array, returning its elements as the column "value" (text), as in T-SQL.
+create or replace function public.openjson(doc text) returns table (value text)
+language sql immutable parallel safe rows 100
+as $$ select json_array_elements_text(doc::json) $$;
+
+-- ASPIRE's clock: server local time (America/Chicago), naive. A session may pin it with
+-- set aspire.now = '<timestamptz>' to replay activity at a chosen moment (tests of backfills across DST).
+create or replace function dbo.aspire_local_now() returns timestamp(3)
+language sql stable
+as $$
+    select (coalesce(nullif(current_setting('aspire.now', true), '')::timestamptz, clock_timestamp())
+            at time zone 'America/Chicago')::timestamp(3)
+$$;
+
+create or replace function dbo.stamp_row_version() returns trigger
+language plpgsql
+as $$
+begin
+    new.rowver := pg_current_xact_id()::text::bigint;
+    new.lastmodifiedat := dbo.aspire_local_now();
+    return new;
+end
+$$;
+
+create table if not exists dbo.Account (
+    AccountOid      bigint          not null primary key,
+    AccountNumber   varchar(20)     not null unique,
+    Name            varchar(200)    not null,
+    DbaName         varchar(200),
+    IsBusiness      smallint        not null check (IsBusiness in (0, 1)),
+    Email           varchar(200),
+    Phone           varchar(30),
+    AddressLine1    varchar(200),
+    AddressLine2    varchar(200),
+    City            varchar(100),
+    State           char(2),
+    PostalCode      varchar(10),
+    Status          varchar(20)     not null,
+    LastModifiedAt  timestamp(3)    not null,
+    RowVer          bigint          not null
+);
+
+create table if not exists dbo.AccountContact (
+    ContactOid      bigint          not null primary key,
+    AccountOid      bigint          not null references dbo.Account,
+    FirstName       varchar(100)    not null,
+    LastName        varchar(100)    not null,
+    Email           varchar(200),
+    Phone           varchar(30),
+    IsPrimary       smallint        not null check (IsPrimary in (0, 1)),
+    LastModifiedAt  timestamp(3)    not null,
+    RowVer          bigint          not null
+);
+
+create table if not exists dbo.ContractScenario (
+    ScenarioOid     bigint          not null primary key,
+    Name            varchar(100)    not null,
+    ProductType     varchar(20)     not null,
+    PurchaseOption  varchar(30)     not null,
+    LastModifiedAt  timestamp(3)    not null,
+    RowVer          bigint          not null
+);
+
+create table if not exists dbo.LineOfCredit (
+    LineOfCreditOid bigint          not null primary key,
+    AccountOid      bigint          not null references dbo.Account,
+    LineNumber      varchar(20)     not null,
+    ApprovedAmount  numeric(18, 2)  not null,
+    UsedAmount      numeric(18, 2)  not null,
+    AvailableAmount numeric(18, 2)  not null,
+    IsRevolving     smallint        not null check (IsRevolving in (0, 1)),
+    EffectiveDate   date            not null,
+    ExpirationDate  date,
+    Status          varchar(20)     not null,
+    LastModifiedAt  timestamp(3)    not null,
+    RowVer          bigint          not null
+);
+
+create table if not exists dbo.Contract (
+    ContractOid         bigint          not null primary key,
+    ContractId          varchar(20)     not null unique,
+    CustomerAccountOid  bigint          not null references dbo.Account,
+    ScenarioOid         bigint          not null references dbo.ContractScenario,
+    LineOfCreditOid     bigint          references dbo.LineOfCredit,
+    Status              varchar(20)     not null,
+    IsBooked            smallint        not null check (IsBooked in (0, 1)),
+    BookedDate          date,
+    CommencementDate    date,
+    MaturityDate        date,
+    TermMonths          integer         not null,
+    PaymentFrequency    varchar(12)     not null,
+    PaymentTiming       varchar(8)      not null,
+    PaymentAmount       numeric(18, 2)  not null,
+    EquipmentCost       numeric(18, 2)  not null,
+    ResidualAmount      numeric(18, 2)  not null,
+    Rate                numeric(9, 6)   not null,
+    TerminationDate     date,
+    LastModifiedAt      timestamp(3)    not null,
+    RowVer              bigint          not null
+);
+
+create table if not exists dbo.ContractRole (
+    ContractRoleOid bigint          not null primary key,
+    ContractOid     bigint          not null references dbo.Contract,
+    AccountOid      bigint          not null references dbo.Account,
+    RoleType        varchar(20)     not null,
+    LastModifiedAt  timestamp(3)    not null,
+    RowVer          bigint          not null
+);
+
+create table if not exists dbo.Invoice (
+    InvoiceOid      bigint          not null primary key,
+    InvoiceNumber   varchar(20)     not null unique,
+    AccountOid      bigint          not null references dbo.Account,
+    ContractOid     bigint          references dbo.Contract,
+    InvoiceDate     date            not null,
+    DueDate         date            not null,
+    Amount          numeric(18, 2)  not null,
+    Balance         numeric(18, 2)  not null,
+    Status          varchar(20)     not null,
+    LastModifiedAt  timestamp(3)    not null,
+    RowVer          bigint          not null
+);
+
+create table if not exists dbo.InvoiceDetail (
+    InvoiceDetailOid    bigint          not null primary key,
+    InvoiceOid          bigint          not null references dbo.Invoice,
+    ContractOid         bigint          references dbo.Contract,
+    TransactionCode     varchar(20)     not null,
+    Amount              numeric(18, 2)  not null,
+    Balance             numeric(18, 2)  not null,
+    LastModifiedAt      timestamp(3)    not null,
+    RowVer              bigint          not null
+);
+
+create table if not exists dbo.CashReceipt (
+    ReceiptOid      bigint          not null primary key,
+    AccountOid      bigint          not null references dbo.Account,
+    ContractOid     bigint          references dbo.Contract,
+    ReceivedDate    date            not null,
+    PostDate        date,
+    Amount          numeric(18, 2)  not null,
+    Method          varchar(10)     not null,
+    Status          varchar(10)     not null,
+    ReferenceNumber varchar(40),
+    LastModifiedAt  timestamp(3)    not null,
+    RowVer          bigint          not null
+);
+
+create table if not exists dbo.ContractValues (
+    ContractOid         bigint          not null primary key references dbo.Contract,
+    AsOfDate            date            not null,
+    PrincipalBalance    numeric(18, 2)  not null,
+    InterestRate        numeric(9, 6)   not null,
+    PrincipalPaidToDate numeric(18, 2)  not null,
+    InterestPaidToDate  numeric(18, 2)  not null,
+    RemainingPayments   integer         not null,
+    NextDueDate         date,
+    NextDueAmount       numeric(18, 2)  not null,
+    PastDueAmount       numeric(18, 2)  not null,
+    DaysPastDue         integer         not null,
+    PayoffAmount        numeric(18, 2)  not null,
+    LastModifiedAt      timestamp(3)    not null,
+    RowVer              bigint          not null
+);
+
+create table if not exists dbo.AmortizationLine (
+    ContractOid     bigint          not null references dbo.Contract,
+    "LineNo"        integer         not null,
+    DueDate         date            not null,
+    Payment         numeric(18, 2)  not null,
+    Principal       numeric(18, 2)  not null,
+    Interest        numeric(18, 2)  not null,
+    BeginBalance    numeric(18, 2)  not null,
+    EndBalance      numeric(18, 2)  not null,
+    LastModifiedAt  timestamp(3)    not null,
+    RowVer          bigint          not null,
+    primary key (ContractOid, "LineNo")
+);
+
+create table if not exists dbo.Equipment (
+    EquipmentOid        bigint          not null primary key,
+    ContractOid         bigint          not null references dbo.Contract,
+    Description         varchar(200)    not null,
+    Make                varchar(60),
+    Model               varchar(60),
+    ModelYear           integer,
+    SerialNumber        varchar(40)     not null unique,
+    Vin                 varchar(17),
+    Quantity            integer         not null,
+    CurrentBasisValue   numeric(18, 2)  not null,
+    City                varchar(100),
+    State               char(2),
+    Status              varchar(20)     not null,
+    LastModifiedAt      timestamp(3)    not null,
+    RowVer              bigint          not null
+);

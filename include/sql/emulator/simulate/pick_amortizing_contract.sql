@@ -1,0 +1,8 @@
+-- Picks a booked, commenced contract with an amortization schedule: the first one at or after a point (fraction 0-1) of the key range.
+select ContractOid as oid
+from dbo.Contract
+where IsBooked = 1 and Status = 'Commenced'
+  and ScenarioOid in (select ScenarioOid from dbo.ContractScenario where ProductType <> 'OperatingLease')
+  and ContractOid >= (select floor(min(ContractOid) + %(fraction)s * (max(ContractOid) - min(ContractOid)))::bigint from dbo.Contract)
+order by ContractOid
+limit 1;

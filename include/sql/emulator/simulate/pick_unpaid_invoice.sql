@@ -1,0 +1,7 @@
+-- Picks an invoice nothing has been paid on: the first one at or after a point (fraction 0-1) of the key range.
+select InvoiceOid as oid
+from dbo.Invoice
+where Status = 'Open' and Balance = Amount
+  and InvoiceOid >= (select floor(min(InvoiceOid) + %(fraction)s * (max(InvoiceOid) - min(InvoiceOid)))::bigint from dbo.Invoice)
+order by InvoiceOid
+limit 1;

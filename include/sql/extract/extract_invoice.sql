@@ -1,0 +1,20 @@
+-- Extracts the invoices billed to an in-scope account or raised on an in-scope contract.
+{% import "macros/aspire.sql" as aspire with context %}
+select
+    i.InvoiceOid as invoice_oid,
+    i.InvoiceNumber as invoice_number,
+    i.AccountOid as account_oid,
+    i.ContractOid as contract_oid,
+    i.InvoiceDate as invoice_date,
+    i.DueDate as due_date,
+    i.Amount as amount,
+    i.Balance as balance,
+    i.Status as status,
+    i.LastModifiedAt as last_modified_at,
+    {{ aspire.row_version("i.RowVer") }} as source_rowver
+from dbo.Invoice as i
+where (
+    i.AccountOid in ({{ aspire.id_list("accounts") }})
+    or i.ContractOid in ({{ aspire.scoped_contracts() }})
+)
+  {{ aspire.change_filter("i") }}

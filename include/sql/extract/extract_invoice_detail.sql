@@ -1,0 +1,19 @@
+-- Extracts the detail lines of the in-scope invoices (a detail is visible wherever its invoice is).
+{% import "macros/aspire.sql" as aspire with context %}
+select
+    d.InvoiceDetailOid as invoice_detail_oid,
+    d.InvoiceOid as invoice_oid,
+    d.ContractOid as contract_oid,
+    d.TransactionCode as transaction_code,
+    d.Amount as amount,
+    d.Balance as balance,
+    d.LastModifiedAt as last_modified_at,
+    {{ aspire.row_version("d.RowVer") }} as source_rowver
+from dbo.InvoiceDetail as d
+where d.InvoiceOid in (
+    select i.InvoiceOid
+    from dbo.Invoice as i
+    where i.AccountOid in ({{ aspire.id_list("accounts") }})
+       or i.ContractOid in ({{ aspire.scoped_contracts() }})
+)
+  {{ aspire.change_filter("d") }}

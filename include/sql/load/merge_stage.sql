@@ -1,0 +1,31 @@
+-- Applies the staged rows to the target. New keys are inserted; a row is updated only when its data changed
+-- and the staged source_rowver is newer (newest wins, whatever order loads run in); unchanged rows are found
+-- by an anti-join first, so they cost neither a row lock nor WAL.
+with changed as materialized (
+    select s.*
+    from {{ stage }} as s
+    left join {{ target }} as t
+        on {% for k in key %}t.{{ k }} = s.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
+    where t.{{ key[0] }} is null
+       or (
+            s.source_rowver > t.source_rowver
+            and ({% for c in compared %}s.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %})
+                is distinct from ({% for c in compared %}t.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %})
+       )
+),
+
+written as (
+    insert into {{ target }} as t ({{ columns | join(", ") }}, synced_at)
+    select {{ columns | join(", ") }}, %(synced_at)s
+    from changed
+    on conflict ({{ key | join(", ") }}) do update
+    set {% for c in updated %}{{ c }} = excluded.{{ c }},
+        {% endfor %}synced_at = excluded.synced_at
+    where t.source_rowver < excluded.source_rowver
+    returning (t.xmax = 0) as inserted
+)
+
+select
+    count(*) filter (where inserted) as rows_inserted,
+    count(*) filter (where not inserted) as rows_updated
+from written

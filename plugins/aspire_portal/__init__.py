@@ -1,0 +1,1 @@
+"""ASPIRE -> Customer Portal sync: the entity catalogue, the extract/load engine and the Airflow operators."""

@@ -1,0 +1,84 @@
+"""The entity catalogue: one entry per ASPIRE table the portal receives. All three DAGs are built from it.
+
+Adding a table is adding one entry here, its extract in ``include/sql/extract/extract_<name>.sql`` and its
+target table in a new migration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Cadence = Literal["15min", "daily"]
+# What a row belongs to, for deciding which target rows a one-customer load may delete:
+# "account"  - an account column (account_oid) names the owner;
+# "contract" - a contract column (contract_oid) names the owning contract;
+# "account_or_contract" - either makes the row visible;
+# "shared"   - reference data used by many customers, never deleted by a one-customer load.
+Owner = Literal["account", "contract", "account_or_contract", "shared"]
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    source_table: str
+    key: tuple[str, ...]
+    cadence: Cadence
+    owner: Owner
+    scope_rule: str
+
+    @property
+    def target_table(self) -> str:
+        return f"aspire.{self.name}"
+
+    @property
+    def extract_sql(self) -> str:
+        return f"extract/extract_{self.name}.sql"
+
+    @property
+    def task_id(self) -> str:
+        return f"load_{self.name}"
+
+
+ENTITIES: tuple[Entity, ...] = (
+    Entity("account", "dbo.Account", ("account_oid",), "15min", "account",
+           "the enrolled account itself"),
+    Entity("account_contact", "dbo.AccountContact", ("contact_oid",), "15min", "account",
+           "contacts of an enrolled account"),
+    Entity("contract", "dbo.Contract", ("contract_oid",), "15min", "contract",
+           "booked contracts on which an enrolled account is Customer or Guarantor"),
+    Entity("contract_role", "dbo.ContractRole", ("contract_role_oid",), "15min", "contract",
+           "every role on an in-scope contract"),
+    Entity("invoice", "dbo.Invoice", ("invoice_oid",), "15min", "account_or_contract",
+           "invoices billed to an enrolled account or raised on an in-scope contract"),
+    Entity("invoice_detail", "dbo.InvoiceDetail", ("invoice_detail_oid",), "15min", "contract",
+           "detail lines of an in-scope invoice"),
+    Entity("cash_receipt", "dbo.CashReceipt", ("receipt_oid",), "15min", "account_or_contract",
+           "payments from an enrolled account or applied to an in-scope contract"),
+    Entity("contract_scenario", "dbo.ContractScenario", ("scenario_oid",), "daily", "shared",
+           "scenarios used by an in-scope contract"),
+    Entity("contract_values", "dbo.ContractValues", ("contract_oid",), "daily", "contract",
+           "principal-and-interest figures of an in-scope contract"),
+    Entity("amortization_line", "dbo.AmortizationLine", ("contract_oid", "line_no"), "daily", "contract",
+           "amortization schedule of an in-scope contract"),
+    Entity("equipment", "dbo.Equipment", ("equipment_oid",), "daily", "contract",
+           "equipment on an in-scope contract"),
+    Entity("line_of_credit", "dbo.LineOfCredit", ("line_of_credit_oid",), "daily", "account",
+           "lines of credit of an enrolled account"),
+)
+
+BY_NAME: dict[str, Entity] = {entity.name: entity for entity in ENTITIES}
+
+
+def entity(name: str) -> Entity:
+    """The catalogue entry called `name`; a clear error names the known ones otherwise."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        known = ", ".join(BY_NAME)
+        raise ValueError(f"unknown entity {name!r}; the catalogue has: {known}") from None
+
+
+def entities(cadence: Cadence | None = None) -> tuple[Entity, ...]:
+    """The entities of one cadence, in catalogue order (all of them when cadence is None)."""
+    return tuple(e for e in ENTITIES if cadence is None or e.cadence == cadence)

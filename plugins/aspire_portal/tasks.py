@@ -1,0 +1,101 @@
+"""The small tasks around the loads: check the trigger's input, migrate the portal schema, close a run.
+
+The logic lives in plain functions taking connections (tested without Airflow); the `@task` wrappers only
+open the connections and turn bad input into a failure that is not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from airflow.sdk import task
+
+from aspire_portal import migrations, sqlfiles
+from aspire_portal.validation import parse_customer_id
+
+log = logging.getLogger(__name__)
+
+
+class CustomerNotSyncable(ValueError):
+    """The customer_id names no ASPIRE account, or one nobody enrolled in the portal."""
+
+
+def check_customer(source: Any, target: psycopg.Connection, value: Any) -> int:
+    """The validated customer_id, or CustomerNotSyncable saying why it cannot be synced. Writes nothing."""
+    customer_id = parse_customer_id(value)
+    with source.cursor() as cursor:
+        cursor.execute(sqlfiles.read("extract/select_customer.sql"), {"customer_id": customer_id})
+        account = cursor.fetchone()
+    source.rollback()
+    if account is None:
+        raise CustomerNotSyncable(
+            f"customer_id {customer_id} is not an ASPIRE account (no dbo.Account row with AccountOid "
+            f"{customer_id}); check the id"
+        )
+    enrolled = target.execute(sqlfiles.read("sync/select_account_enrolled.sql"),
+                              {"customer_id": customer_id}).fetchone()[0]
+    if not enrolled:
+        raise CustomerNotSyncable(
+            f"customer_id {customer_id} ({account[1]}) is not enrolled in the portal (no portal user is linked "
+            "to it in portal.portal_user_account); create the portal user first"
+        )
+    log.info("Customer %s (%s) is enrolled; syncing it in full", customer_id, account[1])
+    return customer_id
+
+
+def record_full_sync(target: psycopg.Connection, customer_id: int, dag_id: str, run_id: str) -> str | None:
+    """Marks the customer's full sync done with its "data as of" time and logs what each entity wrote."""
+    with target.transaction():
+        row = target.execute(sqlfiles.read("sync/upsert_customer_full_sync.sql"),
+                             {"customer_id": customer_id, "dag_id": dag_id, "run_id": run_id}).fetchone()
+    if row is None:
+        raise RuntimeError(f"no successful entity load of customer {customer_id} is recorded for run {run_id}")
+    log_run_summary(target, dag_id, run_id)
+    log.info("Full sync of customer %s done; portal data as of %s", customer_id, row[0].isoformat())
+    return row[0].isoformat()
+
+
+def log_run_summary(target: psycopg.Connection, dag_id: str, run_id: str) -> list[tuple]:
+    """Logs one line per entity load of the run (rows read / inserted / updated / deleted, seconds)."""
+    rows = target.execute(sqlfiles.read("sync/select_run_summary.sql"), {"dag_id": dag_id, "run_id": run_id}).fetchall()
+    for entity, kind, read, inserted, updated, deleted, seconds in rows:
+        log.info("%-18s %-11s read %8d  inserted %8d  updated %8d  deleted %8d  %7.2fs",
+                 entity, kind, read, inserted, updated, deleted, seconds)
+    return rows
+
+
+# ---- Airflow tasks -------------------------------------------------------------------------------------------
+
+@task(retries=0)
+def validate_customer(customer_id: Any) -> int:
+    """Fails the run at once, before anything is written, when customer_id cannot be synced."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aspire_portal.connections import source_connection, target_connection
+
+    try:
+        parse_customer_id(customer_id)
+        with source_connection() as (source, _dialect), target_connection() as target:
+            return check_customer(source, target, customer_id)
+    except ValueError as error:
+        raise AirflowFailException(str(error)) from error
+
+
+@task
+def migrate_portal_schema() -> list[str]:
+    """Applies pending portal migrations (a no-op when up to date; safe when two runs start at once)."""
+    from aspire_portal.connections import target_connection
+
+    with target_connection() as target:
+        return migrations.migrate(target)
+
+
+@task
+def mark_full_sync_done(customer_id: Any, **context: Any) -> str | None:
+    """Records that the customer's full sync completed, with the time its data is as of."""
+    from aspire_portal.connections import target_connection
+
+    with target_connection() as target:
+        return record_full_sync(target, parse_customer_id(customer_id), context["dag"].dag_id, context["run_id"])

@@ -1,0 +1,87 @@
+"""Shared fixtures: real PostgreSQL databases for the ASPIRE emulator and the portal.
+
+AIRFLOW_HOME must point at a throw-away folder before anything imports airflow, so it is set here, at the
+top of the first module pytest imports.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="aspire-portal-airflow-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
+from psycopg import sql  # noqa: E402
+
+ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+DB_PREFIX = os.environ.get("TEST_DB_PREFIX", "aspire_portal_test")
+
+
+def database_dsn(name: str) -> str:
+    """The DSN of database `name` on the test server."""
+    info = psycopg.conninfo.conninfo_to_dict(ADMIN_DSN)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+def recreate_database(name: str) -> str:
+    """Drop and create an empty database on the test server; returns its DSN."""
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return database_dsn(name)
+
+
+@pytest.fixture(scope="session")
+def fresh_database():
+    """Factory: a new empty database named `<prefix>_<suffix>` (dropped and re-created)."""
+    return lambda suffix: recreate_database(f"{DB_PREFIX}_{suffix}")
+
+
+# ---- Airflow ----------------------------------------------------------------------------------------------------
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import quote  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
+
+
+def airflow_uri(dsn: str) -> str:
+    """The Airflow connection URI (AIRFLOW_CONN_*) of a libpq DSN."""
+    info = psycopg.conninfo.conninfo_to_dict(dsn)
+    auth = quote(info.get("user", "postgres"), safe="")
+    if info.get("password"):
+        auth += ":" + quote(info["password"], safe="")
+    host = quote(info.get("host", "127.0.0.1"), safe="")
+    return f"postgresql://{auth}@{host}:{info.get('port', 5432)}/{info['dbname']}"
+
+
+def use_connections(aspire_dsn: str, portal_dsn: str) -> None:
+    """Points the Airflow connections `aspire` and `portal` at the given databases, the standard way."""
+    os.environ["AIRFLOW_CONN_ASPIRE"] = airflow_uri(aspire_dsn)
+    os.environ["AIRFLOW_CONN_PORTAL"] = airflow_uri(portal_dsn)
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated Airflow metadata database (SQLite in the throw-away AIRFLOW_HOME), for dag.test()."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def dagbag(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag
