@@ -8,7 +8,8 @@ its lines of credit. Rows of that customer that are gone from ASPIRE (or left it
 When every entity is loaded, `aspire_sync.customer_sync_status` records the full sync with its "data as of" time.
 
 **When it runs:** the portal triggers it when it creates a user for a customer
-(`POST /api/v2/dags/aspire_portal_customer_full_sync/dagRuns` with `{"logical_date": null, "conf": {"customer_id": N}}`),
+(`POST /api/v2/dags/aspire_portal_customer_full_sync/dagRuns` with
+`{"logical_date": null, "conf": {"customer_id": N}}`),
 and anyone may trigger it by hand for one customer (the form asks for `customer_id`).
 
 **Safe to re-run** at any time: writes are newest-wins upserts that skip unchanged rows, so a second run writes

@@ -19,6 +19,8 @@ SCOPED_INVOICES = f"""
     select invoiceoid from dbo.invoice where accountoid = any(%(accounts)s) or contractoid in ({SCOPED_CONTRACTS})
 """
 
+SCOPED_SCENARIOS = f"select scenariooid from dbo.contract where contractoid in ({SCOPED_CONTRACTS})"
+
 # entity: (source key columns, source money columns, source scope predicate, target key, target money)
 SPEC: dict[str, tuple[str, str, str, str, str]] = {
     "account": ("accountoid", "", "accountoid = any(%(accounts)s)", "account_oid", ""),
@@ -34,9 +36,7 @@ SPEC: dict[str, tuple[str, str, str, str, str]] = {
     "cash_receipt": ("receiptoid", "amount",
                      f"accountoid = any(%(accounts)s) or contractoid in ({SCOPED_CONTRACTS})", "receipt_oid",
                      "amount"),
-    "contract_scenario": ("scenariooid", "",
-                          f"scenariooid in (select scenariooid from dbo.contract where contractoid in ({SCOPED_CONTRACTS}))",
-                          "scenario_oid", ""),
+    "contract_scenario": ("scenariooid", "", f"scenariooid in ({SCOPED_SCENARIOS})", "scenario_oid", ""),
     "contract_values": ("contractoid", "principalbalance, payoffamount, pastdueamount",
                         f"contractoid in ({SCOPED_CONTRACTS})", "contract_oid",
                         "principal_balance, payoff_amount, past_due_amount"),

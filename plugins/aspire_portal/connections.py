@@ -6,8 +6,8 @@ connection to ASPIRE (MsSqlHook, pymssql); in the demo, tests and benchmarks it 
 
 from __future__ import annotations
 
-from contextlib import closing, contextmanager
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from typing import Any
 
 import psycopg

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import psycopg
@@ -119,7 +119,7 @@ def load_entity(
     """Loads one entity from ASPIRE into the portal, in one portal transaction (see the module docstring)."""
     entity = request.entity
     result = LoadResult(entity=entity.name, load_kind=request.kind)
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     clock = time.perf_counter()
     try:
         with target.transaction():
@@ -128,7 +128,7 @@ def load_entity(
                 result.low_rowver = _watermark(target, entity)
             accounts = request.accounts if request.accounts is not None else enrolled_accounts(target)
             columns = _target_columns(target, entity)
-            result.data_as_of = datetime.now(timezone.utc)
+            result.data_as_of = datetime.now(UTC)
             result.high_rowver = _read_bound(source)
             parameters = {
                 "accounts": json.dumps(list(accounts)),

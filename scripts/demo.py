@@ -1,0 +1,123 @@
+"""`make demo`: sets everything up and runs the syncs on the ASPIRE emulator through Airflow.
+
+Uses the Airflow connections `aspire` and `portal` from AIRFLOW_CONN_ASPIRE / AIRFLOW_CONN_PORTAL when both are
+set (PostgreSQL databases it may overwrite: the emulator is re-created in `aspire`); otherwise starts an
+embedded PostgreSQL (the pgserver package: no root, no installed server) under the temp folder.
+Then: creates and seeds the emulator, enrolls some customers, runs `aspire_portal_customer_full_sync` for each
+of them with dag.test() (a real DAG run against a local SQLite metadata DB) and prints what landed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=["small", "medium", "large"], default="small",
+                        help="emulator size (default small)")
+    parser.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
+    parser.add_argument("--customers", type=int, default=5, help="customers to enroll and sync (default 5)")
+    return parser.parse_args()
+
+
+def embedded_postgres() -> tuple[str, str]:
+    """Starts (or reuses) the embedded PostgreSQL; returns the Airflow URIs of the aspire and portal databases."""
+    import pgserver
+    import psycopg
+
+    # Airflow lower-cases a URI's host, so the socket folder's path must be lower case.
+    pgdata = Path(tempfile.gettempdir()) / f"aspire-portal-demo-pg-{os.getuid()}"
+    print(f"Starting the embedded PostgreSQL in {pgdata} (no AIRFLOW_CONN_ASPIRE/AIRFLOW_CONN_PORTAL set)")
+    server = pgserver.get_server(str(pgdata), cleanup_mode=None)
+    host = quote(str(pgdata), safe="")
+    with psycopg.connect(f"host={pgdata} user=postgres dbname=postgres", autocommit=True) as conn:
+        for name in ("aspire_demo", "portal_demo"):
+            conn.execute(f'drop database if exists "{name}" with (force)')
+            conn.execute(f'create database "{name}"')
+    del server  # keeps running (cleanup_mode=None) for the Airflow tasks and for you to look around
+    return (f"postgresql://postgres@{host}/aspire_demo", f"postgresql://postgres@{host}/portal_demo")
+
+
+def main() -> int:
+    args = parse_args()
+    started = time.perf_counter()
+    if os.environ.get("AIRFLOW_CONN_ASPIRE") and os.environ.get("AIRFLOW_CONN_PORTAL"):
+        print("Using the connections aspire and portal from AIRFLOW_CONN_ASPIRE / AIRFLOW_CONN_PORTAL")
+    else:
+        os.environ["AIRFLOW_CONN_ASPIRE"], os.environ["AIRFLOW_CONN_PORTAL"] = embedded_postgres()
+
+    home = REPO / ".demo" / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+    })
+    print(f"Migrating the Airflow metadata database (SQLite in {home})")
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+
+    from aspire_emulator import dsn, generate, portal
+
+    aspire_dsn = dsn.airflow_uri_to_conninfo(os.environ["AIRFLOW_CONN_ASPIRE"])
+    portal_dsn = dsn.airflow_uri_to_conninfo(os.environ["AIRFLOW_CONN_PORTAL"])
+    clock = time.perf_counter()
+    counts = generate.create(aspire_dsn, size=args.size, seed=args.seed)
+    print(f"Seeded the ASPIRE emulator ({args.size}, seed {args.seed}) in {time.perf_counter() - clock:.1f}s: "
+          + ", ".join(f"{table} {n:,}" for table, n in counts.items()))
+    portal.create_portal_schema(portal_dsn)
+    customers = portal.enroll(portal_dsn, aspire_dsn, count=args.customers, seed=args.seed)
+    print(f"Enrolled {len(customers)} customers in the portal: {customers}")
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(REPO / "dags")).get_dag("aspire_portal_customer_full_sync")
+    runs = []
+    for customer in customers:
+        clock = time.perf_counter()
+        run = dag.test(run_conf={"customer_id": customer})
+        runs.append((customer, run.run_id, run.state, time.perf_counter() - clock))
+        if run.state != "success":
+            print(f"Full sync of customer {customer} ended {run.state}; see the task logs above")
+            return 1
+
+    report(portal_dsn, runs)
+    print(f"\nDemo done in {time.perf_counter() - started:.1f}s. Portal: {os.environ['AIRFLOW_CONN_PORTAL']}")
+    return 0
+
+
+def report(portal_dsn: str, runs: list[tuple[int, str, str, float]]) -> None:
+    import psycopg
+
+    from aspire_portal import catalogue
+
+    with psycopg.connect(portal_dsn) as conn:
+        print("\nCustomer full syncs (aspire_portal_customer_full_sync):")
+        print(f"  {'customer':>10}  {'state':8} {'seconds':>8}  {'rows read':>10}  {'data as of (UTC)'}")
+        for customer, run_id, state, seconds in runs:
+            read, as_of = conn.execute(
+                "select sum(l.rows_read), max(s.data_as_of) from aspire_sync.run_log l "
+                "join aspire_sync.customer_sync_status s on s.account_oid = l.customer_id "
+                "where l.run_id = %s and l.status = 'success'", (run_id,)).fetchone()
+            print(f"  {customer:>10}  {state:8} {seconds:8.1f}  {read:>10,}  {as_of:%Y-%m-%d %H:%M:%S}")
+        print("\nWhat landed in the portal (schema aspire):")
+        print(f"  {'entity':20} {'rows':>9}")
+        for entity in catalogue.ENTITIES:
+            rows = conn.execute(f"select count(*) from {entity.target_table}").fetchone()[0]  # noqa: S608
+            print(f"  {entity.name:20} {rows:>9,}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The customer full sync, driven through the real DAG with dag.test(), emulator -> portal on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from airflow.sdk.definitions.param import ParamValidationError
+from conftest import use_connections
+from projection import assert_portal_equals_source
+
+from aspire_emulator import portal as portal_app
+
+DAG_ID = "aspire_portal_customer_full_sync"
+
+
+@pytest.fixture(scope="module")
+def setup(fresh_database, aspire_small):
+    portal_dsn = fresh_database("portal_full_sync")
+    portal_app.create_portal_schema(portal_dsn)
+    enrolled = portal_app.enroll(portal_dsn, aspire_small, count=3, seed=7)
+    use_connections(aspire_small, portal_dsn)
+    with psycopg.connect(aspire_small) as aspire, psycopg.connect(portal_dsn, autocommit=True) as portal:
+        yield aspire, portal, enrolled
+
+
+def run_full_sync(dagbag, conf):
+    return dagbag.get_dag(DAG_ID).test(run_conf=conf)
+
+
+def run_counts(portal, run_id):
+    return portal.execute(
+        "select entity, rows_read, rows_inserted, rows_updated, rows_deleted from aspire_sync.run_log "
+        "where run_id = %s and status = 'success' order by entity", (run_id,)).fetchall()
+
+
+def portal_snapshot(portal):
+    """Row counts of every table the sync writes (empty when the schemas do not exist yet)."""
+    tables = portal.execute(
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema in ('aspire', 'aspire_sync') order by 1").fetchall()
+    return {t: portal.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
+
+
+def test_full_sync_lands_exactly_the_customers_scope(dagbag, setup):
+    aspire, portal, enrolled = setup
+    customer = enrolled[0]
+    run = run_full_sync(dagbag, {"customer_id": customer})
+    assert run.state == "success"
+    counts = assert_portal_equals_source(aspire, portal, [customer])
+    assert counts["account"] == 1 and counts["contract"] > 0 and counts["invoice"] > 0
+    status = portal.execute("select full_sync_completed_at, data_as_of, last_full_sync_run_id "
+                            "from aspire_sync.customer_sync_status where account_oid = %s", (customer,)).fetchone()
+    assert status[0] is not None and status[1] <= status[0] and status[2] == run.run_id
+    loads = run_counts(portal, run.run_id)
+    assert len(loads) == 12
+    assert sum(read for _e, read, *_ in loads) == sum(counts.values())
+
+
+def test_second_run_writes_nothing(dagbag, setup):
+    aspire, portal, enrolled = setup
+    run = run_full_sync(dagbag, {"customer_id": enrolled[0]})
+    assert run.state == "success"
+    loads = run_counts(portal, run.run_id)
+    assert len(loads) == 12
+    assert sum(read for _e, read, *_ in loads) > 0
+    assert [(e, ins, upd, dele) for e, _r, ins, upd, dele in loads] == [(e, 0, 0, 0) for e, *_ in loads]
+    assert_portal_equals_source(aspire, portal, [enrolled[0]])
+
+
+def test_a_second_customer_adds_its_scope_and_leaves_the_first(dagbag, setup):
+    aspire, portal, enrolled = setup
+    run = run_full_sync(dagbag, {"customer_id": enrolled[1]})
+    assert run.state == "success"
+    assert_portal_equals_source(aspire, portal, enrolled[:2])
+
+
+def test_stale_rows_of_the_customer_are_deleted_and_others_kept(dagbag, setup):
+    aspire, portal, enrolled = setup
+    customer, other_enrolled = enrolled[0], enrolled[1]
+    stale = [(990000001, customer), (990000002, other_enrolled), (990000003, 424242424)]
+    for invoice_oid, account_oid in stale:
+        portal.execute(
+            "insert into aspire.invoice (invoice_oid, invoice_number, account_oid, contract_oid, invoice_date, "
+            "due_date, amount, balance, status, last_modified_at, source_rowver) "
+            "values (%s, %s, %s, null, '2026-01-01', '2026-01-31', 10, 10, 'Open', '2026-01-01', 1)",
+            (invoice_oid, f"STALE-{invoice_oid}", account_oid))
+    run = run_full_sync(dagbag, {"customer_id": customer})
+    assert run.state == "success"
+    left = {r[0] for r in portal.execute("select invoice_oid from aspire.invoice where invoice_oid > 990000000")}
+    # the customer's own stale invoice is gone; another enrolled customer's and a stranger's wait for the daily run
+    assert left == {990000002, 990000003}
+    deleted = dict((e, d) for e, _r, _i, _u, d in run_counts(portal, run.run_id))
+    assert deleted["invoice"] == 1
+    portal.execute("delete from aspire.invoice where invoice_oid > 990000000")
+
+
+def test_an_older_row_version_never_replaces_a_newer_row(dagbag, setup):
+    aspire, portal, enrolled = setup
+    customer = enrolled[0]
+    contract_oid, rowver = portal.execute(
+        "select contract_oid, source_rowver from aspire.contract where customer_account_oid = %s limit 1",
+        (customer,)).fetchone()
+    newer = rowver + 10**12  # as if an incremental run had already applied a newer version of this contract
+    portal.execute("update aspire.contract set status = 'NewerState', source_rowver = %s where contract_oid = %s",
+                   (newer, contract_oid))
+    run = run_full_sync(dagbag, {"customer_id": customer})
+    assert run.state == "success"
+    assert portal.execute("select status, source_rowver from aspire.contract where contract_oid = %s",
+                          (contract_oid,)).fetchone() == ("NewerState", newer)
+    portal.execute("update aspire.contract set source_rowver = 0 where contract_oid = %s", (contract_oid,))
+    assert run_full_sync(dagbag, {"customer_id": customer}).state == "success"
+    assert_portal_equals_source(aspire, portal, enrolled[:2])
+
+
+@pytest.mark.parametrize("bad", [0, -1, "abc", 1.5, "1; drop table aspire.account; --", None])
+def test_bad_customer_id_is_rejected_by_the_form_schema_and_writes_nothing(dagbag, setup, bad):
+    _aspire, portal, _enrolled = setup
+    before = portal_snapshot(portal)
+    with pytest.raises(ParamValidationError, match="customer_id"):
+        run_full_sync(dagbag, {"customer_id": bad})
+    assert portal_snapshot(portal) == before
+
+
+def test_unknown_and_unenrolled_customers_fail_with_a_clear_error_and_write_nothing(dagbag, setup, capfd):
+    aspire, portal, enrolled = setup
+    unknown = aspire.execute("select max(accountoid) + 1000 from dbo.account").fetchone()[0]
+    unenrolled = aspire.execute(
+        "select customeraccountoid from dbo.contract where isbooked = 1 and customeraccountoid <> all(%s) "
+        "order by 1 limit 1", (enrolled,)).fetchone()[0]
+    for customer_id, message in [(unknown, "is not an ASPIRE account"), (unenrolled, "is not enrolled in the portal")]:
+        before = portal_snapshot(portal)
+        capfd.readouterr()
+        run = run_full_sync(dagbag, {"customer_id": customer_id})
+        assert run.state == "failed"
+        assert run.get_task_instance("validate_customer").state == "failed"
+        assert run.get_task_instance("load_invoice").state == "upstream_failed"
+        output = "".join(capfd.readouterr())
+        assert f"customer_id {customer_id} " in output and message in output
+        assert portal_snapshot(portal) == before
+
+
+def test_validation_messages():
+    from aspire_portal.validation import parse_customer_id
+
+    assert parse_customer_id(42) == 42 and parse_customer_id("42") == 42
+    for bad in [0, -1, "abc", 1.5, True, "1; drop table x", "", None, 2**63]:
+        with pytest.raises(ValueError, match=r"customer_id must be a positive integer \(an ASPIRE AccountOid\), got"):
+            parse_customer_id(bad)
