@@ -2,9 +2,9 @@
 
 Everything here is a pure function of a random stream, so the seed (millions of rows, streamed into COPY)
 and the simulator (one contract at a time, inserted in a transaction) build rows the same way. Each account
-and contract draws from its own stream, keyed by the seed, its id and a purpose, so a table's rows can be
-regenerated for a second pass without holding the first pass in memory. Rows are tuples in
-`catalog.COLUMNS` order, money in the decimal text of `finance.money`.
+and contract draws from its own stream, keyed by the seed, its id and a purpose, so its rows do not depend
+on the order or the batches they are built in. Rows are tuples in `catalog.COLUMNS` order, money in the
+decimal text of `finance.money` (exact, and what COPY and numeric parameters take).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ NextId = Callable[[str], int]
 """Allocates the next surrogate key of a table (by table name)."""
 
 Row = tuple
+"""A row of a dbo table, in `catalog.COLUMNS` order."""
 Place = tuple[str, str, str, str]
+"""(city, state, ZIP prefix, area code) of a customer: where its equipment mostly is and what tax applies."""
 
 
 class Purpose:
@@ -71,11 +73,9 @@ SCENARIO_BY_OID = {s.oid: s for s in SCENARIOS}
 TERMS = ((24, 36, 48, 60, 72, 84), (3, 24, 13, 38, 12, 10))
 FREQUENCIES = (("Monthly", "Quarterly", "SemiAnnual", "Annual"), (92, 4.5, 1.5, 2))
 STATUSES = (("Commenced", "FullyPaidOff", "Terminated", "UnCommenced", "Cancelled"), (64, 24, 6.5, 4, 1.5))
-METHODS = (("ACH", "Check", "Lockbox", "WebEFT", "Wire", "Card"), (49, 21, 18, 9, 2, 1))
+METHODS = (("ACH", "Check", "Lockbox", "WebEFT", "Wire", "Card"), (54, 19, 16, 7, 2, 1))
 RETURNABLE = frozenset({"ACH", "WebEFT", "Card"})
-BOOKED_STATUSES = frozenset({"Commenced", "FullyPaidOff", "Terminated"})
 INVOICE_LEAD = timedelta(days=20)
-DAY = timedelta(days=1)
 
 
 def scenario_rows() -> Iterator[Row]:
@@ -218,7 +218,8 @@ def _life(status: str, term: int, rng: random.Random, as_of: date) -> tuple:
         commencement = add_months(as_of - timedelta(days=rng.randint(1, 4 * 365)), -term)
     elif status == "Terminated":
         commencement = as_of - timedelta(days=rng.randint(120, term_days + 3 * 365))
-        termination = min(commencement + timedelta(days=rng.randint(90, term_days - 30)), as_of - DAY)
+        latest = min(term_days - 30, (as_of - commencement).days - 1)
+        termination = commencement + timedelta(days=rng.randint(90, latest))
     elif status == "UnCommenced" and rng.random() < 1 / 3:
         booked_date = as_of - timedelta(days=rng.randint(0, 20))
         commencement = as_of + timedelta(days=rng.randint(1, 30))
@@ -413,7 +414,7 @@ def _settled(method: str, received: date, as_of: date, rng: random.Random) -> da
     return min(received + timedelta(days=lag), as_of)
 
 
-def detail_amounts(plan: ContractPlan, habits: _Billing, rent: int, index: int, late_fee: int) -> list:
+def _detail_amounts(plan: ContractPlan, habits: _Billing, rent: int, index: int, late_fee: int) -> list:
     """(TransactionCode, cents) of one invoice: rent, then at most two of tax and fees (three lines at most)."""
     details = [("Rent", rent)]
     if habits.tax_bp:
@@ -462,7 +463,7 @@ class _Biller:
         plan, rng, as_of = self.plan, self.rng, self.as_of
         due = line[1]
         invoice_date = max(due - INVOICE_LEAD, plan.booked_date)
-        amounts = detail_amounts(plan, self.habits, line[2], index, 0 if status == "Reversed" else self.late_fee)
+        amounts = _detail_amounts(plan, self.habits, line[2], index, 0 if status == "Reversed" else self.late_fee)
         if status != "Reversed":
             self.late_fee = 0
         amount = sum(a for _, a in amounts)
@@ -486,7 +487,7 @@ class _Biller:
         invoice = (invoice_oid, invoice_number(invoice_oid), plan.customer, plan.oid, invoice_date, due,
                    money(amount), money(balance), status)
         details = [(self.next_id("InvoiceDetail"), invoice_oid, plan.oid, code, money(a), money(b))
-                   for (code, a), b in zip(amounts, balances)]
+                   for (code, a), b in zip(amounts, balances, strict=True)]
         past_due = balance if due < as_of and status in ("Open", "PartiallyPaid") else 0
         return Bill(invoice, details, receipts, past_due, due)
 
@@ -526,7 +527,7 @@ def billing(plan: ContractPlan, lines: list[Line], rng: random.Random, next_id: 
     """The invoices of a booked contract up to `as_of`, with how each was paid.
 
     Shapes: ~1% of invoices reversed (and re-billed), a delinquent tail of unpaid recent invoices on ~22% of
-    live contracts (and on defaulted terminations), ~2% scattered disputed invoices, the rest paid;
+    live contracts (and on defaulted terminations), ~2.5% scattered disputed invoices, the rest paid;
     invoices not yet due are open, a few already paid or with a pending payment.
     """
     if not plan.booked or plan.status == "Cancelled":
@@ -544,7 +545,7 @@ def billing(plan: ContractPlan, lines: list[Line], rng: random.Random, next_id: 
             status = "Paid" if rng.random() < 0.10 else "Open"
         elif index >= tail_start:
             status = "PartiallyPaid" if rng.random() < 0.35 else "Open"
-        elif not paid_off and rng.random() < 0.02:
+        elif not paid_off and rng.random() < 0.025:
             status = "Open"
         else:
             status = "Paid"

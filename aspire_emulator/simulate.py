@@ -97,7 +97,7 @@ def _insert(conn: psycopg.Connection, table: str, rows: list[Row]) -> list:
     if rows:
         columns = COLUMNS[table]
         with conn.cursor() as cur:
-            cur.executemany(_insert_statement(table), [dict(zip(columns, r)) for r in rows])
+            cur.executemany(_insert_statement(table), [dict(zip(columns, r, strict=True)) for r in rows])
     if table == "AmortizationLine":
         return [(row[0], row[1]) for row in rows]
     return [row[0] for row in rows]
@@ -260,8 +260,9 @@ def reverse_invoice(target: Target, invoice_oid: int | None = None, *, rng: rand
         if invoice is None:
             raise ValueError(f"invoice {invoice_oid} does not exist in ASPIRE")
         if invoice["status"] in ("Reversed", "Cancelled") or invoice["balance"] != invoice["amount"]:
-            raise ValueError(f"invoice {invoice_oid} is {invoice['status']} with {invoice['amount'] - invoice['balance']} "
-                             "paid; only an invoice with nothing paid can be reversed (reverse its receipts first)")
+            paid = invoice["amount"] - invoice["balance"]
+            raise ValueError(f"invoice {invoice_oid} is {invoice['status']} with {paid} paid; only an invoice with "
+                             "nothing paid can be reversed (reverse its receipts first)")
         _rows(conn, "update_invoice_reversed", invoice_oid=invoice_oid)
         details = [row["invoicedetailoid"] for row in _rows(conn, "update_invoice_details_reversed",
                                                                invoice_oid=invoice_oid)]
@@ -326,7 +327,10 @@ def restructure(
         months = plan.months_per_period
         shortest = (len(kept) + 1) * months
         if term_months is None:
-            term_months = rng.choice([t for t in (plan.term + 12, plan.term - 12) if shortest <= t <= 120])
+            terms = [t for t in (plan.term + 12, plan.term - 12) if shortest <= t <= 120]
+            if not terms:
+                raise NoCandidate(f"contract {plan.oid} cannot be restructured by a year either way")
+            term_months = rng.choice(terms)
         if term_months % months or term_months < shortest or term_months == plan.term:
             raise ValueError(f"term_months must be a multiple of {months}, at least {shortest} and not the "
                              f"current {plan.term}, got {term_months}")
@@ -342,7 +346,7 @@ def restructure(
         with conn.cursor() as cur:
             for row in pf.amortization_rows(plan, new_lines):
                 cur.execute(statement("simulate/upsert_amortization_line.sql"),
-                            dict(zip(COLUMNS["AmortizationLine"], row)))
+                            dict(zip(COLUMNS["AmortizationLine"], row, strict=True)))
                 if cur.rowcount:
                     changed.append(row[1])
         deleted = [row["LineNo"] for row in _rows(conn, "delete_amortization_lines_after", contract_oid=plan.oid,
@@ -376,7 +380,8 @@ def remove_role(target: Target, contract_role_oid: int | None = None, *, rng: ra
         if role is None:
             raise ValueError(f"contract role {contract_role_oid} does not exist in ASPIRE")
         if role["roletype"] == "Customer":
-            raise ValueError(f"contract role {contract_role_oid} is the contract's Customer role, which cannot be removed")
+            raise ValueError(f"contract role {contract_role_oid} is the contract's Customer role, "
+                             "which cannot be removed")
         _rows(conn, "delete_contract_role", contract_role_oid=contract_role_oid)
         return {"ContractRole": [contract_role_oid]}
 
@@ -450,7 +455,7 @@ def new_customer(target: Target, *, rng: random.Random | None = None) -> int:
         ids = _SequenceIds(conn)
         today = _today(conn)
         account, place = pf.customer_account(ids("Account"), rng)
-        account = account[:-1] + ("Active",)
+        account = (*account[:-1], "Active")
         _insert(conn, "Account", [account])
         _insert(conn, "AccountContact", list(pf.contact_rows(account, rng, ids)))
         plan = pf.plan_contract(ids("Contract"), account[0], place, rng, today, status="Commenced")

@@ -127,4 +127,4 @@ EQUIPMENT = (
 
 # Characters a VIN may use (no I, O or Q) and a model-year code for 2010-2030 per position 10 of the VIN.
 VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
-VIN_YEAR_CODES = {year: code for year, code in zip(range(2010, 2031), "ABCDEFGHJKLMNPRSTVWXY")}
+VIN_YEAR_CODES = {year: code for year, code in zip(range(2010, 2031), "ABCDEFGHJKLMNPRSTVWXY", strict=True)}

@@ -98,22 +98,11 @@ def aspire_small(fresh_database):
     return dsn
 
 
-@pytest.fixture(scope="session")
-def seeded_aspire(fresh_database):
-    """A small ASPIRE emulator (seed 42), created once per session. Read-only: tests that change ASPIRE make
-    their own (see `activity_aspire` in test_emulator.py) so this one stays the seed's exact data."""
-    from aspire_emulator.generate import create
-
-    dsn = fresh_database("aspire_seeded")
-    create(dsn, "small", 42)
-    return dsn
-
-
 @pytest.fixture
 def portal_database(fresh_database):
     """An empty portal database with the portal application's schema (users and account links)."""
     from aspire_emulator.portal import create_portal_schema
 
-    dsn = fresh_database("portal")
+    dsn = fresh_database("emulator_portal")
     create_portal_schema(dsn)
     return dsn

@@ -31,7 +31,7 @@ KEYS = {
 @pytest.fixture(scope="module")
 def activity_aspire(fresh_database):
     """A small ASPIRE the simulator tests may change."""
-    dsn = fresh_database("aspire_activity")
+    dsn = fresh_database("emulator_activity")
     create(dsn, "small", 11)
     return dsn
 
@@ -68,10 +68,10 @@ def check(dsn: str, name: str) -> list[tuple]:
 # --- schema and row-version semantics ---------------------------------------------------------------------
 
 
-def test_every_table_exists_with_a_rowver_index(seeded_aspire):
-    tables = {t for (t,) in fetch(seeded_aspire, "select tablename from pg_tables where schemaname = 'dbo'")}
+def test_every_table_exists_with_a_rowver_index(aspire_small):
+    tables = {t for (t,) in fetch(aspire_small, "select tablename from pg_tables where schemaname = 'dbo'")}
     assert tables == {t.lower() for t in COLUMNS}
-    indexed = {t for (t,) in fetch(seeded_aspire, "select tablename from pg_indexes where schemaname = 'dbo' "
+    indexed = {t for (t,) in fetch(aspire_small, "select tablename from pg_indexes where schemaname = 'dbo' "
                                                   "and indexdef like '%%(rowver)'")}
     assert indexed == tables
 
@@ -112,8 +112,8 @@ def test_min_active_rowversion_holds_back_for_an_open_transaction(activity_aspir
         assert reader.execute("select dbo.min_active_rowversion()").fetchone()[0] > t2_rowver
 
 
-def test_openjson_lists_a_json_array(seeded_aspire):
-    rows = fetch(seeded_aspire, "select AccountOid from dbo.Account "
+def test_openjson_lists_a_json_array(aspire_small):
+    rows = fetch(aspire_small, "select AccountOid from dbo.Account "
                                 "where AccountOid in (select cast(value as int) from openjson(%(ids)s)) order by 1",
                  {"ids": "[1000001, 1000003, 999]"})
     assert rows == [(1000001,), (1000003,)]
@@ -122,30 +122,30 @@ def test_openjson_lists_a_json_array(seeded_aspire):
 # --- the seed -----------------------------------------------------------------------------------------------
 
 
-def test_the_same_seed_gives_the_same_business_data(seeded_aspire, fresh_database):
+def test_the_same_seed_gives_the_same_business_data(aspire_small, fresh_database):
     again = fresh_database("emulator_again")
     create(again, "small", 42)
-    assert check(again, "select_business_checksum") == check(seeded_aspire, "select_business_checksum")
+    assert check(again, "select_business_checksum") == check(aspire_small, "select_business_checksum")
     other = Portfolio(SIZES["small"], 43)
     assert [p.cost for p in other.plans] != [p.cost for p in Portfolio(SIZES["small"], 42).plans]
 
 
-def test_schedules_balance_to_the_cent_and_operating_leases_have_none(seeded_aspire):
-    assert check(seeded_aspire, "select_unbalanced_schedules") == []
-    assert check(seeded_aspire, "select_unbalanced_invoices") == []
-    assert check(seeded_aspire, "select_contract_rule_breaks") == []
-    with_schedule = fetch(seeded_aspire, "select count(distinct ContractOid) from dbo.AmortizationLine")[0][0]
+def test_schedules_balance_to_the_cent_and_operating_leases_have_none(aspire_small):
+    assert check(aspire_small, "select_unbalanced_schedules") == []
+    assert check(aspire_small, "select_unbalanced_invoices") == []
+    assert check(aspire_small, "select_contract_rule_breaks") == []
+    with_schedule = fetch(aspire_small, "select count(distinct ContractOid) from dbo.AmortizationLine")[0][0]
     assert with_schedule > 800
 
 
-def test_the_seed_has_the_designed_shape(seeded_aspire):
-    counts = dict(fetch(seeded_aspire, statement("select_table_counts.sql")))
+def test_the_seed_has_the_designed_shape(aspire_small):
+    counts = dict(fetch(aspire_small, statement("select_table_counts.sql")))
     expected = {"Contract": 1_200, "Equipment": 2_500, "Invoice": 35_000, "AmortizationLine": 50_000,
                 "CashReceipt": 35_000}
     for table, target in expected.items():
         assert 0.8 * target <= counts[table] <= 1.25 * target, (table, counts[table])
     assert counts["Account"] >= 600
-    shape = {metric: float(pct) for metric, pct in fetch(seeded_aspire, statement("check/select_portfolio_shape.sql"),
+    shape = {metric: float(pct) for metric, pct in fetch(aspire_small, statement("check/select_portfolio_shape.sql"),
                                                          {"as_of": REFERENCE_DATE})}
     designed = {
         "one_dollar_capital_lease": 40, "loan": 25, "fmv_operating_lease": 20, "fixed_purchase_option": 8, "trac": 7,
@@ -163,8 +163,8 @@ def test_the_seed_has_the_designed_shape(seeded_aspire):
 # --- enrolment ----------------------------------------------------------------------------------------------
 
 
-def test_enroll_rejects_bad_input_and_writes_nothing(seeded_aspire, portal_database):
-    vendor = fetch(seeded_aspire, "select min(AccountOid) from dbo.Account where AccountNumber like 'V%%'")[0][0]
+def test_enroll_rejects_bad_input_and_writes_nothing(aspire_small, portal_database):
+    vendor = fetch(aspire_small, "select min(AccountOid) from dbo.Account where AccountNumber like 'V%%'")[0][0]
     bad = [
         ({"account_oid": 999}, "does not exist"),
         ({"account_oid": vendor}, "not a customer"),
@@ -177,35 +177,35 @@ def test_enroll_rejects_bad_input_and_writes_nothing(seeded_aspire, portal_datab
     ]
     for kwargs, message in bad:
         with pytest.raises(ValueError, match=message):
-            portal.enroll(portal_database, seeded_aspire, **kwargs)
+            portal.enroll(portal_database, aspire_small, **kwargs)
     assert fetch(portal_database, "select count(*) from portal.portal_user")[0][0] == 0
     assert portal.enrolled_accounts(portal_database) == []
-    assert cli_main(["--aspire", seeded_aspire, "--portal", portal_database, "enroll", "--account", "999"]) == 2
+    assert cli_main(["--aspire", aspire_small, "--portal", portal_database, "enroll", "--account", "999"]) == 2
     with pytest.raises(SystemExit):
-        cli_main(["--aspire", seeded_aspire, "--portal", portal_database, "enroll", "--count", "0"])
+        cli_main(["--aspire", aspire_small, "--portal", portal_database, "enroll", "--count", "0"])
     assert fetch(portal_database, "select count(*) from portal.portal_user")[0][0] == 0
 
 
-def test_enroll_picks_booked_customers_deterministically(seeded_aspire, portal_database):
-    chosen = portal.enroll(portal_database, seeded_aspire, count=5, seed=3)
+def test_enroll_picks_booked_customers_deterministically(aspire_small, portal_database):
+    chosen = portal.enroll(portal_database, aspire_small, count=5, seed=3)
     assert sorted(chosen) == portal.enrolled_accounts(portal_database)
-    booked = fetch(seeded_aspire, "select count(distinct r.AccountOid) from dbo.ContractRole r "
+    booked = fetch(aspire_small, "select count(distinct r.AccountOid) from dbo.ContractRole r "
                                   "join dbo.Contract c on c.ContractOid = r.ContractOid "
                                   "where r.RoleType = 'Customer' and c.IsBooked = 1 and r.AccountOid = any(%s)",
                    (chosen,))[0][0]
     assert booked == 5
     emails = fetch(portal_database, "select email from portal.portal_user order by user_id")
     assert len({e for (e,) in emails}) == 5 and all(e.endswith("@example.com") for (e,) in emails)
-    more = portal.enroll(portal_database, seeded_aspire, count=3, seed=3)
+    more = portal.enroll(portal_database, aspire_small, count=3, seed=3)
     assert not set(more) & set(chosen)
 
-    portal.enroll(portal_database, seeded_aspire, account_oid=chosen[0])  # a second user for the same customer
+    portal.enroll(portal_database, aspire_small, account_oid=chosen[0])  # a second user for the same customer
     assert portal.unenroll(portal_database, chosen[0]) == 2
     assert chosen[0] not in portal.enrolled_accounts(portal_database)
     assert fetch(portal_database, "select count(*) from portal.portal_user")[0][0] == 7
     for oid in portal.enrolled_accounts(portal_database):
         portal.unenroll(portal_database, oid)
-    assert portal.enroll(portal_database, seeded_aspire, count=5, seed=3) == chosen
+    assert portal.enroll(portal_database, aspire_small, count=5, seed=3) == chosen
 
 
 def test_airflow_connection_uris_become_libpq_conninfo():
@@ -360,6 +360,6 @@ def test_simulate_runs_a_mix_and_keeps_the_books_balanced(activity_aspire):
         simulate.simulate(activity_aspire, events=0)
 
 
-def test_the_seed_is_dated_from_the_reference_date(seeded_aspire):
-    latest = fetch(seeded_aspire, "select max(InvoiceDate) from dbo.Invoice")[0][0]
+def test_the_seed_is_dated_from_the_reference_date(aspire_small):
+    latest = fetch(aspire_small, "select max(InvoiceDate) from dbo.Invoice")[0][0]
     assert latest <= REFERENCE_DATE and latest >= date(2026, 10, 1)

@@ -39,6 +39,11 @@ class Entity:
     def task_id(self) -> str:
         return f"load_{self.name}"
 
+    @property
+    def follows_contracts(self) -> bool:
+        """Whether rows hang off a contract, and so come along when their contract comes into scope."""
+        return self.owner in ("contract", "account_or_contract")
+
 
 ENTITIES: tuple[Entity, ...] = (
     Entity("account", "dbo.Account", ("account_oid",), "15min", "account",

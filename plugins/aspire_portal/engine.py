@@ -66,13 +66,16 @@ class LoadResult:
     rows_deleted: int = 0
     low_rowver: int | None = None
     high_rowver: int | None = None
+    new_contracts: int = 0
     data_as_of: datetime | None = None
     seconds: float = 0.0
 
     def summary(self) -> str:
         return (
             f"{self.entity} ({self.load_kind}): read {self.rows_read}, inserted {self.rows_inserted}, "
-            f"updated {self.rows_updated}, deleted {self.rows_deleted} in {self.seconds:.2f}s "
+            f"updated {self.rows_updated}, deleted {self.rows_deleted} in {self.seconds:.2f}s"
+            + (f", {self.new_contracts} contract(s) new to scope" if self.new_contracts else "")
+            + " "
             f"(row versions [{self.low_rowver}, {self.high_rowver}))"
         )
 
@@ -130,8 +133,13 @@ def load_entity(
             columns = _target_columns(target, entity)
             result.data_as_of = datetime.now(UTC)
             result.high_rowver = _read_bound(source)
+            new_contracts: list[int] = []
+            if request.kind == "incremental" and entity.follows_contracts:
+                new_contracts = _contracts_new_to_scope(source, target, accounts, dialect)
+                result.new_contracts = len(new_contracts)
             parameters = {
                 "accounts": json.dumps(list(accounts)),
+                "new_contracts": json.dumps(new_contracts),
                 "low_rowver": result.low_rowver,
                 "high_rowver": result.high_rowver,
                 "modified_from": request.modified_from,
@@ -168,6 +176,22 @@ def load_entity(
 def _watermark(target: psycopg.Connection, entity: Entity) -> int:
     row = target.execute(sqlfiles.read("sync/select_watermark.sql"), {"entity": entity.name}).fetchone()
     return row[0] if row else 0
+
+
+def _contracts_new_to_scope(source: Any, target: psycopg.Connection, accounts: Sequence[int],
+                            dialect: Dialect) -> list[int]:
+    """Contracts in scope in ASPIRE that the portal does not have yet: a booking or a new Guarantor role brought
+    them in, and their rows that already exist in ASPIRE (below the watermark) must come along."""
+    statement = sqlfiles.render("extract/select_scoped_contracts.sql", dialect=dialect, load_kind="full")
+    with source.cursor() as cursor:
+        cursor.execute(statement, {"accounts": json.dumps(list(accounts))})
+        in_scope = {row[0] for row in cursor.fetchall()}
+    present = {row[0] for row in target.execute(sqlfiles.read("load/select_portal_contracts.sql"))}
+    new = sorted(in_scope - present)
+    if new:
+        log.info("%d contract(s) came into scope since the portal last saw them; loading their rows: %s",
+                 len(new), new[:20])
+    return new
 
 
 def _target_columns(target: psycopg.Connection, entity: Entity) -> list[str]:

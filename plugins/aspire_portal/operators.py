@@ -15,7 +15,9 @@ from aspire_portal.connections import SOURCE_CONN_ID, TARGET_CONN_ID
 class AspireToPortalOperator(BaseOperator):
     """Loads one catalogue entity from ASPIRE into the portal database.
 
-    `load_kind` "full" loads the whole scope (one customer's when `customer_id` is set, else every enrolled
+    `load_kind` "run" lets the run decide (the 15-minute DAG, see :mod:`aspire_portal.runs`): incremental for
+    scheduled and manual runs, narrowed by the run's params, backfill for backfill runs.
+    "full" loads the whole scope (one customer's when `customer_id` is set, else every enrolled
     customer's) and deletes what left it; "incremental" reads the row-version window above the entity's
     watermark and moves it; "backfill" re-applies the rows whose LastModifiedAt falls in
     [`modified_from`, `modified_to`) (ASPIRE local time) without moving the watermark.
@@ -40,8 +42,8 @@ class AspireToPortalOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         catalogue.entity(entity)  # fail at parse time on a name the catalogue does not have
-        if load_kind not in ("full", "incremental", "backfill"):
-            raise ValueError(f"load_kind must be full, incremental or backfill, got {load_kind!r}")
+        if load_kind not in ("run", "full", "incremental", "backfill"):
+            raise ValueError(f"load_kind must be run, full, incremental or backfill, got {load_kind!r}")
         self.entity = entity
         self.load_kind = load_kind
         self.customer_id = customer_id
@@ -52,12 +54,34 @@ class AspireToPortalOperator(BaseOperator):
         self.batch_size = batch_size
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from aspire_portal import engine
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from aspire_portal import engine, runs
         from aspire_portal.connections import source_connection, target_connection
+
+        try:
+            request = self._request(context)
+        except runs.NotThisRun as skipped:
+            raise AirflowSkipException(str(skipped)) from None
+        except ValueError as bad_input:  # bad params: retrying cannot help
+            raise AirflowFailException(str(bad_input)) from bad_input
+        with source_connection(self.source_conn_id) as (source, dialect), \
+                target_connection(self.target_conn_id) as target:
+            self.log.info("Loading %s (%s) from %s [%s] into %s%s", self.entity, request.kind,
+                          self.source_conn_id, dialect, self.target_conn_id,
+                          f" for customers {list(request.accounts)}" if request.accounts else "")
+            result = engine.load_entity(source, target, request, dialect=dialect,
+                                        batch_size=self.batch_size or engine.BATCH_SIZE)
+        return result.as_dict()
+
+    def _request(self, context: Any) -> Any:
+        from aspire_portal import engine, runs
         from aspire_portal.validation import parse_customer_id
 
+        if self.load_kind == "run":
+            return runs.fifteen_minute_request(self.entity, context)
         customer_id = None if self.customer_id in (None, "", "None") else parse_customer_id(self.customer_id)
-        request = engine.LoadRequest(
+        return engine.LoadRequest(
             entity=catalogue.entity(self.entity),
             kind=self.load_kind,  # type: ignore[arg-type]
             accounts=None if customer_id is None else (customer_id,),
@@ -66,14 +90,6 @@ class AspireToPortalOperator(BaseOperator):
             modified_to=_as_datetime(self.modified_to),
             run=engine.RunContext(dag_id=self.dag_id, run_id=context["run_id"], task_id=self.task_id),
         )
-        with source_connection(self.source_conn_id) as (source, dialect), \
-                target_connection(self.target_conn_id) as target:
-            self.log.info("Loading %s (%s) from %s [%s] into %s%s", self.entity, self.load_kind,
-                          self.source_conn_id, dialect, self.target_conn_id,
-                          f" for customer {customer_id}" if customer_id else "")
-            result = engine.load_entity(source, target, request, dialect=dialect,
-                                        batch_size=self.batch_size or engine.BATCH_SIZE)
-        return result.as_dict()
 
 
 def _as_datetime(value: datetime | str | None) -> datetime | None:

@@ -99,3 +99,42 @@ def mark_full_sync_done(customer_id: Any, **context: Any) -> str | None:
 
     with target_connection() as target:
         return record_full_sync(target, parse_customer_id(customer_id), context["dag"].dag_id, context["run_id"])
+
+
+def claim_customers_without_full_sync(target: psycopg.Connection, max_triggers: int,
+                                      cooldown_minutes: int = 60) -> list[int]:
+    """Enrolled customers whose full sync never completed, at most `max_triggers`, marked as requested now."""
+    with target.transaction():
+        rows = target.execute(sqlfiles.read("sync/claim_customers_without_full_sync.sql"),
+                              {"max_triggers": max_triggers, "cooldown_minutes": cooldown_minutes}).fetchall()
+    customers = sorted(row[0] for row in rows)
+    if customers:
+        log.warning("%d enrolled customer(s) never completed a full sync (lost trigger or failed run); "
+                    "triggering aspire_portal_customer_full_sync for: %s", len(customers), customers)
+    else:
+        log.info("Every enrolled customer has completed a full sync (or one was requested within the hour)")
+    return customers
+
+
+@task
+def find_customers_without_full_sync(**context: Any) -> list[dict[str, int]]:
+    """The trigger confs of the full syncs this run starts (bounded by a Variable), so lost triggers heal."""
+    from airflow.sdk import Variable
+
+    from aspire_portal.connections import target_connection
+
+    if str(getattr(context["dag_run"].run_type, "value", context["dag_run"].run_type)) == "backfill":
+        log.info("Backfill run: not looking for customers without a full sync")
+        return []
+    max_triggers = int(Variable.get("aspire_portal_max_full_sync_triggers_per_run", default=25))
+    with target_connection() as target:
+        return [{"customer_id": c} for c in claim_customers_without_full_sync(target, max_triggers)]
+
+
+@task(trigger_rule="none_failed")
+def summarize_run(**context: Any) -> None:
+    """Logs one line per entity load of this run, so the run's last task tells what it did."""
+    from aspire_portal.connections import target_connection
+
+    with target_connection() as target:
+        log_run_summary(target, context["dag"].dag_id, context["run_id"])

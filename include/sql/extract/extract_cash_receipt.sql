@@ -17,4 +17,4 @@ where (
     r.AccountOid in ({{ aspire.id_list("accounts") }})
     or r.ContractOid in ({{ aspire.scoped_contracts() }})
 )
-  {{ aspire.change_filter("r") }}
+  {{ aspire.change_filter("r", "ContractOid") }}

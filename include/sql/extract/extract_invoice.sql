@@ -17,4 +17,4 @@ where (
     i.AccountOid in ({{ aspire.id_list("accounts") }})
     or i.ContractOid in ({{ aspire.scoped_contracts() }})
 )
-  {{ aspire.change_filter("i") }}
+  {{ aspire.change_filter("i", "ContractOid") }}

@@ -16,4 +16,4 @@ where d.InvoiceOid in (
     where i.AccountOid in ({{ aspire.id_list("accounts") }})
        or i.ContractOid in ({{ aspire.scoped_contracts() }})
 )
-  {{ aspire.change_filter("d") }}
+  {{ aspire.change_filter("d", "ContractOid") }}

@@ -27,12 +27,17 @@ select scope_role.ContractOid
           and scope_role.AccountOid in ({{ id_list("accounts") }})
 {%- endmacro %}
 
-{#- Which changes of `alias` this load reads: all (full), a row-version window (incremental), or a
+{#- Which changes of `alias` this load reads: all (full); a row-version window (incremental), plus every row of
+    the contracts that just came into scope when `contract_column` links the row to its contract; or a
     LastModifiedAt window in ASPIRE local time (backfill). -#}
-{% macro change_filter(alias) -%}
+{% macro change_filter(alias, contract_column=none) -%}
 {% if load_kind == "incremental" -%}
-and {{ row_version(alias ~ ".RowVer") }} >= %(low_rowver)s
-  and {{ row_version(alias ~ ".RowVer") }} < %(high_rowver)s
+and (
+      ({{ row_version(alias ~ ".RowVer") }} >= %(low_rowver)s and {{ row_version(alias ~ ".RowVer") }} < %(high_rowver)s)
+      {%- if contract_column %}
+      or {{ alias }}.{{ contract_column }} in ({{ id_list("new_contracts") }})
+      {%- endif %}
+  )
 {%- elif load_kind == "backfill" -%}
 and {{ alias }}.LastModifiedAt >= %(modified_from)s
   and {{ alias }}.LastModifiedAt < %(modified_to)s

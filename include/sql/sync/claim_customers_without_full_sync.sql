@@ -1,0 +1,19 @@
+-- Enrolled accounts whose full sync never completed (the portal's trigger was lost, or the run failed) and was
+-- not requested recently; marks them requested now, so the next run waits for the cool-down before asking again.
+with due as (
+    select e.account_oid
+    from (select distinct pua.account_oid from portal.portal_user_account as pua) as e
+    left join aspire_sync.customer_sync_status as s on s.account_oid = e.account_oid
+    where s.full_sync_completed_at is null
+      and (s.full_sync_requested_at is null
+           or s.full_sync_requested_at < now() - make_interval(mins => cast(%(cooldown_minutes)s as integer)))
+    order by e.account_oid
+    limit %(max_triggers)s
+)
+insert into aspire_sync.customer_sync_status as s (account_oid, full_sync_requested_at, updated_at)
+select due.account_oid, now(), now()
+from due
+on conflict (account_oid) do update
+set full_sync_requested_at = excluded.full_sync_requested_at,
+    updated_at = excluded.updated_at
+returning s.account_oid

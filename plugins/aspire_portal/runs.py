@@ -1,0 +1,84 @@
+"""What one run of a DAG means for one entity load: which kind of load, over which customers and window.
+
+- A scheduled or manual run of the 15-minute DAG reads each entity's row-version window above its watermark.
+- A manual run may narrow itself with params: `entities` (others are skipped) and `customer_ids` (those
+  customers are re-loaded in full: upserts and stale-row deletes, watermark untouched).
+- A backfill run re-applies the rows whose LastModifiedAt (ASPIRE local time) falls in the run's data interval,
+  without moving the watermark.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pendulum
+
+from aspire_portal import catalogue
+from aspire_portal.engine import LoadKind, LoadRequest, RunContext
+from aspire_portal.validation import parse_customer_id
+
+ASPIRE_TIMEZONE = pendulum.timezone("America/Chicago")
+# LastModifiedAt is datetime2(3): the last instant of a window is 1 ms before its end.
+_TICK = timedelta(milliseconds=1)
+
+
+class NotThisRun(Exception):
+    """The run's params leave this entity out."""
+
+
+def aspire_local_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The naive ASPIRE local-time window [from, to) that holds every LastModifiedAt written in [start, end) UTC.
+
+    The end is taken from the window's last millisecond, so a window that ends on the November change (when
+    the clock falls back) still ends after it starts; windows in the repeated hour overlap, which only makes a
+    re-apply re-read rows (harmless: the merge is idempotent), and the skipped March hour holds no timestamps.
+    """
+    if end <= start:
+        raise ValueError(f"the run's data interval is empty ({start} to {end}); a backfill needs real intervals")
+    local_from = pendulum.instance(start).in_timezone(ASPIRE_TIMEZONE).naive()
+    local_to = pendulum.instance(end - _TICK).in_timezone(ASPIRE_TIMEZONE).naive() + _TICK
+    return local_from, local_to
+
+
+def selected_entities(params: dict[str, Any]) -> tuple[str, ...]:
+    """The entities a run's `entities` param names (all of the 15-minute set when empty), validated."""
+    names = params.get("entities") or []
+    allowed = [e.name for e in catalogue.entities("15min")]
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise ValueError(f"entities {unknown} are not in the 15-minute set; choose from {allowed}")
+    return tuple(names) or tuple(allowed)
+
+
+def selected_customers(params: dict[str, Any]) -> tuple[int, ...] | None:
+    """The customers a run's `customer_ids` param names, validated; None when it names none (all enrolled)."""
+    values = params.get("customer_ids") or []
+    return tuple(parse_customer_id(v) for v in values) or None
+
+
+def fifteen_minute_request(entity_name: str, context: dict[str, Any]) -> LoadRequest:
+    """The load one task of the 15-minute DAG performs in this run (NotThisRun when the params leave it out)."""
+    params = context.get("params") or {}
+    if entity_name not in selected_entities(params):
+        raise NotThisRun(f"{entity_name} is not among this run's entities {list(selected_entities(params))}")
+    customers = selected_customers(params)
+    dag_run = context["dag_run"]
+    kind: LoadKind
+    modified_from = modified_to = None
+    if str(getattr(dag_run.run_type, "value", dag_run.run_type)) == "backfill":
+        kind = "backfill"
+        modified_from, modified_to = aspire_local_window(dag_run.data_interval_start, dag_run.data_interval_end)
+    elif customers:
+        kind = "full"
+    else:
+        kind = "incremental"
+    return LoadRequest(
+        entity=catalogue.entity(entity_name),
+        kind=kind,
+        accounts=customers,
+        customer_id=customers[0] if customers and len(customers) == 1 else None,
+        modified_from=modified_from,
+        modified_to=modified_to,
+        run=RunContext(dag_id=dag_run.dag_id, run_id=context["run_id"], task_id=context["ti"].task_id),
+    )
