@@ -1,0 +1,61 @@
+"""
+### ASPIRE → portal: the 04:00 daily full refresh
+
+Every day at 04:00 America/Chicago (one run per local day, the DST change days included), replaces the
+slow-changing data with ASPIRE's current state for every enrolled customer:
+
+| task | what the portal shows |
+|---|---|
+| `refresh_amortization_line` | amortization schedules |
+| `refresh_line_of_credit` | lines of credit (approved, used, available) |
+| `refresh_equipment` | asset list, serial numbers |
+| `refresh_contract_scenario` | contract scenario/definition (operating lease, capital lease, loan) |
+| `refresh_contract_values` | principal-and-interest figures |
+
+Each is one portal transaction that upserts every in-scope row (newest wins, unchanged rows not written) and
+deletes the rows gone from ASPIRE or out of scope: readers see the old state or the new one, never an empty
+or partial table, and are never blocked (no TRUNCATE, DROP or rename).
+
+It also **reconciles the 15-minute entities** (`reconcile_*`): the same full load, so rows deleted in ASPIRE or
+out of scope (a contract unbooked, a role removed, an account no longer enrolled) leave the portal, and
+anything the 15-minute runs could have missed is put right. After this run, an account without portal users
+has no rows left in any `aspire` table.
+
+**Backfills** of this DAG are safe but mean little: every run loads ASPIRE's current state, whatever its date.
+"""
+
+from datetime import timedelta
+
+from airflow.sdk import dag
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from aspire_portal import catalogue
+from aspire_portal.operators import AspireToPortalOperator
+from aspire_portal.tasks import migrate_portal_schema, summarize_run
+
+
+@dag(
+    schedule=CronTriggerTimetable("0 4 * * *", timezone="America/Chicago"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=3),
+    doc_md=__doc__,
+    tags=["aspire", "portal", "daily"],
+    default_args={"owner": "data-engineering", "retries": 3, "retry_delay": timedelta(minutes=2),
+                  "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=20)},
+)
+def aspire_portal_daily_refresh():
+    migrated = migrate_portal_schema()
+    refreshes = [
+        AspireToPortalOperator(task_id=f"refresh_{entity.name}", entity=entity.name, load_kind="full")
+        for entity in catalogue.entities("daily")
+    ]
+    reconciliations = [
+        AspireToPortalOperator(task_id=f"reconcile_{entity.name}", entity=entity.name, load_kind="full")
+        for entity in catalogue.entities("15min")
+    ]
+    loads = refreshes + reconciliations
+    migrated >> loads
+    loads >> summarize_run()
+
+aspire_portal_daily_refresh()
