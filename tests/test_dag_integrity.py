@@ -6,11 +6,15 @@ import pytest
 
 EXPECTED_SCHEDULES = {
     "aspire_portal_customer_full_sync": None,
+    "aspire_portal_incremental": ("CronDataIntervalTimetable", "*/15 * * * *", "UTC"),
+    "aspire_portal_daily_refresh": ("CronTriggerTimetable", "0 4 * * *", "America/Chicago"),
 }
+NOT_RETRIED = {"validate_customer", "trigger_missing_full_syncs"}
 
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == set(EXPECTED_SCHEDULES)
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_SCHEDULES))
@@ -22,7 +26,7 @@ def test_dag_is_documented_owned_and_retried(dagbag, dag_id):
     assert not dag.catchup
     for task in dag.tasks:
         assert task.owner == "data-engineering", task.task_id
-        if task.task_id != "validate_customer":  # bad input is not retried
+        if task.task_id not in NOT_RETRIED:  # bad input is not retried; a trigger is re-made by the next run
             assert task.retries >= 1, task.task_id
 
 
@@ -56,3 +60,31 @@ def test_customer_full_sync_form(dagbag):
     assert param.schema["type"] == "integer"
     assert param.schema["minimum"] == 1
     assert param.schema["title"] and param.description
+
+
+def test_incremental_dag_shape(dagbag):
+    from aspire_portal import catalogue
+
+    dag = dagbag.get_dag("aspire_portal_incremental")
+    assert dag.max_active_runs == 1 and not dag.catchup
+    loads = {f"load_{e.name}" for e in catalogue.entities("15min")}
+    assert loads <= set(dag.task_ids)
+    assert not any(t.startswith("load_") and t not in loads for t in dag.task_ids)
+    # the contract row lands after the rows hanging off it (it marks the contract as present)
+    assert dag.get_task("load_contract").upstream_task_ids == {
+        "migrate_portal_schema", "load_contract_role", "load_invoice", "load_invoice_detail", "load_cash_receipt"}
+    assert {p for p in dag.params} == {"entities", "customer_ids"}
+    for name in ("entities", "customer_ids"):
+        param = dag.params.get_param(name)
+        assert param.schema["title"] and param.description
+
+
+def test_daily_dag_shape(dagbag):
+    from aspire_portal import catalogue
+
+    dag = dagbag.get_dag("aspire_portal_daily_refresh")
+    assert dag.max_active_runs == 1 and not dag.catchup
+    assert {f"refresh_{e.name}" for e in catalogue.entities("daily")} | {
+        f"reconcile_{e.name}" for e in catalogue.entities("15min")} | {"migrate_portal_schema", "summarize_run"} == set(
+        dag.task_ids)
+    assert all(dag.get_task(t).load_kind == "full" for t in dag.task_ids if t.startswith(("refresh_", "reconcile_")))
