@@ -48,9 +48,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# The order the seed loads tables in: parents before the children whose foreign keys point at them.
-LOAD_ORDER: tuple[str, ...] = tuple(COLUMNS)
-
 
 @dataclass(frozen=True)
 class IdRange:

@@ -1,9 +1,11 @@
 """Creates the emulated ASPIRE database and seeds it with a realistic, deterministic portfolio.
 
-The seed streams rows straight into COPY, table by table; only accounts and contract plans (small) are held
-in memory, and each child table regenerates its rows from the plans' own random streams. The row-version
-trigger is attached after the seed: a BEFORE ROW trigger makes COPY insert row by row, and the seed stamps
-each row with exactly what the trigger would write (this transaction's id, ASPIRE local time).
+The seed streams rows straight into COPY: accounts and contract plans (small) are held in memory, and each
+contract's dependent rows (equipment, schedule, invoices, receipts, values) are built once, in chunks of a
+few hundred contracts, so memory stays flat at any size. For speed the foreign keys are set aside during
+the load and re-created after it (which validates every row at once), and the row-version trigger is
+attached afterwards: a BEFORE ROW trigger makes COPY insert row by row, so the seed stamps each row with
+exactly what the trigger would write (this transaction's id and ASPIRE local time).
 """
 
 from __future__ import annotations

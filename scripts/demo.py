@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import warnings
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 

@@ -18,4 +18,5 @@ select 'CashReceipt', md5(string_agg((to_jsonb(t) - 'rowver' - 'lastmodifiedat')
 from dbo.CashReceipt t
 union all
 select 'Equipment', md5(string_agg((to_jsonb(t) - 'rowver' - 'lastmodifiedat')::text, '|' order by t.EquipmentOid))
-from dbo.Equipment t;
+from dbo.Equipment t
+order by table_name;
