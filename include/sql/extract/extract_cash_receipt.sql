@@ -13,8 +13,13 @@ select
     r.LastModifiedAt as last_modified_at,
     {{ aspire.row_version("r.RowVer") }} as source_rowver
 from dbo.CashReceipt as r
-where (
-    r.AccountOid in ({{ aspire.id_list("accounts") }})
-    or r.ContractOid in ({{ aspire.scoped_contracts() }})
+where r.ReceiptOid in (
+    select by_account.ReceiptOid
+    from dbo.CashReceipt as by_account
+    where by_account.AccountOid in ({{ aspire.id_list("accounts") }})
+    union
+    select by_contract.ReceiptOid
+    from dbo.CashReceipt as by_contract
+    where by_contract.ContractOid in ({{ aspire.scoped_contracts() }})
 )
   {{ aspire.change_filter("r", "ContractOid") }}

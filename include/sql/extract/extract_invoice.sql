@@ -13,8 +13,5 @@ select
     i.LastModifiedAt as last_modified_at,
     {{ aspire.row_version("i.RowVer") }} as source_rowver
 from dbo.Invoice as i
-where (
-    i.AccountOid in ({{ aspire.id_list("accounts") }})
-    or i.ContractOid in ({{ aspire.scoped_contracts() }})
-)
+where i.InvoiceOid in ({{ aspire.scoped_invoices() }})
   {{ aspire.change_filter("i", "ContractOid") }}

@@ -10,10 +10,5 @@ select
     d.LastModifiedAt as last_modified_at,
     {{ aspire.row_version("d.RowVer") }} as source_rowver
 from dbo.InvoiceDetail as d
-where d.InvoiceOid in (
-    select i.InvoiceOid
-    from dbo.Invoice as i
-    where i.AccountOid in ({{ aspire.id_list("accounts") }})
-       or i.ContractOid in ({{ aspire.scoped_contracts() }})
-)
+where d.InvoiceOid in ({{ aspire.scoped_invoices() }})
   {{ aspire.change_filter("d", "ContractOid") }}

@@ -27,6 +27,18 @@ select scope_role.ContractOid
           and scope_role.AccountOid in ({{ id_list("accounts") }})
 {%- endmacro %}
 
+{#- Invoices in scope: billed to an in-scope account or raised on an in-scope contract. A union of two keyed
+    lookups, so one customer's sync uses the indexes and the all-customer refresh hashes. -#}
+{% macro scoped_invoices() -%}
+select by_account.InvoiceOid
+        from dbo.Invoice as by_account
+        where by_account.AccountOid in ({{ id_list("accounts") }})
+        union
+        select by_contract.InvoiceOid
+        from dbo.Invoice as by_contract
+        where by_contract.ContractOid in ({{ scoped_contracts() }})
+{%- endmacro %}
+
 {#- Which changes of `alias` this load reads: all (full); a row-version window (incremental), plus every row of
     the contracts that just came into scope when `contract_column` links the row to its contract; or a
     LastModifiedAt window in ASPIRE local time (backfill). -#}
