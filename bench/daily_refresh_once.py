@@ -1,0 +1,114 @@
+"""The daily refresh once, timed: the 12 full loads of `aspire_portal_daily_refresh` run with engine.load_entity
+directly (no Airflow), printing per entity the rows read/written, seconds, rows/s and the process's peak RSS.
+
+    python bench/daily_refresh_once.py --aspire DSN --portal DSN [--prepare medium] [--enroll-fraction 0.25]
+                                       [--passes 2] [--simulate 2000]
+
+DSNs default to $ASPIRE_DSN and $PORTAL_DSN. `--prepare SIZE` first re-creates the emulator in the ASPIRE
+database (OVERWRITES it), empties the portal's `aspire`/`aspire_sync` schemas and enrols that fraction of the
+customers; it runs `python -m aspire_emulator` in child processes, so the generator's memory does not count in
+this process's peak RSS. Pass 1 into an empty portal is the initial load; later passes are the daily refresh
+of a full portal (`--simulate N` ASPIRE transactions before each of them, default none: an unchanged ASPIRE).
+Peak RSS is resource.getrusage(RUSAGE_SELF).ru_maxrss: the process's high-water mark so far, after each entity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
+
+import psycopg  # noqa: E402
+
+from aspire_portal import catalogue, engine, migrations  # noqa: E402
+
+DAG_ID = "aspire_portal_daily_refresh"
+# the DAG's order: the five daily refreshes, then the reconciliation of the seven 15-minute entities
+ORDER = catalogue.entities("daily") + catalogue.entities("15min")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def emulator(aspire: str, portal: str, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "aspire_emulator", "--aspire", aspire, "--portal", portal, "-q", *args],
+                   check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+
+
+def prepare(aspire: str, portal: str, size: str, fraction: float, seed: int) -> None:
+    started = time.perf_counter()
+    emulator(aspire, portal, "create", "--size", size, "--seed", str(seed))
+    with psycopg.connect(aspire) as conn:
+        customers = conn.execute(
+            "select count(distinct accountoid) from dbo.contractrole where roletype = 'Customer'").fetchone()[0]
+    with psycopg.connect(portal, autocommit=True) as conn:
+        conn.execute("drop schema if exists aspire cascade")
+        conn.execute("drop schema if exists aspire_sync cascade")
+        conn.execute("truncate portal.portal_user_account, portal.portal_user")
+    emulator(aspire, portal, "enroll", "--count", str(round(customers * fraction)), "--seed", str(seed))
+    print(f"prepared a {size} emulator, {round(customers * fraction)} of {customers} customers enrolled, "
+          f"in {time.perf_counter() - started:.0f}s")
+
+
+def one_pass(aspire: str, portal: str, number: int) -> None:
+    run = engine.RunContext(dag_id=DAG_ID, run_id=f"bench_daily_refresh_{int(time.time())}_{number}")
+    totals = [0, 0, 0, 0]
+    print(f"\npass {number}: {'entity':<18} {'read':>9} {'inserted':>9} {'updated':>9} {'deleted':>8} "
+          f"{'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12}")
+    started = time.perf_counter()
+    with psycopg.connect(portal, autocommit=True) as target:
+        for entity in ORDER:
+            kind = "refresh" if entity.cadence == "daily" else "reconcile"
+            with psycopg.connect(aspire) as source:  # a connection per load, as each task opens its own
+                result = engine.load_entity(source, target, engine.LoadRequest(
+                    entity=entity, kind="full", run=engine.RunContext(run.dag_id, run.run_id, f"{kind}_{entity.name}"),
+                ), dialect="postgres")
+            for i, value in enumerate((result.rows_read, result.rows_inserted, result.rows_updated,
+                                       result.rows_deleted)):
+                totals[i] += value
+            print(f"        {entity.name:<18} {result.rows_read:>9} {result.rows_inserted:>9} "
+                  f"{result.rows_updated:>9} {result.rows_deleted:>8} {result.seconds:>8.2f} "
+                  f"{result.rows_read / max(result.seconds, 1e-9):>9.0f} {peak_rss_mb():>12.1f}")
+    seconds = time.perf_counter() - started
+    print(f"        {'total':<18} {totals[0]:>9} {totals[1]:>9} {totals[2]:>9} {totals[3]:>8} {seconds:>8.2f} "
+          f"{totals[0] / seconds:>9.0f} {peak_rss_mb():>12.1f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--aspire", default=os.environ.get("ASPIRE_DSN"), help="ASPIRE emulator DSN ($ASPIRE_DSN)")
+    parser.add_argument("--portal", default=os.environ.get("PORTAL_DSN"), help="portal DSN ($PORTAL_DSN)")
+    parser.add_argument("--prepare", choices=["small", "medium", "large"],
+                        help="re-create the emulator at this size and enrol customers first (overwrites both)")
+    parser.add_argument("--enroll-fraction", type=float, default=0.25, help="with --prepare (default 0.25)")
+    parser.add_argument("--seed", type=int, default=42, help="with --prepare (default 42)")
+    parser.add_argument("--passes", type=int, default=2, help="how many times to run the 12 loads (default 2)")
+    parser.add_argument("--simulate", type=int, default=0, metavar="N",
+                        help="ASPIRE transactions to simulate before each pass after the first (default 0)")
+    args = parser.parse_args()
+    if not args.aspire or not args.portal:
+        parser.error("give --aspire and --portal (or set ASPIRE_DSN and PORTAL_DSN)")
+    if not 0 < args.enroll_fraction <= 1:
+        parser.error("--enroll-fraction must be in (0, 1]")
+    if args.prepare:
+        prepare(args.aspire, args.portal, args.prepare, args.enroll_fraction, args.seed)
+    with psycopg.connect(args.portal, autocommit=True) as target:
+        migrations.migrate(target)
+    print(f"peak RSS before the loads: {peak_rss_mb():.1f} MB")
+    for number in range(1, args.passes + 1):
+        if number > 1 and args.simulate:
+            emulator(args.aspire, args.portal, "simulate", "--events", str(args.simulate), "--seed", str(number))
+        one_pass(args.aspire, args.portal, number)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
