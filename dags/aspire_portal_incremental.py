@@ -69,14 +69,16 @@ def aspire_portal_incremental():
     migrated >> list(loads.values())
     hanging >> loads["contract"]
 
-    heal = TriggerDagRunOperator.partial(
+    # The search reads aspire_sync.customer_sync_status, which the migrations create: it runs after them.
+    missing = find_customers_without_full_sync()
+    migrated >> missing
+    TriggerDagRunOperator.partial(
         task_id="trigger_missing_full_syncs",
         trigger_dag_id="aspire_portal_customer_full_sync",
         logical_date=None,
         wait_for_completion=False,
         retries=0,
-    ).expand(conf=find_customers_without_full_sync())
-    migrated >> heal
+    ).expand(conf=missing)
     list(loads.values()) >> summarize_run()
 
 
