@@ -1,7 +1,7 @@
 -- Applies the staged rows to the target. New keys are inserted; a row is updated only when its data changed
 -- and the staged source_rowver is newer (newest wins, whatever order loads run in); unchanged rows are found
 -- by an anti-join first, so they cost neither a row lock nor WAL.
-with changed as materialized (
+with changed as (
     select s.*
     from {{ stage }} as s
     left join {{ target }} as t
