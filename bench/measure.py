@@ -1,0 +1,280 @@
+"""One measurement, in a process of its own so its peak RSS is that method's alone.
+
+Run by `python -m bench` as `python -m bench.measure METHOD CASE --source DSN --portal DSN --out FILE`; writes
+{"seconds", "rows", "peak_rss_mb", "entities": {name: {"seconds", "rows"}}, "note"?} to FILE. Seconds count the
+loads, not the interpreter's start, the imports or the harness preparing SQL text; the peak RSS (VmHWM) counts
+everything the process did, and for the limit it is that of the two psql processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from aspire_portal import catalogue, engine, sqlfiles
+from aspire_portal.catalogue import Entity
+from bench import RESULTS
+from bench.world import DLT_VIEWS, inlined_extract, uri
+
+SOURCE_CONN_ID, PORTAL_CONN_ID = "bench_source", "bench_portal"
+TARGET_TYPES = """
+select a.attname, a.atttypid::int, format_type(a.atttypid, a.atttypmod)
+from pg_attribute as a
+where a.attrelid = to_regclass(%(table)s) and a.attnum > 0 and not a.attisdropped
+"""
+
+
+def timed(entities: Iterable[Entity], load: Callable[[Entity], int]) -> dict[str, Any]:
+    """Runs `load` for each entity (it returns the rows it moved); the totals and the time of each."""
+    result: dict[str, Any] = {"seconds": 0.0, "rows": 0, "entities": {}}
+    for entity in entities:
+        started = time.perf_counter()
+        rows = load(entity)
+        seconds = time.perf_counter() - started
+        result["entities"][entity.name] = {"seconds": seconds, "rows": rows}
+        result["seconds"] += seconds
+        result["rows"] += rows
+    return result
+
+
+# ---- the engine -----------------------------------------------------------------------------------------------
+
+def engine_full(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
+    """The project's full load of every entity for all enrolled customers (customer full sync, daily refresh)."""
+    with psycopg.connect(source_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        return timed(catalogue.ENTITIES, lambda entity: engine.load_entity(
+            source, target, engine.LoadRequest(entity, "full"), dialect="postgres").rows_read)
+
+
+def incremental(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
+    """One 15-minute run: the seven entities' incremental loads, contract last as in the DAG."""
+    contract = catalogue.entity("contract")
+    order = [e for e in catalogue.entities("15min") if e != contract] + [contract]
+    with psycopg.connect(source_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        return timed(order, lambda entity: engine.load_entity(
+            source, target, engine.LoadRequest(entity, "incremental"), dialect="postgres").rows_read)
+
+
+# ---- the limit: psql COPY binary | psql COPY -------------------------------------------------------------------
+
+def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
+    """psql COPY (extract) TO STDOUT binary | psql COPY FROM STDIN: straight into the target table for the initial
+    load, through the engine's staging table and merge for the refresh. No Python touches a row; the statements
+    are prepared before the clock starts."""
+    with psycopg.connect(source_dsn, autocommit=True) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        accounts = engine.enrolled_accounts(target)
+        plans = {entity.name: _limit_plan(source, target, entity, accounts, case) for entity in catalogue.ENTITIES}
+    peaks_kb: list[int] = []
+
+    def load(entity: Entity) -> int:
+        rows, peak_kb = _pipe(source_dsn, portal_dsn, *plans[entity.name])
+        peaks_kb.append(peak_kb)
+        return rows
+
+    return {**timed(catalogue.ENTITIES, load), "peak_rss_mb": max(peaks_kb) / 1024}
+
+
+def _limit_plan(source: psycopg.Connection, target: psycopg.Connection, entity: Entity, accounts: tuple[int, ...],
+                case: str) -> tuple[str, list[str]]:
+    """What the two psql run for one entity: the select to copy out, and the statements that take it in."""
+    columns = engine._target_columns(target, entity)
+    quoted = [sql.Identifier(c).as_string(target) for c in columns]
+    select = _typed_select(source, target, entity, accounts, columns)
+    if case == "initial":
+        return select, [f"copy {entity.target_table} ({', '.join(quoted)}) from stdin (format binary)"]
+    stage = sql.Identifier(f"stage_{entity.name}").as_string(target)
+    return select, [
+        sqlfiles.render("load/create_stage.sql", stage=stage, target=entity.target_table, columns=quoted),
+        f"copy {stage} ({', '.join(quoted)}) from stdin (format binary)",
+        sqlfiles.render("load/analyze_stage.sql", stage=stage),
+        _engine_statement(target, engine._merge, entity, stage, columns, datetime.now(UTC)),
+    ]
+
+
+def _typed_select(source: psycopg.Connection, target: psycopg.Connection, entity: Entity, accounts: tuple[int, ...],
+                  columns: list[str]) -> str:
+    """The extract in the target's column order and types. Binary COPY and bound parameters need the exact types
+    (a bit column of ASPIRE, smallint in the emulator, lands in a boolean), so a column whose type differs is cast
+    (text COPY, the engine's path, converts it on the way in)."""
+    extract = inlined_extract(source, entity, accounts)
+    source_types = {d.name: d.type_code for d in source.execute(f"select * from ({extract}) as e limit 0").description}
+    target_types = {name: (oid, name_of_type) for name, oid, name_of_type in
+                    target.execute(TARGET_TYPES, {"table": entity.target_table})}
+    selected = []
+    for column in columns:
+        name = sql.Identifier(column).as_string(target)
+        oid, type_name = target_types[column]
+        selected.append(f"e.{name}" if source_types[column] == oid else f"cast(cast(e.{name} as text) as {type_name})")
+    return f"select {', '.join(selected)}\nfrom (\n{extract}\n) as e"
+
+
+def _pipe(source_dsn: str, portal_dsn: str, select: str, receive: list[str]) -> tuple[int, int]:
+    """Runs the psql | psql pipeline; the rows the receiving COPY reported and the two processes' peak RSS (kB).
+
+    """
+    psql = ["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1"]
+    send = subprocess.Popen([*psql, "-d", source_dsn, "-c", f"copy ({select}) to stdout (format binary)"],
+                            stdout=subprocess.PIPE)
+    commands = [arg for statement in receive for arg in ("-c", statement)]
+    take = subprocess.Popen([*psql, "-1", "-d", portal_dsn, *commands], stdin=send.stdout, stdout=subprocess.PIPE,
+                            text=True)
+    send.stdout.close()
+    peak_kb = 0
+    while True:  # what the receiving psql prints is a few lines: its pipe does not fill up
+        peak_kb = max(peak_kb, _peak_rss_kb(send.pid) + _peak_rss_kb(take.pid))
+        try:
+            take.wait(timeout=0.02)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    if send.wait() or take.returncode:
+        raise RuntimeError(f"the psql pipeline failed (send {send.returncode}, receive {take.returncode})")
+    return int(re.search(r"^COPY (\d+)$", take.stdout.read(), re.MULTILINE)[1]), peak_kb
+
+
+def _peak_rss_kb(pid: int | str = "self") -> int:
+    """A process's peak RSS since its exec (VmHWM). Not getrusage's ru_maxrss: that also counts the memory of the
+    process it was forked from, up to the exec (here: the benchmark's driver, which generated the emulator)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # it has just ended
+        return 0
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found[1]) if found else 0
+
+
+def _engine_statement(target: psycopg.Connection, function: Callable[..., Any], *args: Any) -> str:
+    """The statement an engine function runs on the portal, its parameters inlined, recorded without running it,
+    so the limit's refresh runs exactly the engine's merge."""
+    recorded: list[str] = []
+
+    class Recorder(psycopg.ClientCursor):
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Recorder:
+            recorded.append(self.mogrify(query, params))
+            return self
+
+        def fetchone(self) -> tuple[int, int]:
+            return 0, 0
+
+    factory, target.cursor_factory = target.cursor_factory, Recorder
+    try:
+        function(target, *args)
+    finally:
+        target.cursor_factory = factory
+    (statement,) = recorded
+    return statement
+
+
+# ---- Airflow's GenericTransfer ----------------------------------------------------------------------------------
+
+def generic_transfer(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
+    """common-sql GenericTransfer (source get_records -> destination insert_rows), as a user would write it:
+    the extract as its sql, the target columns, and an upsert on the table's key (replace=True) for the refresh."""
+    from airflow.providers.common.sql.operators.generic_transfer import GenericTransfer
+
+    os.environ[f"AIRFLOW_CONN_{SOURCE_CONN_ID.upper()}"] = uri(source_dsn)
+    os.environ[f"AIRFLOW_CONN_{PORTAL_CONN_ID.upper()}"] = uri(portal_dsn)
+    with psycopg.connect(source_dsn, autocommit=True) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        accounts = engine.enrolled_accounts(target)
+        columns = {e.name: engine._target_columns(target, e) for e in catalogue.ENTITIES}
+        selects = {e.name: _typed_select(source, target, e, accounts, columns[e.name]) for e in catalogue.ENTITIES}
+
+    def load(entity: Entity) -> int:
+        counted = [0]
+
+        def count(rows: list, **_context: Any) -> list:
+            counted[0] += len(rows)
+            return rows
+
+        GenericTransfer(
+            task_id=f"transfer_{entity.name}",
+            sql=selects[entity.name],
+            destination_table=entity.target_table,
+            source_conn_id=SOURCE_CONN_ID,
+            destination_conn_id=PORTAL_CONN_ID,
+            insert_args={"target_fields": columns[entity.name], "replace": case == "refresh"},
+            rows_processor=count,
+        ).execute(context={})
+        return counted[0]
+
+    return timed(catalogue.ENTITIES, load)
+
+
+# ---- dlt -----------------------------------------------------------------------------------------------------
+
+def dlt_merge(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
+    """dlt's sql_database source (over views holding the same extracts) into PostgreSQL in one pipeline run, with
+    write_disposition="merge" on each entity's key and the fastest backend installed (pyarrow, else sqlalchemy)."""
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    # Installed beside Airflow, dlt looks every setting up in Airflow Variables too: seconds of lookups per run.
+    os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
+    import dlt
+    from dlt.sources.sql_database import sql_database
+
+    try:
+        import pyarrow  # noqa: F401
+
+        backend = "pyarrow"
+    except ImportError:
+        backend = "sqlalchemy"
+    destination = psycopg.conninfo.conninfo_to_dict(portal_dsn)
+    destination.setdefault("password", "unused")  # dlt insists on one; a server with trust auth ignores it
+    started = time.perf_counter()  # dlt's own set-up (reflecting the source) counts: it is part of its work
+    pipeline = dlt.pipeline(
+        pipeline_name="aspire_bench",
+        pipelines_dir=str(dlt_pipelines_dir(portal_dsn)),
+        destination=dlt.destinations.postgres(credentials=uri(psycopg.conninfo.make_conninfo(**destination))),
+        dataset_name="aspire_dlt",
+    )
+    names = [e.name for e in catalogue.ENTITIES]
+    source = sql_database(credentials=uri(source_dsn, "postgresql+psycopg"), schema=DLT_VIEWS, table_names=names,
+                          include_views=True, backend=backend)
+    for entity in catalogue.ENTITIES:
+        source.resources[entity.name].apply_hints(primary_key=list(entity.key), write_disposition="merge")
+    pipeline.run(source)
+    seconds = time.perf_counter() - started
+    counts = pipeline.last_trace.last_normalize_info.row_counts
+    return {"seconds": seconds, "rows": sum(counts.get(name, 0) for name in names), "entities": {},
+            "note": f"sql_database, {backend} backend, one pipeline run, merge"}
+
+
+def dlt_pipelines_dir(portal_dsn: str) -> Path:
+    """Where dlt keeps the pipeline's local state for one portal database (bench/results is not committed)."""
+    return RESULTS / "dlt" / psycopg.conninfo.conninfo_to_dict(portal_dsn)["dbname"]
+
+
+METHODS: dict[str, Callable[[str, str, str], dict[str, Any]]] = {
+    "engine": engine_full,
+    "limit": limit,
+    "generic_transfer": generic_transfer,
+    "dlt": dlt_merge,
+    "incremental": incremental,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("method", choices=METHODS)
+    parser.add_argument("case", help="initial or refresh; for incremental: prime, 0 or 1000 (changed rows)")
+    parser.add_argument("--source", required=True, help="libpq DSN of the emulated ASPIRE")
+    parser.add_argument("--portal", required=True, help="libpq DSN of this method's portal database")
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args()
+    result = METHODS[args.method](args.source, args.portal, args.case)
+    result.setdefault("peak_rss_mb", _peak_rss_kb() / 1024)
+    args.out.write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

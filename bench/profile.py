@@ -1,0 +1,126 @@
+"""`python -m bench.profile --size medium --entity invoice`: where one engine full load spends its time.
+
+On the benchmark's emulator (made by `make bench`; created here when missing or of another size), into a fresh
+portal, the load runs:
+1. with a clock on each phase: streaming into the staging table (server-side cursor fetch + write_row + COPY),
+   the merge, the delete of rows gone from scope, and the rest (bounds, staging table, analyze, run log);
+2. the same extract through the same server-side cursor with the rows dropped: what fetching and decoding cost
+   alone, so the rest of the streaming phase is write_row and COPY;
+3. under cProfile: the functions with the most time of their own (the profiler's cost per call inflates the
+   per-row calls, so read shares from 1 and 2 and names from 3).
+`--case refresh` loads once first and changes 1% of ASPIRE's rows, so the measured load is a refresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import functools
+import json
+import logging
+import pstats
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+from unittest import mock
+
+import psycopg
+
+from aspire_portal import catalogue, engine
+from aspire_portal.catalogue import Entity
+from bench.world import World, prepare, touch_one_percent
+
+PHASES = {
+    "_stream_into_stage": "stream into staging (fetch + write_row + COPY)",
+    "_merge": "merge (anti-join, then upsert of changed rows)",
+    "_delete_missing": "delete (rows gone or out of scope)",
+}
+
+
+def load(world: World, portal_dsn: str, entity: Entity) -> engine.LoadResult:
+    with psycopg.connect(world.source_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        return engine.load_entity(source, target, engine.LoadRequest(entity, "full"), dialect="postgres")
+
+
+def fresh_portal(world: World, entity: Entity, case: str) -> str:
+    """An empty portal ("initial"), or one holding the entity with 1% of ASPIRE changed since ("refresh")."""
+    portal_dsn = world.portal("profile")
+    if case == "refresh":
+        load(world, portal_dsn, entity)
+        touch_one_percent(world.source_dsn)
+    return portal_dsn
+
+
+@contextmanager
+def phase_clock() -> Iterator[dict[str, float]]:
+    """Times the engine's phases by wrapping its phase functions for the duration of the block."""
+    seconds = dict.fromkeys(PHASES, 0.0)
+
+    def clocked(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[name] += time.perf_counter() - started
+        return wrapper
+
+    with ExitStack() as stack:
+        for name in PHASES:
+            stack.enter_context(mock.patch.object(engine, name, clocked(name, getattr(engine, name))))
+        yield seconds
+
+
+def fetch_alone(world: World, entity: Entity) -> float:
+    """Seconds to read the extract through the engine's server-side cursor, dropping the rows."""
+    with psycopg.connect(world.source_dsn) as source:
+        started = time.perf_counter()
+        with engine._server_side_cursor(source, engine.BATCH_SIZE) as cursor:
+            cursor.execute(engine.render_extract(entity, "full", "postgres"),
+                           {"accounts": json.dumps(list(world.accounts))})
+            while cursor.fetchmany(engine.BATCH_SIZE):
+                pass
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=("small", "medium", "large"), default="medium")
+    parser.add_argument("--entity", default="invoice", choices=[e.name for e in catalogue.ENTITIES])
+    parser.add_argument("--case", choices=("initial", "refresh"), default="initial")
+    parser.add_argument("--top", type=int, default=25, help="functions to list from cProfile")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    entity = catalogue.entity(args.entity)
+    world = prepare(args.size, reuse_source=True)
+
+    portal_dsn = fresh_portal(world, entity, args.case)
+    with phase_clock() as phases:
+        result = load(world, portal_dsn, entity)
+    fetch = fetch_alone(world, entity)
+    portal_dsn = fresh_portal(world, entity, args.case)
+    profiler = cProfile.Profile()
+    profiler.runcall(load, world, portal_dsn, entity)
+
+    rate = result.rows_read / result.seconds if result.seconds else 0
+    print(f"engine full load of {entity.name} ({args.size}, {args.case}): {result.rows_read:,} rows read, "
+          f"{result.rows_inserted:,} inserted, {result.rows_updated:,} updated, {result.rows_deleted:,} deleted "
+          f"in {result.seconds:.2f} s ({rate:,.0f} rows/s)\n")
+    rest = result.seconds - sum(phases.values())
+    stream = phases["_stream_into_stage"]
+    lines = [(label, phases[name]) for name, label in PHASES.items()]
+    lines[1:1] = [("  of which fetch alone (server-side cursor, driver decoding)", fetch),
+                  ("  of which write_row + COPY (the rest of streaming)", stream - fetch)]
+    lines.append(("other (bounds, staging table, analyze, run log)", rest))
+    for label, seconds in lines:
+        share = seconds / result.seconds if result.seconds else 0
+        print(f"{label:<62}{seconds:>8.2f} s{share:>7.0%}")
+    print(f"\ncProfile of the same load, top {args.top} by own time:")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
