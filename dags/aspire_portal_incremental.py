@@ -7,9 +7,10 @@ customers. Each entity reads the ASPIRE row versions in `[its watermark, MIN_ACT
 its watermark in the same portal transaction as the rows, so a failed or killed run loses nothing and a
 late-committing ASPIRE transaction is never skipped. One run catches up however long the scheduler was down.
 
-A contract that comes into scope (booked, or a Guarantor role added for an enrolled account) brings its
-existing roles, invoices, details and receipts along; the contract row itself is loaded last, so a failure
-before it is retried by the next run. Enrolled customers that never completed a full sync (a lost portal
+A contract that comes (back) into scope (booked, or a Guarantor role added for an enrolled account) brings its
+existing roles, invoices, details and receipts along: each entity remembers, in the transaction of its load,
+which in-scope contracts it has covered (`aspire_sync.entity_contract_scope`), so a failed load is retried by
+the next run and a contract that left scope and came back is read in full again. Enrolled customers that never completed a full sync (a lost portal
 trigger) get `aspire_portal_customer_full_sync` triggered here, a bounded number per run.
 
 **Manual runs** may narrow themselves: `entities` (only those load) and `customer_ids` (those customers are
@@ -63,11 +64,7 @@ def aspire_portal_incremental():
         name: AspireToPortalOperator(task_id=f"load_{name}", entity=name, load_kind="run")
         for name in FIFTEEN_MINUTE_ENTITIES
     }
-    # The contract row marks a contract as present in the portal, so it lands after the rows hanging off it.
-    hanging = [loads[name] for name in ("contract_role", "invoice", "invoice_detail", "cash_receipt")]
-    loads["contract"].trigger_rule = "none_failed"
     migrated >> list(loads.values())
-    hanging >> loads["contract"]
 
     # The search reads aspire_sync.customer_sync_status, which the migrations create: it runs after them.
     missing = find_customers_without_full_sync()

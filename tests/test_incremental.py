@@ -479,13 +479,13 @@ def test_a_load_killed_mid_stream_loses_and_duplicates_nothing(dagbag, world, mo
     monkeypatch.setattr(engine, "_server_side_cursor", server_side_cursor)
     failed = run_dag(dagbag, expect="failed")
     states = task_states(failed)
-    assert states["load_invoice"] == "failed" and states["load_contract"] == "upstream_failed"
+    assert states["load_invoice"] == "failed" and states["load_contract"] == "success"  # loads are independent
     assert len(dying) == 1 and dying[0].delivered == 3  # it died after streaming its first batch into COPY
     log = loads(w.portal, failed.run_id)
     assert log["invoice"]["status"] == "failed" and "server closed the connection" in log["invoice"]["error"]
     assert (log["invoice"]["rows_inserted"], log["invoice"]["rows_updated"]) == (0, 0)
     now = watermarks(w.portal)
-    assert (now["invoice"], now["contract"]) == (marks["invoice"], marks["contract"])
+    assert now["invoice"] == marks["invoice"]
     assert w.portal.execute("select * from aspire.invoice order by invoice_oid").fetchall() == invoices_before
 
     monkeypatch.undo()
@@ -765,9 +765,6 @@ def test_nothing_of_a_non_enrolled_customer_ever_lands(dagbag, world):
 
 # ---- a known gap ------------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="a contract that leaves the scope and comes back before the daily run is "
-                   "still in the portal, so it is not 'new to scope' and the rows written meanwhile wait for the "
-                   "daily reconciliation")
 def test_rows_written_while_a_contract_was_briefly_out_of_scope_come_back_with_it(dagbag, world):
     w = world
     accounts = enrolled(w)

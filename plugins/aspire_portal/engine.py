@@ -138,9 +138,10 @@ def load_entity(
             columns = _target_columns(target, entity)
             result.data_as_of = datetime.now(UTC)
             result.high_rowver = _read_bound(source)
+            in_scope: list[int] | None = None
             new_contracts: list[int] = []
             if request.kind == "incremental" and entity.follows_contracts:
-                new_contracts = _contracts_new_to_scope(source, target, accounts, dialect)
+                in_scope, new_contracts = _contracts_new_to_scope(source, target, entity, accounts, dialect)
                 result.new_contracts = len(new_contracts)
             parameters = {
                 "accounts": json.dumps(list(accounts)),
@@ -165,6 +166,9 @@ def load_entity(
             if request.kind == "full":
                 result.rows_deleted = _delete_missing(target, entity, stage, request, accounts, result.high_rowver)
             result.seconds_delete = time.perf_counter() - phase
+            if in_scope is not None:
+                target.execute(sqlfiles.read("sync/replace_entity_contract_scope.sql"), {
+                    "entity": entity.name, "in_scope": in_scope, "new_contracts": new_contracts})
             if request.kind == "incremental":
                 target.execute(sqlfiles.read("sync/upsert_watermark.sql"), {
                     "entity": entity.name, "high_rowver": result.high_rowver,
@@ -187,20 +191,22 @@ def _watermark(target: psycopg.Connection, entity: Entity) -> int:
     return row[0] if row else 0
 
 
-def _contracts_new_to_scope(source: Any, target: psycopg.Connection, accounts: Sequence[int],
-                            dialect: Dialect) -> list[int]:
-    """Contracts in scope in ASPIRE that the portal does not have yet: a booking or a new Guarantor role brought
-    them in, and their rows that already exist in ASPIRE (below the watermark) must come along."""
+def _contracts_new_to_scope(source: Any, target: psycopg.Connection, entity: Entity, accounts: Sequence[int],
+                            dialect: Dialect) -> tuple[list[int], list[int]]:
+    """The contracts in scope in ASPIRE now, and those among them whose rows this entity has not loaded since
+    they came into scope (a booking or a new Guarantor role brought them in, maybe back in): their rows that
+    already exist in ASPIRE, below the watermark, must come along."""
     statement = sqlfiles.render("extract/select_scoped_contracts.sql", dialect=dialect, load_kind="full")
     with source.cursor() as cursor:
         cursor.execute(statement, {"accounts": json.dumps(list(accounts))})
-        in_scope = {row[0] for row in cursor.fetchall()}
-    present = {row[0] for row in target.execute(sqlfiles.read("load/select_portal_contracts.sql"))}
-    new = sorted(in_scope - present)
+        in_scope = sorted({int(row[0]) for row in cursor.fetchall()})
+    known = {row[0] for row in target.execute(sqlfiles.read("sync/select_entity_contract_scope.sql"),
+                                              {"entity": entity.name})}
+    new = [c for c in in_scope if c not in known]
     if new:
-        log.info("%d contract(s) came into scope since the portal last saw them; loading their rows: %s",
-                 len(new), new[:20])
-    return new
+        log.info("%d contract(s) came into scope since %s last loaded; loading their rows: %s",
+                 len(new), entity.name, new[:20])
+    return in_scope, new
 
 
 def _target_columns(target: psycopg.Connection, entity: Entity) -> list[str]:

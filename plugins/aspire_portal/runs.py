@@ -30,15 +30,17 @@ class NotThisRun(Exception):
 def aspire_local_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """The naive ASPIRE local-time window [from, to) that holds every LastModifiedAt written in [start, end) UTC.
 
-    The end is taken from the window's last millisecond, so a window that ends on the November change (when
-    the clock falls back) still ends after it starts; windows in the repeated hour overlap, which only makes a
-    re-apply re-read rows (harmless: the merge is idempotent), and the skipped March hour holds no timestamps.
+    Without a clock change in the interval it is exact. Around one it errs on the wide side, which only makes a
+    re-apply re-read rows (harmless: the merge is idempotent): a window ending on the November change (clock
+    falls back) ends after it starts, an interval spanning it covers the repeated hour from both sides, and the
+    skipped March hour holds no timestamps at all.
     """
     if end <= start:
         raise ValueError(f"the run's data interval is empty ({start} to {end}); a backfill needs real intervals")
-    local_from = pendulum.instance(start).in_timezone(ASPIRE_TIMEZONE).naive()
-    local_to = pendulum.instance(end - _TICK).in_timezone(ASPIRE_TIMEZONE).naive() + _TICK
-    return local_from, local_to
+    span = end - start
+    first = pendulum.instance(start).in_timezone(ASPIRE_TIMEZONE).naive()
+    last = pendulum.instance(end - _TICK).in_timezone(ASPIRE_TIMEZONE).naive() + _TICK
+    return min(first, last - span), max(last, first + span)
 
 
 def selected_entities(params: dict[str, Any]) -> tuple[str, ...]:
