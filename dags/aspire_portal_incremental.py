@@ -10,8 +10,10 @@ late-committing ASPIRE transaction is never skipped. One run catches up however 
 A contract that comes (back) into scope (booked, or a Guarantor role added for an enrolled account) brings its
 existing roles, invoices, details and receipts along: each entity remembers, in the transaction of its load,
 which in-scope contracts it has covered (`aspire_sync.entity_contract_scope`), so a failed load is retried by
-the next run and a contract that left scope and came back is read in full again. Enrolled customers that never completed a full sync (a lost portal
-trigger) get `aspire_portal_customer_full_sync` triggered here, a bounded number per run.
+the next run and a contract that left scope and came back is read in full again.
+
+Enrolled customers that never completed a full sync (a lost portal trigger) get
+`aspire_portal_customer_full_sync` triggered here, a bounded number per run.
 
 **Manual runs** may narrow themselves: `entities` (only those load) and `customer_ids` (those customers are
 re-loaded in full, stale rows deleted, watermarks untouched).
