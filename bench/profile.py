@@ -33,7 +33,7 @@ from aspire_portal.catalogue import Entity
 from bench.world import World, prepare, touch_one_percent
 
 PHASES = {
-    "_stream_into_stage": "stream into staging (fetch + write_row + COPY)",
+    "_stream_rows": "stream into staging (fetch + write_row + COPY)",
     "_merge": "merge (anti-join, then upsert of changed rows)",
     "_delete_missing": "delete (rows gone or out of scope)",
 }
@@ -110,7 +110,7 @@ def main() -> None:
           f"{result.rows_inserted:,} inserted, {result.rows_updated:,} updated, {result.rows_deleted:,} deleted "
           f"in {result.seconds:.2f} s ({rate:,.0f} rows/s)\n")
     rest = result.seconds - sum(phases.values())
-    stream = phases["_stream_into_stage"]
+    stream = phases["_stream_rows"]
     lines = [(label, phases[name]) for name, label in PHASES.items()]
     lines[1:1] = [("  of which fetch alone (server-side cursor, driver decoding)", fetch),
                   ("  of which write_row + COPY (the rest of streaming)", stream - fetch)]

@@ -73,14 +73,15 @@ class LoadResult:
     seconds_extract: float = 0.0  # server-side cursor -> COPY into the staging table
     seconds_merge: float = 0.0
     seconds_delete: float = 0.0
+    copied_directly: bool = False  # a first load into an empty table: no staging, merge or delete needed
 
     def summary(self) -> str:
+        how = "first load, copied straight into the empty table" if self.copied_directly else (
+            f"extract {self.seconds_extract:.2f}s, merge {self.seconds_merge:.2f}s, delete {self.seconds_delete:.2f}s")
+        new = f", {self.new_contracts} contract(s) new to scope" if self.new_contracts else ""
         return (
             f"{self.entity} ({self.load_kind}): read {self.rows_read}, inserted {self.rows_inserted}, "
-            f"updated {self.rows_updated}, deleted {self.rows_deleted} in {self.seconds:.2f}s "
-            f"(extract {self.seconds_extract:.2f}s, merge {self.seconds_merge:.2f}s, delete {self.seconds_delete:.2f}s)"
-            + (f", {self.new_contracts} contract(s) new to scope" if self.new_contracts else "")
-            + " "
+            f"updated {self.rows_updated}, deleted {self.rows_deleted} in {self.seconds:.2f}s ({how}){new} "
             f"(row versions [{self.low_rowver}, {self.high_rowver}))"
         )
 
@@ -153,19 +154,27 @@ def load_entity(
             }
             stage = sql.Identifier(f"stage_{entity.name}").as_string(target)
             quoted = [sql.Identifier(c).as_string(target) for c in columns]
-            target.execute(sqlfiles.render("load/create_stage.sql", stage=stage, target=entity.target_table,
-                                           columns=quoted))
+            result.copied_directly = _first_load_of_empty_table(target, entity)
+            if not result.copied_directly:
+                target.execute(sqlfiles.render("load/create_stage.sql", stage=stage, target=entity.target_table,
+                                               columns=quoted))
             extract = render_extract(entity, request.kind, dialect)
             phase = time.perf_counter()
-            result.rows_read = _stream_into_stage(source, target, extract, parameters, stage, quoted, columns,
-                                                  batch_size)
-            target.execute(sqlfiles.render("load/analyze_stage.sql", stage=stage))
-            result.seconds_extract, phase = time.perf_counter() - phase, time.perf_counter()
-            result.rows_inserted, result.rows_updated = _merge(target, entity, stage, columns, started_at)
-            result.seconds_merge, phase = time.perf_counter() - phase, time.perf_counter()
-            if request.kind == "full":
-                result.rows_deleted = _delete_missing(target, entity, stage, request, accounts, result.high_rowver)
-            result.seconds_delete = time.perf_counter() - phase
+            result.rows_read = _stream_rows(source, target, extract, parameters,
+                                            entity.target_table if result.copied_directly else stage,
+                                            quoted, columns, batch_size)
+            if result.copied_directly:
+                result.rows_inserted = result.rows_read
+                result.seconds_extract = time.perf_counter() - phase
+            else:
+                target.execute(sqlfiles.render("load/analyze_stage.sql", stage=stage))
+                result.seconds_extract, phase = time.perf_counter() - phase, time.perf_counter()
+                result.rows_inserted, result.rows_updated = _merge(target, entity, stage, columns, started_at)
+                result.seconds_merge, phase = time.perf_counter() - phase, time.perf_counter()
+                if request.kind == "full":
+                    result.rows_deleted = _delete_missing(target, entity, stage, request, accounts,
+                                                          result.high_rowver)
+                result.seconds_delete = time.perf_counter() - phase
             if in_scope is not None:
                 target.execute(sqlfiles.read("sync/replace_entity_contract_scope.sql"), {
                     "entity": entity.name, "in_scope": in_scope, "new_contracts": new_contracts})
@@ -227,22 +236,33 @@ def _read_bound(source: Any) -> int:
     return int(bound)
 
 
-def _stream_into_stage(
+def _first_load_of_empty_table(target: psycopg.Connection, entity: Entity) -> bool:
+    """Whether the target is empty, and then locked against other writers for this transaction: a first load
+    COPYs straight into it, since with no rows there is nothing to merge, compare or delete."""
+    statement = sqlfiles.render("load/select_target_is_empty.sql", target=entity.target_table)
+    if not target.execute(statement).fetchone()[0]:
+        return False
+    target.execute(sqlfiles.render("load/lock_target_for_first_load.sql", target=entity.target_table))
+    return target.execute(statement).fetchone()[0]  # a writer that committed before the lock was granted
+
+
+def _stream_rows(
     source: Any,
     target: psycopg.Connection,
     extract: str,
     parameters: dict[str, Any],
-    stage: str,
+    table: str,
     quoted: list[str],
     columns: list[str],
     batch_size: int,
 ) -> int:
-    """Streams the extract's rows from a server-side cursor into COPY, batch by batch; memory stays flat."""
+    """Streams the extract's rows from a server-side cursor into COPY to `table`, batch by batch; memory stays
+    flat."""
     rows_read = 0
     with _server_side_cursor(source, batch_size) as cursor:
         cursor.execute(extract, parameters)
         _check_extract_columns([d[0] for d in cursor.description], columns, extract)
-        copy_sql = sqlfiles.render("load/copy_stage.sql", stage=stage,
+        copy_sql = sqlfiles.render("load/copy_rows.sql", table=table,
                                    columns=[quoted[columns.index(d[0])] for d in cursor.description])
         with target.cursor() as tcur, tcur.copy(copy_sql) as copy:
             while batch := cursor.fetchmany(batch_size):
