@@ -124,12 +124,14 @@ def _pipe(source_dsn: str, portal_dsn: str, select: str, receive: list[str]) -> 
 
     """
     psql = ["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1"]
-    send = subprocess.Popen([*psql, "-d", source_dsn, "-c", f"copy ({select}) to stdout (format binary)"],
-                            stdout=subprocess.PIPE)
+    # the extract goes in on stdin: with the enrolled accounts inlined it outgrows a command-line argument
+    send = subprocess.Popen([*psql, "-d", source_dsn, "-f", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     commands = [arg for statement in receive for arg in ("-c", statement)]
     take = subprocess.Popen([*psql, "-1", "-d", portal_dsn, *commands], stdin=send.stdout, stdout=subprocess.PIPE,
                             text=True)
     send.stdout.close()
+    send.stdin.write(f"copy ({select}) to stdout (format binary);\n".encode())
+    send.stdin.close()
     peak_kb = 0
     while True:  # what the receiving psql prints is a few lines: its pipe does not fill up
         peak_kb = max(peak_kb, _peak_rss_kb(send.pid) + _peak_rss_kb(take.pid))
