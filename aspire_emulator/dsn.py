@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from psycopg import pq
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 _HOST_PORT = re.compile(r"(\[[^\]]*\]|[^:]*)(?::(\d*))?")
 
@@ -69,3 +69,15 @@ def resolve(explicit: str | None, env: str, airflow_env: str) -> str | None:
     if os.environ.get(airflow_env):
         return airflow_uri_to_conninfo(os.environ[airflow_env])
     return None
+
+
+def conninfo_to_uri(conninfo: str, scheme: str = "postgresql") -> str:
+    """The URI of a libpq conninfo, for Airflow connections (AIRFLOW_CONN_*), SQLAlchemy and dlt. A socket
+    directory becomes a percent-encoded host (Airflow lower-cases hosts: keep such paths lower case)."""
+    info = conninfo_to_dict(conninfo)
+    auth = quote(info.get("user", "postgres"), safe="")
+    if info.get("password"):
+        auth += ":" + quote(info["password"], safe="")
+    host = quote(info.get("host", "127.0.0.1"), safe="")
+    port = f":{info['port']}" if info.get("port") else ""
+    return f"{scheme}://{auth}@{host}{port}/{info['dbname']}"

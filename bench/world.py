@@ -13,13 +13,13 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
 
 from aspire_emulator import generate
 from aspire_emulator import portal as portal_app
+from aspire_emulator.dsn import conninfo_to_uri
 from aspire_portal import catalogue, engine, migrations
 from aspire_portal.catalogue import Entity
 
@@ -63,12 +63,7 @@ def database_dsn(name: str) -> str:
 
 def uri(dsn: str, scheme: str = "postgresql") -> str:
     """The URI of a libpq DSN, for Airflow connections (AIRFLOW_CONN_*), SQLAlchemy and dlt."""
-    info = psycopg.conninfo.conninfo_to_dict(dsn)
-    auth = quote(info.get("user", "postgres"), safe="")
-    if info.get("password"):
-        auth += ":" + quote(info["password"], safe="")
-    host = quote(info.get("host", "127.0.0.1"), safe="")
-    return f"{scheme}://{auth}@{host}:{info.get('port', 5432)}/{info['dbname']}"
+    return conninfo_to_uri(dsn, scheme)
 
 
 def recreate_database(name: str, template: str | None = None) -> str:

@@ -31,6 +31,7 @@ from aspire_portal.tasks import mark_full_sync_done, migrate_portal_schema, vali
 @dag(
     schedule=None,
     catchup=False,
+    max_active_runs=4,
     doc_md=__doc__,
     tags=["aspire", "portal", "customer"],
     default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=1),
@@ -49,12 +50,18 @@ def aspire_portal_customer_full_sync():
     customer_id = "{{ params.customer_id }}"
     checked = validate_customer(customer_id)
     migrated = migrate_portal_schema()
-    loads = [
-        AspireToPortalOperator(task_id=entity.task_id, entity=entity.name, load_kind="full",
-                               customer_id=customer_id)
+    loads = {
+        entity.name: AspireToPortalOperator(task_id=entity.task_id, entity=entity.name, load_kind="full",
+                                            customer_id=customer_id)
         for entity in catalogue.ENTITIES
-    ]
-    checked >> migrated >> loads >> mark_full_sync_done(customer_id)
+    }
+    # The customer's stale rows are told apart by the contracts and roles the portal holds for it, so those two
+    # are rewritten after every other entity has used them.
+    claims = [loads.pop("contract_role"), loads.pop("contract")]
+    checked >> migrated >> list(loads.values())
+    list(loads.values()) >> claims[0]
+    list(loads.values()) >> claims[1]
+    claims >> mark_full_sync_done(customer_id)
 
 
 aspire_portal_customer_full_sync()

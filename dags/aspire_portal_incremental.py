@@ -18,7 +18,8 @@ Enrolled customers that never completed a full sync (a lost portal trigger) get
 **Manual runs** may narrow themselves: `entities` (only those load) and `customer_ids` (those customers are
 re-loaded in full, stale rows deleted, watermarks untouched).
 
-**Backfill runs** (`airflow backfill create --dag-id aspire_portal_incremental --from-date … --to-date …`)
+**Backfill runs** (`airflow backfill create --dag-id aspire_portal_incremental --from-date … --to-date …
+--reprocess-behavior completed`)
 re-apply the rows whose ASPIRE `LastModifiedAt` (America/Chicago local time, DST-correct) falls in each run's
 15-minute data interval, with the same newest-wins merge, and never move the watermarks.
 """
@@ -62,11 +63,11 @@ FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
 )
 def aspire_portal_incremental():
     migrated = migrate_portal_schema()
-    loads = {
-        name: AspireToPortalOperator(task_id=f"load_{name}", entity=name, load_kind="run")
-        for name in FIFTEEN_MINUTE_ENTITIES
-    }
-    migrated >> list(loads.values())
+    loads = [
+        AspireToPortalOperator(task_id=entity.task_id, entity=entity.name, load_kind="run")
+        for entity in catalogue.entities("15min")
+    ]
+    migrated >> loads
 
     # The search reads aspire_sync.customer_sync_status, which the migrations create: it runs after them.
     missing = find_customers_without_full_sync()
@@ -78,7 +79,7 @@ def aspire_portal_incremental():
         wait_for_completion=False,
         retries=0,
     ).expand(conf=missing)
-    list(loads.values()) >> summarize_run()
+    loads >> summarize_run()
 
 
 aspire_portal_incremental()

@@ -17,7 +17,6 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parents[1]
 warnings.filterwarnings("ignore")
@@ -46,13 +45,15 @@ def embedded_postgres() -> tuple[str, str]:
     pgdata = Path(tempfile.gettempdir()) / f"aspire-portal-demo-pg-{os.getuid()}"
     print(f"Starting the embedded PostgreSQL in {pgdata} (no AIRFLOW_CONN_ASPIRE/AIRFLOW_CONN_PORTAL set)")
     server = pgserver.get_server(str(pgdata), cleanup_mode=None)
-    host = quote(str(pgdata), safe="")
     with psycopg.connect(f"host={pgdata} user=postgres dbname=postgres", autocommit=True) as conn:
         for name in ("aspire_demo", "portal_demo"):
             conn.execute(f'drop database if exists "{name}" with (force)')
             conn.execute(f'create database "{name}"')
     del server  # keeps running (cleanup_mode=None) for the Airflow tasks and for you to look around
-    return (f"postgresql://postgres@{host}/aspire_demo", f"postgresql://postgres@{host}/portal_demo")
+    from aspire_emulator.dsn import conninfo_to_uri
+
+    return (conninfo_to_uri(f"host={pgdata} user=postgres dbname=aspire_demo"),
+            conninfo_to_uri(f"host={pgdata} user=postgres dbname=portal_demo"))
 
 
 def main() -> int:

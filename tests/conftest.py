@@ -48,27 +48,18 @@ def fresh_database():
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from urllib.parse import quote  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
 
 
-def airflow_uri(dsn: str) -> str:
-    """The Airflow connection URI (AIRFLOW_CONN_*) of a libpq DSN."""
-    info = psycopg.conninfo.conninfo_to_dict(dsn)
-    auth = quote(info.get("user", "postgres"), safe="")
-    if info.get("password"):
-        auth += ":" + quote(info["password"], safe="")
-    host = quote(info.get("host", "127.0.0.1"), safe="")
-    return f"postgresql://{auth}@{host}:{info.get('port', 5432)}/{info['dbname']}"
-
-
 def use_connections(aspire_dsn: str, portal_dsn: str) -> None:
     """Points the Airflow connections `aspire` and `portal` at the given databases, the standard way."""
-    os.environ["AIRFLOW_CONN_ASPIRE"] = airflow_uri(aspire_dsn)
-    os.environ["AIRFLOW_CONN_PORTAL"] = airflow_uri(portal_dsn)
+    from aspire_emulator.dsn import conninfo_to_uri
+
+    os.environ["AIRFLOW_CONN_ASPIRE"] = conninfo_to_uri(aspire_dsn)
+    os.environ["AIRFLOW_CONN_PORTAL"] = conninfo_to_uri(portal_dsn)
 
 
 @pytest.fixture(scope="session")

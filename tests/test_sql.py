@@ -19,10 +19,14 @@ def as_tsql(statement: str) -> str:
     return re.sub(r"%\((\w+)\)s", r"@\1", statement)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+VARIANTS = [(kind, False, False) for kind in KINDS] + [("incremental", True, False), ("incremental", True, True)]
+
+
+@pytest.mark.parametrize(("kind", "scope_known", "has_new_contracts"), VARIANTS)
 @pytest.mark.parametrize("entity", catalogue.ENTITIES, ids=lambda e: e.name)
-def test_extract_parses_as_tsql(entity, kind):
-    statement = engine.render_extract(entity, kind, "mssql")
+def test_extract_parses_as_tsql(entity, kind, scope_known, has_new_contracts):
+    statement = engine.render_extract(entity, kind, "mssql", scope_known=scope_known,
+                                      has_new_contracts=has_new_contracts)
     parsed = sqlglot.parse(as_tsql(statement), read="tsql")
     assert len([p for p in parsed if p is not None]) == 1
     body = "\n".join(line for line in statement.splitlines() if not line.lstrip().startswith("--"))
@@ -43,6 +47,20 @@ def test_extract_kinds_differ_only_in_the_change_filter():
     assert "%(low_rowver)s" in incremental and "%(high_rowver)s" in incremental
     assert "%(modified_from)s" in backfill and "RowVer >=" not in backfill
     assert "%(low_rowver)s" not in full and "%(modified_from)s" not in full
+
+
+def test_incremental_window_is_sargable_on_sql_server_and_new_contracts_only_when_there_are_some():
+    invoice = catalogue.entity("invoice")
+    plain = engine.render_extract(invoice, "incremental", "mssql", scope_known=True)
+    assert "i.RowVer >= cast(cast(%(low_rowver)s as bigint) as binary(8))" in plain
+    assert "i.RowVer < cast(cast(%(high_rowver)s as bigint) as binary(8))" in plain
+    assert "%(new_contracts)s" not in plain and "%(scoped_contracts)s" in plain
+    assert "%(new_contracts)s" in engine.render_extract(invoice, "incremental", "mssql", scope_known=True,
+                                                        has_new_contracts=True)
+    backfill = engine.render_extract(invoice, "backfill", "mssql")
+    assert "i.LastModifiedAt >= cast(%(modified_from)s as datetime2(3))" in backfill
+    detail = engine.render_extract(catalogue.entity("invoice_detail"), "incremental", "postgres", scope_known=True)
+    assert "inner join dbo.Invoice as changed_parent" in detail  # a changed invoice brings its details
 
 
 def test_dialect_macros():
@@ -71,7 +89,8 @@ def test_catalogue_structure():
     for entity in catalogue.ENTITIES:
         assert (sqlfiles.SQL_DIR / entity.extract_sql).is_file(), entity.extract_sql
         assert entity.source_table.startswith("dbo.")
-        assert entity.key and entity.owner in ("account", "contract", "account_or_contract", "shared")
+        assert f"from {entity.source_table} as" in sqlfiles.read(entity.extract_sql)
+        assert entity.key and entity.owner in ("account", "contract", "account_or_contract", "invoice", "shared")
         assert entity.task_id == f"load_{entity.name}"
     with pytest.raises(ValueError, match="unknown entity 'invoices'; the catalogue has: account"):
         catalogue.entity("invoices")

@@ -14,8 +14,9 @@ Cadence = Literal["15min", "daily"]
 # "account"  - an account column (account_oid) names the owner;
 # "contract" - a contract column (contract_oid) names the owning contract;
 # "account_or_contract" - either makes the row visible;
+# "invoice"  - the row hangs off an invoice (invoice_oid) and is visible wherever the invoice is;
 # "shared"   - reference data used by many customers, never deleted by a one-customer load.
-Owner = Literal["account", "contract", "account_or_contract", "shared"]
+Owner = Literal["account", "contract", "account_or_contract", "invoice", "shared"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Entity:
     @property
     def follows_contracts(self) -> bool:
         """Whether rows hang off a contract, and so come along when their contract comes into scope."""
-        return self.owner in ("contract", "account_or_contract")
+        return self.owner in ("contract", "account_or_contract", "invoice")
 
 
 ENTITIES: tuple[Entity, ...] = (
@@ -56,7 +57,7 @@ ENTITIES: tuple[Entity, ...] = (
            "every role on an in-scope contract"),
     Entity("invoice", "dbo.Invoice", ("invoice_oid",), "15min", "account_or_contract",
            "invoices billed to an enrolled account or raised on an in-scope contract"),
-    Entity("invoice_detail", "dbo.InvoiceDetail", ("invoice_detail_oid",), "15min", "contract",
+    Entity("invoice_detail", "dbo.InvoiceDetail", ("invoice_detail_oid",), "15min", "invoice",
            "detail lines of an in-scope invoice"),
     Entity("cash_receipt", "dbo.CashReceipt", ("receipt_oid",), "15min", "account_or_contract",
            "payments from an enrolled account or applied to an in-scope contract"),

@@ -112,9 +112,25 @@ def enrolled_accounts(target: psycopg.Connection) -> tuple[int, ...]:
     return accounts
 
 
-def render_extract(entity: Entity, kind: LoadKind, dialect: Dialect) -> str:
-    """The extract statement of `entity` for one kind of load, in the source's dialect."""
-    return sqlfiles.render(entity.extract_sql, dialect=dialect, load_kind=kind)
+def render_extract(entity: Entity, kind: LoadKind, dialect: Dialect, *, scope_known: bool = False,
+                   has_new_contracts: bool = False) -> str:
+    """The extract statement of `entity` for one kind of load, in the source's dialect. `scope_known`: the load
+    passes the in-scope contracts it read (parameter scoped_contracts) instead of the extract deriving them again;
+    `has_new_contracts`: some contracts came into scope (parameter new_contracts)."""
+    return sqlfiles.render(entity.extract_sql, dialect=dialect, load_kind=kind, scope_known=scope_known,
+                           has_new_contracts=has_new_contracts)
+
+
+class NotEnrolled(ValueError):
+    """A load was asked for customers no portal user is linked to: their data must not enter the portal."""
+
+
+def _enrolled_only(requested: Sequence[int], enrolled: Sequence[int]) -> tuple[int, ...]:
+    missing = sorted(set(requested) - set(enrolled))
+    if missing:
+        raise NotEnrolled(f"customer(s) {missing} are not enrolled in the portal (no portal user is linked to them "
+                          "in portal.portal_user_account); nothing of theirs is loaded")
+    return tuple(requested)
 
 
 def load_entity(
@@ -132,20 +148,26 @@ def load_entity(
     clock = time.perf_counter()
     try:
         with target.transaction():
+            target.execute(sqlfiles.render("sync/lock_entity_scope.sql",
+                                           exclusive=request.kind == "full" and request.scope == "all"),
+                           {"entity": entity.name})
             if request.kind == "incremental":
                 target.execute(sqlfiles.read("sync/lock_entity.sql"), {"entity": entity.name})
                 result.low_rowver = _watermark(target, entity)
-            accounts = request.accounts if request.accounts is not None else enrolled_accounts(target)
+            enrolled = enrolled_accounts(target)
+            accounts = enrolled if request.accounts is None else _enrolled_only(request.accounts, enrolled)
             columns = _target_columns(target, entity)
             result.data_as_of = datetime.now(UTC)
             result.high_rowver = _read_bound(source)
             in_scope: list[int] | None = None
             new_contracts: list[int] = []
             if request.kind == "incremental" and entity.follows_contracts:
-                in_scope, new_contracts = _contracts_new_to_scope(source, target, entity, accounts, dialect)
+                in_scope = _scoped_contracts(source, accounts, dialect)
+                new_contracts = _contracts_new_to_scope(target, entity, in_scope)
                 result.new_contracts = len(new_contracts)
             parameters = {
                 "accounts": json.dumps(list(accounts)),
+                "scoped_contracts": json.dumps(in_scope or []),
                 "new_contracts": json.dumps(new_contracts),
                 "low_rowver": result.low_rowver,
                 "high_rowver": result.high_rowver,
@@ -158,7 +180,8 @@ def load_entity(
             if not result.copied_directly:
                 target.execute(sqlfiles.render("load/create_stage.sql", stage=stage, target=entity.target_table,
                                                columns=quoted))
-            extract = render_extract(entity, request.kind, dialect)
+            extract = render_extract(entity, request.kind, dialect, scope_known=in_scope is not None,
+                                     has_new_contracts=bool(new_contracts))
             phase = time.perf_counter()
             result.rows_read = _stream_rows(source, target, extract, parameters,
                                             entity.target_table if result.copied_directly else stage,
@@ -172,7 +195,9 @@ def load_entity(
                 result.rows_inserted, result.rows_updated = _merge(target, entity, stage, columns, started_at)
                 result.seconds_merge, phase = time.perf_counter() - phase, time.perf_counter()
                 if request.kind == "full":
-                    result.rows_deleted = _delete_missing(target, entity, stage, request, accounts,
+                    others = None if request.scope == "all" or entity.owner in ("account", "shared") else (
+                        _scoped_contracts(source, sorted(set(enrolled) - set(accounts)), dialect))
+                    result.rows_deleted = _delete_missing(target, entity, stage, request, accounts, others,
                                                           result.high_rowver)
                 result.seconds_delete = time.perf_counter() - phase
             if in_scope is not None:
@@ -200,22 +225,26 @@ def _watermark(target: psycopg.Connection, entity: Entity) -> int:
     return row[0] if row else 0
 
 
-def _contracts_new_to_scope(source: Any, target: psycopg.Connection, entity: Entity, accounts: Sequence[int],
-                            dialect: Dialect) -> tuple[list[int], list[int]]:
-    """The contracts in scope in ASPIRE now, and those among them whose rows this entity has not loaded since
-    they came into scope (a booking or a new Guarantor role brought them in, maybe back in): their rows that
-    already exist in ASPIRE, below the watermark, must come along."""
-    statement = sqlfiles.render("extract/select_scoped_contracts.sql", dialect=dialect, load_kind="full")
+def _scoped_contracts(source: Any, accounts: Sequence[int], dialect: Dialect) -> list[int]:
+    """The contracts in scope in ASPIRE now for `accounts` (booked, one of them Customer or Guarantor)."""
+    statement = sqlfiles.render("extract/select_scoped_contracts.sql", dialect=dialect, load_kind="full",
+                                scope_known=False)
     with source.cursor() as cursor:
         cursor.execute(statement, {"accounts": json.dumps(list(accounts))})
-        in_scope = sorted({int(row[0]) for row in cursor.fetchall()})
+        return sorted({int(row[0]) for row in cursor.fetchall()})
+
+
+def _contracts_new_to_scope(target: psycopg.Connection, entity: Entity, in_scope: list[int]) -> list[int]:
+    """The in-scope contracts whose rows this entity has not loaded since they came into scope (a booking or a new
+    Guarantor role brought them in, maybe back in): their rows that already exist in ASPIRE, below the
+    watermark, must come along."""
     known = {row[0] for row in target.execute(sqlfiles.read("sync/select_entity_contract_scope.sql"),
                                               {"entity": entity.name})}
     new = [c for c in in_scope if c not in known]
     if new:
         log.info("%d contract(s) came into scope since %s last loaded; loading their rows: %s",
                  len(new), entity.name, new[:20])
-    return in_scope, new
+    return new
 
 
 def _target_columns(target: psycopg.Connection, entity: Entity) -> list[str]:
@@ -261,7 +290,7 @@ def _stream_rows(
     rows_read = 0
     with _server_side_cursor(source, batch_size) as cursor:
         cursor.execute(extract, parameters)
-        _check_extract_columns([d[0] for d in cursor.description], columns, extract)
+        _check_extract_columns([d[0] for d in cursor.description], columns)
         copy_sql = sqlfiles.render("load/copy_rows.sql", table=table,
                                    columns=[quoted[columns.index(d[0])] for d in cursor.description])
         with target.cursor() as tcur, tcur.copy(copy_sql) as copy:
@@ -284,25 +313,14 @@ def _server_side_cursor(source: Any, batch_size: int) -> Any:
         for type_name in _PASS_THROUGH_TYPES:
             cursor.adapters.register_loader(type_name, TextLoader)
         return cursor
-    return _closing_cursor(source.cursor())
+    return source.cursor()  # pymssql streams rows as they are fetched
 
 
 _PASS_THROUGH_TYPES = ("int2", "int4", "int8", "numeric", "float4", "float8", "bool", "date", "time", "timestamp",
                        "timestamptz")
 
 
-class _closing_cursor:  # noqa: N801 - a context manager for DB-API cursors without one
-    def __init__(self, cursor: Any) -> None:
-        self.cursor = cursor
-
-    def __enter__(self) -> Any:
-        return self.cursor
-
-    def __exit__(self, *exc: object) -> None:
-        self.cursor.close()
-
-
-def _check_extract_columns(returned: Sequence[str], expected: Sequence[str], extract: str) -> None:
+def _check_extract_columns(returned: Sequence[str], expected: Sequence[str]) -> None:
     missing = [c for c in expected if c not in returned]
     extra = [c for c in returned if c not in expected]
     if missing or extra:
@@ -320,7 +338,6 @@ def _merge(target: psycopg.Connection, entity: Entity, stage: str, columns: list
         target=entity.target_table,
         key=[quote(k) for k in entity.key],
         columns=[quote(c) for c in columns],
-        compared=[quote(c) for c in columns if c not in entity.key and c != "source_rowver"],
         updated=[quote(c) for c in columns if c not in entity.key],
     )
     inserted, updated = target.execute(statement, {"synced_at": synced_at}).fetchone()
@@ -328,7 +345,10 @@ def _merge(target: psycopg.Connection, entity: Entity, stage: str, columns: list
 
 
 def _delete_missing(target: psycopg.Connection, entity: Entity, stage: str, request: LoadRequest,
-                    accounts: Sequence[int], high_rowver: int) -> int:
+                    accounts: Sequence[int], others_contracts: list[int] | None, high_rowver: int) -> int:
+    """Deletes what the full extract no longer returned. For a load of some customers, only rows that belong to
+    them and not to another enrolled customer: `others_contracts` are the contracts in scope in ASPIRE for the
+    other enrolled customers (read from the source, not from portal tables other loads are rewriting)."""
     statement = sqlfiles.render(
         "load/delete_missing.sql",
         stage=stage,
@@ -337,7 +357,8 @@ def _delete_missing(target: psycopg.Connection, entity: Entity, stage: str, requ
         scope=request.scope,
         owner=entity.owner,
     )
-    (deleted,) = target.execute(statement, {"accounts": list(accounts), "high_rowver": high_rowver}).fetchone()
+    parameters = {"accounts": list(accounts), "others_contracts": others_contracts or [], "high_rowver": high_rowver}
+    (deleted,) = target.execute(statement, parameters).fetchone()
     return deleted
 
 

@@ -51,7 +51,8 @@ def migrate(conn: psycopg.Connection) -> list[str]:
     applied_now = []
     with conn.transaction():
         conn.execute(sqlfiles.read("sync/lock_migrations.sql"))
-        conn.execute(sqlfiles.read("sync/create_schema_migration.sql"))
+        if not conn.execute(sqlfiles.read("sync/select_schema_migration_exists.sql")).fetchone()[0]:
+            conn.execute(sqlfiles.read("sync/create_schema_migration.sql"))
         applied = {row[0]: row for row in conn.execute(sqlfiles.read("sync/select_applied_migrations.sql"))}
         for migration in available():
             if migration.version in applied:

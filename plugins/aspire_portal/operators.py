@@ -11,6 +11,9 @@ from airflow.sdk import BaseOperator
 from aspire_portal import catalogue
 from aspire_portal.connections import SOURCE_CONN_ID, TARGET_CONN_ID
 
+# Caps the concurrent extract queries on ASPIRE across all three DAGs (airflow_settings.yaml creates it).
+ASPIRE_POOL = "aspire_source"
+
 
 class AspireToPortalOperator(BaseOperator):
     """Loads one catalogue entity from ASPIRE into the portal database.
@@ -31,7 +34,7 @@ class AspireToPortalOperator(BaseOperator):
         self,
         *,
         entity: str,
-        load_kind: str = "full",
+        load_kind: str,
         customer_id: int | str | None = None,
         modified_from: datetime | str | None = None,
         modified_to: datetime | str | None = None,
@@ -40,6 +43,7 @@ class AspireToPortalOperator(BaseOperator):
         batch_size: int | None = None,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("pool", ASPIRE_POOL)
         super().__init__(**kwargs)
         catalogue.entity(entity)  # fail at parse time on a name the catalogue does not have
         if load_kind not in ("run", "full", "incremental", "backfill"):
@@ -70,8 +74,11 @@ class AspireToPortalOperator(BaseOperator):
             self.log.info("Loading %s (%s) from %s [%s] into %s%s", self.entity, request.kind,
                           self.source_conn_id, dialect, self.target_conn_id,
                           f" for customers {list(request.accounts)}" if request.accounts else "")
-            result = engine.load_entity(source, target, request, dialect=dialect,
-                                        batch_size=self.batch_size or engine.BATCH_SIZE)
+            try:
+                result = engine.load_entity(source, target, request, dialect=dialect,
+                                            batch_size=self.batch_size or engine.BATCH_SIZE)
+            except engine.NotEnrolled as not_enrolled:  # retrying cannot help
+                raise AirflowFailException(str(not_enrolled)) from not_enrolled
         return result.as_dict()
 
     def _request(self, context: Any) -> Any:
@@ -80,7 +87,7 @@ class AspireToPortalOperator(BaseOperator):
 
         if self.load_kind == "run":
             return runs.fifteen_minute_request(self.entity, context)
-        customer_id = None if self.customer_id in (None, "", "None") else parse_customer_id(self.customer_id)
+        customer_id = None if _blank(self.customer_id) else parse_customer_id(self.customer_id)
         return engine.LoadRequest(
             entity=catalogue.entity(self.entity),
             kind=self.load_kind,  # type: ignore[arg-type]
@@ -92,8 +99,13 @@ class AspireToPortalOperator(BaseOperator):
         )
 
 
+def _blank(value: object) -> bool:
+    """Whether a templated field rendered to nothing (Jinja renders None as "None")."""
+    return value in (None, "", "None")
+
+
 def _as_datetime(value: datetime | str | None) -> datetime | None:
-    if value in (None, "", "None"):
+    if _blank(value):
         return None
     if isinstance(value, datetime):
         return value

@@ -59,6 +59,11 @@ def selected_customers(params: dict[str, Any]) -> tuple[int, ...] | None:
     return tuple(parse_customer_id(v) for v in values) or None
 
 
+def is_backfill(dag_run: Any) -> bool:
+    """Whether the run was made by `airflow backfill create`."""
+    return str(getattr(dag_run.run_type, "value", dag_run.run_type)) == "backfill"
+
+
 def fifteen_minute_request(entity_name: str, context: dict[str, Any]) -> LoadRequest:
     """The load one task of the 15-minute DAG performs in this run (NotThisRun when the params leave it out)."""
     params = context.get("params") or {}
@@ -68,7 +73,7 @@ def fifteen_minute_request(entity_name: str, context: dict[str, Any]) -> LoadReq
     dag_run = context["dag_run"]
     kind: LoadKind
     modified_from = modified_to = None
-    if str(getattr(dag_run.run_type, "value", dag_run.run_type)) == "backfill":
+    if is_backfill(dag_run):
         kind = "backfill"
         modified_from, modified_to = aspire_local_window(dag_run.data_interval_start, dag_run.data_interval_end)
     elif customers:

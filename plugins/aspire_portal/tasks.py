@@ -68,15 +68,15 @@ def log_run_summary(target: psycopg.Connection, dag_id: str, run_id: str) -> lis
 
 # ---- Airflow tasks -------------------------------------------------------------------------------------------
 
-@task(retries=0)
+@task
 def validate_customer(customer_id: Any) -> int:
-    """Fails the run at once, before anything is written, when customer_id cannot be synced."""
+    """Fails the run at once, before anything is written, when customer_id cannot be synced (not retried: bad
+    input stays bad; a database that is briefly unreachable is retried as usual)."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from aspire_portal.connections import source_connection, target_connection
 
     try:
-        parse_customer_id(customer_id)
         with source_connection() as (source, _dialect), target_connection() as target:
             return check_customer(source, target, customer_id)
     except ValueError as error:
@@ -122,8 +122,9 @@ def find_customers_without_full_sync(**context: Any) -> list[dict[str, int]]:
     from airflow.sdk import Variable
 
     from aspire_portal.connections import target_connection
+    from aspire_portal.runs import is_backfill
 
-    if str(getattr(context["dag_run"].run_type, "value", context["dag_run"].run_type)) == "backfill":
+    if is_backfill(context["dag_run"]):
         log.info("Backfill run: not looking for customers without a full sync")
         return []
     max_triggers = int(Variable.get("aspire_portal_max_full_sync_triggers_per_run", default=25))
@@ -133,7 +134,9 @@ def find_customers_without_full_sync(**context: Any) -> list[dict[str, int]]:
 
 @task(trigger_rule="none_failed")
 def summarize_run(**context: Any) -> None:
-    """Logs one line per entity load of this run, so the run's last task tells what it did."""
+    """Logs one line per entity load of this run, so the run's last task tells what it did. It runs when no load
+    failed (loads skipped by the run's params are fine): as a leaf, it is what marks a run with a failed load
+    failed; failures are in aspire_sync.run_log with their error."""
     from aspire_portal.connections import target_connection
 
     with target_connection() as target:

@@ -1,4 +1,5 @@
--- Extracts the detail lines of the in-scope invoices (a detail is visible wherever its invoice is).
+-- Extracts the detail lines of the in-scope invoices (a detail is visible wherever its invoice is; a change of
+-- its invoice, such as a re-bill to another account, brings its details along).
 {% import "macros/aspire.sql" as aspire with context %}
 select
     d.InvoiceDetailOid as invoice_detail_oid,
@@ -11,4 +12,5 @@ select
     {{ aspire.row_version("d.RowVer") }} as source_rowver
 from dbo.InvoiceDetail as d
 where d.InvoiceOid in ({{ aspire.scoped_invoices() }})
-  {{ aspire.change_filter("d", "ContractOid") }}
+  {{ aspire.change_filter("d", "ContractOid", parent=("dbo.Invoice", "InvoiceOid"),
+                           source=("dbo.InvoiceDetail", "InvoiceDetailOid")) }}

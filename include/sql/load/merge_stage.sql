@@ -1,17 +1,13 @@
--- Applies the staged rows to the target. New keys are inserted; a row is updated only when its data changed
--- and the staged source_rowver is newer (newest wins, whatever order loads run in); unchanged rows are found
--- by an anti-join first, so they cost neither a row lock nor WAL.
+-- Applies the staged rows to the target. New keys are inserted; a row is updated only when the staged
+-- source_rowver is newer (newest wins, whatever order loads run in). Rows read again unchanged (same row
+-- version) are found by an anti-join first, so they cost neither a row lock nor WAL.
 with changed as (
     select s.*
     from {{ stage }} as s
     left join {{ target }} as t
         on {% for k in key %}t.{{ k }} = s.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
     where t.{{ key[0] }} is null
-       or (
-            s.source_rowver > t.source_rowver
-            and ({% for c in compared %}s.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %})
-                is distinct from ({% for c in compared %}t.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %})
-       )
+       or s.source_rowver > t.source_rowver
 ),
 
 written as (

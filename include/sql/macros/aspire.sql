@@ -17,14 +17,20 @@
 select cast(value as bigint) from openjson(%({{ parameter }})s)
 {%- endmacro %}
 
-{#- The scope rule: booked contracts on which an in-scope account is Customer or Guarantor. -#}
+{#- The scope rule: booked contracts on which an in-scope account is Customer or Guarantor. An incremental load
+    reads that set once and passes it (scope_known), so the contracts it records as covered are exactly those
+    whose rows it read. -#}
 {% macro scoped_contracts() -%}
+{% if scope_known -%}
+{{ id_list("scoped_contracts") }}
+{%- else -%}
 select scope_role.ContractOid
         from dbo.ContractRole as scope_role
         inner join dbo.Contract as scope_contract on scope_contract.ContractOid = scope_role.ContractOid
         where scope_contract.IsBooked = 1
           and scope_role.RoleType in ('Customer', 'Guarantor')
           and scope_role.AccountOid in ({{ id_list("accounts") }})
+{%- endif %}
 {%- endmacro %}
 
 {#- Invoices in scope: billed to an in-scope account or raised on an in-scope contract. A union of two keyed
@@ -39,19 +45,53 @@ select by_account.InvoiceOid
         where by_contract.ContractOid in ({{ scoped_contracts() }})
 {%- endmacro %}
 
+{#- `column` within the read window [low_rowver, high_rowver). On SQL Server the bounds are cast to
+    rowversion's binary(8), not the column to bigint, so the RowVer index can be used. -#}
+{% macro in_row_version_window(column) -%}
+{% if dialect == "mssql" -%}
+{{ column }} >= cast(cast(%(low_rowver)s as bigint) as binary(8)) and {{ column }} < cast(cast(%(high_rowver)s as bigint) as binary(8))
+{%- else -%}
+{{ column }} >= %(low_rowver)s and {{ column }} < %(high_rowver)s
+{%- endif %}
+{%- endmacro %}
+
+{#- A LastModifiedAt bound (naive ASPIRE local time) as a typed value, whatever the server's DATEFORMAT. -#}
+{% macro local_time(parameter) -%}
+{% if dialect == "mssql" %}cast(%({{ parameter }})s as datetime2(3)){% else %}%({{ parameter }})s{% endif %}
+{%- endmacro %}
+
 {#- Which changes of `alias` this load reads: all (full); a row-version window (incremental), plus every row of
-    the contracts that just came into scope when `contract_column` links the row to its contract; or a
+    the contracts that just came into scope when `contract_column` links the row to its contract, plus, when
+    `parent` = (table, key column) names one, the rows of the parents changed in the window (then `source` =
+    (table, key column) of `alias` makes it a union of keyed lookups, so each part can use its index); or a
     LastModifiedAt window in ASPIRE local time (backfill). -#}
-{% macro change_filter(alias, contract_column=none) -%}
-{% if load_kind == "incremental" -%}
+{% macro change_filter(alias, contract_column=none, parent=none, source=none) -%}
+{% if load_kind == "incremental" and parent -%}
+and {{ alias }}.{{ source[1] }} in (
+      select changed.{{ source[1] }}
+      from {{ source[0] }} as changed
+      where {{ in_row_version_window("changed.RowVer") }}
+      union
+      select child.{{ source[1] }}
+      from {{ source[0] }} as child
+      inner join {{ parent[0] }} as changed_parent on changed_parent.{{ parent[1] }} = child.{{ parent[1] }}
+      where {{ in_row_version_window("changed_parent.RowVer") }}
+      {%- if contract_column and has_new_contracts %}
+      union
+      select came_in.{{ source[1] }}
+      from {{ source[0] }} as came_in
+      where came_in.{{ contract_column }} in ({{ id_list("new_contracts") }})
+      {%- endif %}
+  )
+{%- elif load_kind == "incremental" -%}
 and (
-      ({{ row_version(alias ~ ".RowVer") }} >= %(low_rowver)s and {{ row_version(alias ~ ".RowVer") }} < %(high_rowver)s)
-      {%- if contract_column %}
+      ({{ in_row_version_window(alias ~ ".RowVer") }})
+      {%- if contract_column and has_new_contracts %}
       or {{ alias }}.{{ contract_column }} in ({{ id_list("new_contracts") }})
       {%- endif %}
   )
 {%- elif load_kind == "backfill" -%}
-and {{ alias }}.LastModifiedAt >= %(modified_from)s
-  and {{ alias }}.LastModifiedAt < %(modified_to)s
+and {{ alias }}.LastModifiedAt >= {{ local_time("modified_from") }}
+  and {{ alias }}.LastModifiedAt < {{ local_time("modified_to") }}
 {%- endif %}
 {%- endmacro %}

@@ -1,15 +1,23 @@
--- Enrolled accounts whose full sync never completed (the portal's trigger was lost, or the run failed) and was
--- not requested recently; marks them requested now, so the next run waits for the cool-down before asking again.
-with due as (
+-- Enrolled accounts with no full sync completed since their latest portal link (the portal's trigger was lost,
+-- the run failed, or the account was un-enrolled and linked again) and none requested recently; marks them
+-- requested now, so the next run waits for the cool-down before asking again.
+with enrolled as (
+    select pua.account_oid, max(pua.linked_at) as linked_at
+    from portal.portal_user_account as pua
+    group by pua.account_oid
+),
+
+due as (
     select e.account_oid
-    from (select distinct pua.account_oid from portal.portal_user_account as pua) as e
+    from enrolled as e
     left join aspire_sync.customer_sync_status as s on s.account_oid = e.account_oid
-    where s.full_sync_completed_at is null
+    where (s.full_sync_completed_at is null or s.full_sync_completed_at < e.linked_at)
       and (s.full_sync_requested_at is null
            or s.full_sync_requested_at < now() - make_interval(mins => cast(%(cooldown_minutes)s as integer)))
     order by e.account_oid
     limit %(max_triggers)s
 )
+
 insert into aspire_sync.customer_sync_status as s (account_oid, full_sync_requested_at, updated_at)
 select due.account_oid, now(), now()
 from due
