@@ -13,6 +13,9 @@ select
     r.LastModifiedAt as last_modified_at,
     {{ aspire.row_version("r.RowVer") }} as source_rowver
 from dbo.CashReceipt as r
+{% if load_kind == "incremental" -%}
+where (r.AccountOid in ({{ aspire.id_list("accounts") }}) or r.ContractOid in ({{ aspire.scoped_contracts() }}))
+{% else -%}
 where r.ReceiptOid in (
     select by_account.ReceiptOid
     from dbo.CashReceipt as by_account
@@ -22,4 +25,5 @@ where r.ReceiptOid in (
     from dbo.CashReceipt as by_contract
     where by_contract.ContractOid in ({{ aspire.scoped_contracts() }})
 )
+{% endif -%}
   {{ aspire.change_filter("r", "ContractOid") }}

@@ -13,5 +13,5 @@ select
     i.LastModifiedAt as last_modified_at,
     {{ aspire.row_version("i.RowVer") }} as source_rowver
 from dbo.Invoice as i
-where i.InvoiceOid in ({{ aspire.scoped_invoices() }})
+where {{ aspire.invoice_in_scope("i") }}
   {{ aspire.change_filter("i", "ContractOid") }}

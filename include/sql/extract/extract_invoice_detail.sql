@@ -11,6 +11,11 @@ select
     d.LastModifiedAt as last_modified_at,
     {{ aspire.row_version("d.RowVer") }} as source_rowver
 from dbo.InvoiceDetail as d
-where d.InvoiceOid in ({{ aspire.scoped_invoices() }})
+where exists (
+    select 1
+    from dbo.Invoice as i
+    where i.InvoiceOid = d.InvoiceOid
+      and {{ aspire.invoice_in_scope("i") }}
+)
   {{ aspire.change_filter("d", "ContractOid", parent=("dbo.Invoice", "InvoiceOid"),
                            source=("dbo.InvoiceDetail", "InvoiceDetailOid")) }}

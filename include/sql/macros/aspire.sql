@@ -33,16 +33,23 @@ select scope_role.ContractOid
 {%- endif %}
 {%- endmacro %}
 
-{#- Invoices in scope: billed to an in-scope account or raised on an in-scope contract. A union of two keyed
-    lookups, so one customer's sync uses the indexes and the all-customer refresh hashes. -#}
-{% macro scoped_invoices() -%}
-select by_account.InvoiceOid
+{#- Whether invoice `alias` is in scope: billed to an in-scope account or raised on an in-scope contract. A full
+    load asks it as a union of two keyed lookups (indexes for one customer, hashes for all); an incremental load,
+    which reads few rows, as a test of each row, so the scope sets are built once rather than re-scanned per row. -#}
+{% macro invoice_in_scope(alias) -%}
+{% if load_kind == "incremental" -%}
+({{ alias }}.AccountOid in ({{ id_list("accounts") }}) or {{ alias }}.ContractOid in ({{ scoped_contracts() }}))
+{%- else -%}
+{{ alias }}.InvoiceOid in (
+        select by_account.InvoiceOid
         from dbo.Invoice as by_account
         where by_account.AccountOid in ({{ id_list("accounts") }})
         union
         select by_contract.InvoiceOid
         from dbo.Invoice as by_contract
         where by_contract.ContractOid in ({{ scoped_contracts() }})
+    )
+{%- endif %}
 {%- endmacro %}
 
 {#- `column` within the read window [low_rowver, high_rowver). On SQL Server the bounds are cast to
