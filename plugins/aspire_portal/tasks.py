@@ -103,13 +103,14 @@ def mark_full_sync_done(customer_id: Any, **context: Any) -> str | None:
 
 def claim_customers_without_full_sync(target: psycopg.Connection, max_triggers: int,
                                       cooldown_minutes: int = 60) -> list[int]:
-    """Enrolled customers whose full sync never completed, at most `max_triggers`, marked as requested now."""
+    """Enrolled customers with no full sync completed since their latest portal link, at most `max_triggers`,
+    marked as requested now."""
     with target.transaction():
         rows = target.execute(sqlfiles.read("sync/claim_customers_without_full_sync.sql"),
                               {"max_triggers": max_triggers, "cooldown_minutes": cooldown_minutes}).fetchall()
     customers = sorted(row[0] for row in rows)
     if customers:
-        log.warning("%d enrolled customer(s) never completed a full sync (lost trigger or failed run); "
+        log.warning("%d enrolled customer(s) have no full sync since they were linked (lost trigger or failed run); "
                     "triggering aspire_portal_customer_full_sync for: %s", len(customers), customers)
     else:
         log.info("Every enrolled customer has completed a full sync (or one was requested within the hour)")
