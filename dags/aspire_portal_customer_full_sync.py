@@ -4,7 +4,9 @@
 Loads **everything in scope for one customer** from ASPIRE into the portal database: the account and its
 contacts, the booked contracts on which it is Customer or Guarantor with their roles, invoices and invoice
 details, cash receipts, scenarios, principal-and-interest figures, amortization schedules and equipment, and
-its lines of credit. Rows of that customer that are gone from ASPIRE (or left its scope) are deleted.
+its lines of credit. Rows of that customer that are gone from ASPIRE (or left its scope) are deleted. `resolve_scope` reads the
+customer's scope from ASPIRE once, on top of the newest scope of everyone; the twelve loads then run in any order
+and delete from that state and ASPIRE, never from portal tables their siblings are rewriting.
 When every entity is loaded, `aspire_sync.customer_sync_status` records the full sync with its "data as of" time.
 
 **When it runs:** the portal triggers it when it creates a user for a customer
@@ -25,7 +27,7 @@ from airflow.sdk import Param, dag
 
 from aspire_portal import catalogue
 from aspire_portal.operators import AspireToPortalOperator
-from aspire_portal.tasks import mark_full_sync_done, migrate_portal_schema, validate_customer
+from aspire_portal.tasks import mark_full_sync_done, migrate_portal_schema, resolve_scope, validate_customer
 
 
 @dag(
@@ -50,18 +52,15 @@ def aspire_portal_customer_full_sync():
     customer_id = "{{ params.customer_id }}"
     checked = validate_customer(customer_id)
     migrated = migrate_portal_schema()
-    loads = {
-        entity.name: AspireToPortalOperator(task_id=entity.task_id, entity=entity.name, load_kind="full",
-                                            customer_id=customer_id)
+    scoped = resolve_scope(customer_id)
+    loads = [
+        AspireToPortalOperator(task_id=entity.task_id, entity=entity.name, load_kind="full", customer_id=customer_id)
         for entity in catalogue.ENTITIES
-    }
-    # The customer's stale rows are told apart by the contracts and roles the portal holds for it, so those two
-    # are rewritten after every other entity has used them.
-    claims = [loads.pop("contract_role"), loads.pop("contract")]
-    checked >> migrated >> list(loads.values())
-    list(loads.values()) >> claims[0]
-    list(loads.values()) >> claims[1]
-    claims >> mark_full_sync_done(customer_id)
+    ]
+    # The loads take the customer's scope, and what it was before, from the resolved scope state (not from portal
+    # tables their siblings rewrite), so they may run in any order.
+    checked >> migrated >> scoped >> loads
+    loads >> mark_full_sync_done(customer_id)
 
 
 aspire_portal_customer_full_sync()

@@ -7,10 +7,13 @@ customers. Each entity reads the ASPIRE row versions in `[its watermark, MIN_ACT
 its watermark in the same portal transaction as the rows, so a failed or killed run loses nothing and a
 late-committing ASPIRE transaction is never skipped. One run catches up however long the scheduler was down.
 
-A contract that comes (back) into scope (booked, or a Guarantor role added for an enrolled account) brings its
-existing roles, invoices, details and receipts along: each entity remembers, in the transaction of its load,
-which in-scope contracts it has covered (`aspire_sync.entity_contract_scope`), so a failed load is retried by
-the next run and a contract that left scope and came back is read in full again.
+**Scope changes land in this run, both ways.** `resolve_scope` reads the customer scope once (enrolled accounts
+from the portal, in-scope contracts from ASPIRE) and persists it (`aspire_sync.scope_*`); every load uses it.
+Each entity remembers, in the transaction of its load, which accounts and contracts it holds rows of
+(`aspire_sync.entity_account_scope`, `entity_contract_scope`). A contract or account that came (back) into scope
+brings its existing rows; one that left (transferred, role removed, un-booked, un-enrolled) loses its rows from
+every entity, the daily ones included (`apply_scope_<entity>`: their entries and exits only); rows ASPIRE moved
+to another account or contract in the window leave too.
 
 Enrolled customers that never completed a full sync (a lost portal trigger) get
 `aspire_portal_customer_full_sync` triggered here, a bounded number per run.
@@ -32,7 +35,12 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from aspire_portal import catalogue
 from aspire_portal.operators import AspireToPortalOperator
-from aspire_portal.tasks import find_customers_without_full_sync, migrate_portal_schema, summarize_run
+from aspire_portal.tasks import (
+    find_customers_without_full_sync,
+    migrate_portal_schema,
+    resolve_scope,
+    summarize_run,
+)
 
 FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
 
@@ -63,11 +71,15 @@ FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
 )
 def aspire_portal_incremental():
     migrated = migrate_portal_schema()
+    scoped = resolve_scope()
     loads = [
         AspireToPortalOperator(task_id=entity.task_id, entity=entity.name, load_kind="run")
         for entity in catalogue.entities("15min")
+    ] + [
+        AspireToPortalOperator(task_id=f"apply_scope_{entity.name}", entity=entity.name, load_kind="run")
+        for entity in catalogue.entities("daily")
     ]
-    migrated >> loads
+    migrated >> scoped >> loads
 
     # The search reads aspire_sync.customer_sync_status, which the migrations create: it runs after them.
     missing = find_customers_without_full_sync()

@@ -51,13 +51,14 @@ def test_customer_full_sync_loads_every_entity_after_validation(dagbag):
     dag = dagbag.get_dag("aspire_portal_customer_full_sync")
     loads = {e.task_id for e in catalogue.ENTITIES}
     assert loads <= set(dag.task_ids)
-    claims = {"load_contract_role", "load_contract"}
     validate = dag.get_task("validate_customer")
     assert validate.downstream_task_ids == {"migrate_portal_schema"}
-    assert dag.get_task("migrate_portal_schema").downstream_task_ids == loads - claims
-    for claim in claims:  # rewritten after the others used them to tell the customer's stale rows apart
-        assert dag.get_task(claim).upstream_task_ids == loads - claims
-    assert dag.get_task("mark_full_sync_done").upstream_task_ids == claims
+    assert dag.get_task("migrate_portal_schema").downstream_task_ids == {"resolve_scope"}
+    # the loads take the customer's scope from the resolved state, not from each other: no order among them
+    assert dag.get_task("resolve_scope").downstream_task_ids == loads
+    for task_id in loads:
+        assert dag.get_task(task_id).upstream_task_ids == {"resolve_scope"}
+    assert dag.get_task("mark_full_sync_done").upstream_task_ids == loads
 
 
 def test_customer_full_sync_form(dagbag):
@@ -75,9 +76,12 @@ def test_incremental_dag_shape(dagbag):
     loads = {f"load_{e.name}" for e in catalogue.entities("15min")}
     assert loads <= set(dag.task_ids)
     assert not any(t.startswith("load_") and t not in loads for t in dag.task_ids)
-    # the loads are independent of each other: each remembers the contracts it has covered
-    for task_id in loads:
-        assert dag.get_task(task_id).upstream_task_ids == {"migrate_portal_schema"}
+    scope_only = {f"apply_scope_{e.name}" for e in catalogue.entities("daily")}
+    assert scope_only <= set(dag.task_ids)
+    # the loads are independent of each other: each diffs the run's resolved scope with what it holds
+    assert dag.get_task("resolve_scope").upstream_task_ids == {"migrate_portal_schema"}
+    for task_id in loads | scope_only:
+        assert dag.get_task(task_id).upstream_task_ids == {"resolve_scope"}
     assert {p for p in dag.params} == {"entities", "customer_ids"}
     for name in ("entities", "customer_ids"):
         param = dag.params.get_param(name)

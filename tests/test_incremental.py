@@ -106,12 +106,12 @@ def watermarks(portal: psycopg.Connection) -> dict[str, int]:
     return dict(portal.execute("select entity, high_water_mark from aspire_sync.watermark").fetchall())
 
 
-def loads(portal: psycopg.Connection, run_id: str) -> dict[str, dict]:
-    """The run log of one run, by entity."""
+def loads(portal: psycopg.Connection, run_id: str, *, scope_only: bool = False) -> dict[str, dict]:
+    """The run log of one run, by entity; with `scope_only`, the daily entities' scope-change loads too."""
     with portal.cursor(row_factory=psycopg.rows.dict_row) as cur:
         rows = cur.execute("select * from aspire_sync.run_log where run_id = %s order by run_log_id",
                            (run_id,)).fetchall()
-    return {row["entity"]: row for row in rows}
+    return {row["entity"]: row for row in rows if scope_only or row["load_kind"] != "scope"}
 
 
 def source_versions(aspire: psycopg.Connection, entity: str, accounts: list[int]) -> dict[tuple, int]:
@@ -158,6 +158,16 @@ def assert_synced(w, entities=FIFTEEN, allowed_extra: dict[str, set] | None = No
         assert {k: held[k] for k in money} == money, f"{entity}: money values differ"
         extras[entity] = extra
     return extras
+
+
+def assert_only_deleted_rows_wait(w, extras: dict[str, set]) -> None:
+    """Rows left in the portal outside the projection may only be rows deleted in ASPIRE (the daily run removes
+    them): a row that left the scope must be gone after the run."""
+    for entity, keys in extras.items():
+        key_column = SPEC[entity][0]
+        alive = [k for k in keys if w.aspire.execute(
+            f"select count(*) from dbo.{SOURCE_TABLES[entity]} where {key_column} = %s", k).fetchone()[0]]
+        assert not alive, f"{entity}: rows out of scope still in the portal after the run: {alive[:5]}"
 
 
 def replay(dsn: str, events: int, seed: int, at: datetime | None = None) -> Counter:
@@ -214,21 +224,22 @@ def portal_state(portal: psycopg.Connection) -> dict:
 # ---- the first run -------------------------------------------------------------------------------------------
 
 def test_the_first_run_loads_the_enrolled_customers_scope(dagbag, world):
-    """From an empty portal database (the DAG migrates it) the first run loads every 15-minute entity's scope."""
+    """From an empty portal database (the DAG migrates it) the first run loads every 15-minute entity's scope, and
+    the daily entities take in the accounts and contracts that entered the scope (all of them, the first time)."""
     settle(world.aspire)
     run = run_dag(dagbag)
     accounts = enrolled(world)
-    counts = assert_portal_equals_source(world.aspire, world.portal, accounts, entities=FIFTEEN)
+    counts = assert_portal_equals_source(world.aspire, world.portal, accounts)
     assert counts["account"] == len(accounts) == 31 and counts["contract"] > 0 and counts["invoice"] > 0
     assert_synced(world)
-    log = loads(world.portal, run.run_id)
-    assert set(log) == set(FIFTEEN)
+    log = loads(world.portal, run.run_id, scope_only=True)
+    assert set(log) == set(SPEC)
+    fifteen = {e: row for e, row in log.items() if e in FIFTEEN}
     assert all(row["status"] == "success" and row["load_kind"] == "incremental" and row["low_rowver"] == 0
-               for row in log.values())
+               for row in fifteen.values())
+    assert all(row["status"] == "success" and row["load_kind"] == "scope" for e, row in log.items() if e not in FIFTEEN)
     assert {e: row["rows_inserted"] for e, row in log.items()} == counts
-    assert watermarks(world.portal) == {e: row["high_rowver"] for e, row in log.items()}
-    # the daily set is not this DAG's
-    assert world.portal.execute("select count(*) from aspire.equipment").fetchone()[0] == 0
+    assert watermarks(world.portal) == {e: row["high_rowver"] for e, row in fifteen.items()}
     # nobody completed a full sync yet: the run asked one for every enrolled customer
     asked = world.portal.execute("select account_oid from aspire_sync.customer_sync_status "
                                  "where full_sync_requested_at is not null order by 1").fetchall()
@@ -266,7 +277,7 @@ def test_a_booking_and_a_new_guarantor_bring_the_contracts_existing_rows(dagbag,
     assert all(before_guarantor[e] for e in hanging), "the contract has no invoices, details or receipts"
     simulate.book_contract(w.aspire_dsn, booked)
     role = simulate.add_role(w.aspire_dsn, other, guarantor, "Guarantor")["ContractRole"][0]
-    w.notes["guarantor_role"] = role
+    w.notes["guarantor_role"], w.notes["guarantor_contract"] = role, other
     settle(w.aspire)
     marks = watermarks(w.portal)
     # the rows that must come along were written long before: below every watermark, so a plain row-version
@@ -366,9 +377,12 @@ def test_a_simulated_day_synced_run_by_run(dagbag, world):
     modified = w.aspire.execute("select min(lastmodifiedat), max(lastmodifiedat) from dbo.invoice "
                                 "where lastmodifiedat::date = '2026-11-02'").fetchone()
     assert modified[1] - modified[0] >= timedelta(hours=7)
-    # what waits for the daily run: the deleted contact, the removed role, the contract it took out of scope
-    assert (contact,) in extras["account_contact"] and (w.notes["guarantor_role"],) in extras["contract_role"]
-    assert extras["contract"] and extras["invoice"] and extras["cash_receipt"]
+    # what waits for the daily run: rows deleted in ASPIRE only (the deleted contact). The removed Guarantor role
+    # took its contract out of scope: the contract and everything of it left in the same run.
+    assert (contact,) in extras["account_contact"] and not extras["contract"]
+    left = w.notes["guarantor_contract"]
+    assert all(not w.portal.execute(f"select count(*) from aspire.{e} where contract_oid = %s", (left,)).fetchone()[0]
+               for e in ("contract", "contract_role", "invoice", "cash_receipt", "equipment", "contract_values"))
 
     daily = run_dag(dagbag, DAILY_DAG_ID)
     reconciled = {row["entity"]: row for row in loads(w.portal, daily.run_id).values()

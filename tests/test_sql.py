@@ -19,24 +19,38 @@ def as_tsql(statement: str) -> str:
     return re.sub(r"%\((\w+)\)s", r"@\1", statement)
 
 
-VARIANTS = [(kind, False, False) for kind in KINDS] + [("incremental", True, False), ("incremental", True, True)]
+VARIANTS = [(kind, scope_known) for kind in KINDS for scope_known in (False, True)]
 
 
-@pytest.mark.parametrize(("kind", "scope_known", "has_new_contracts"), VARIANTS)
-@pytest.mark.parametrize("entity", catalogue.ENTITIES, ids=lambda e: e.name)
-def test_extract_parses_as_tsql(entity, kind, scope_known, has_new_contracts):
-    statement = engine.render_extract(entity, kind, "mssql", scope_known=scope_known,
-                                      has_new_contracts=has_new_contracts)
+def assert_tsql(statement: str, name: str) -> None:
     parsed = sqlglot.parse(as_tsql(statement), read="tsql")
     assert len([p for p in parsed if p is not None]) == 1
     body = "\n".join(line for line in statement.splitlines() if not line.lstrip().startswith("--"))
     for pattern in POSTGRES_ONLY:
-        assert not re.search(pattern, body, re.IGNORECASE), f"{entity.extract_sql} uses PostgreSQL-only {pattern}"
+        assert not re.search(pattern, body, re.IGNORECASE), f"{name} uses PostgreSQL-only {pattern}"
 
 
-@pytest.mark.parametrize("path", ["extract/select_min_active_rowversion.sql", "extract/select_customer.sql"])
+@pytest.mark.parametrize(("kind", "scope_known"), VARIANTS)
+@pytest.mark.parametrize("entity", catalogue.ENTITIES, ids=lambda e: e.name)
+def test_extract_parses_as_tsql(entity, kind, scope_known):
+    assert_tsql(engine.render_extract(entity, kind, "mssql", scope_known=scope_known), entity.extract_sql)
+
+
+@pytest.mark.parametrize("path", ["extract/select_min_active_rowversion.sql", "extract/select_customer.sql",
+                                  "extract/select_scope_links.sql", "extract/select_existing_accounts.sql",
+                                  "extract/select_invoice_owners.sql"])
 def test_source_lookups_parse_as_tsql(path):
-    assert sqlglot.parse_one(as_tsql(sqlfiles.read(path)), read="tsql") is not None
+    assert_tsql(sqlfiles.render(path, dialect="mssql"), path)
+
+
+@pytest.mark.parametrize("kind", ["incremental", "backfill"])
+@pytest.mark.parametrize("entity", catalogue.entities("15min"), ids=lambda e: e.name)
+def test_changed_keys_parse_as_tsql(entity, kind):
+    statement = sqlfiles.render("extract/select_changed_keys.sql", dialect="mssql", load_kind=kind,
+                                source_table=entity.source_table, parent=entity.parent,
+                                keys=list(zip(entity.source_key, entity.key, strict=True)))
+    assert_tsql(statement, "extract/select_changed_keys.sql")
+    assert f"from {entity.source_table} as x" in statement
 
 
 def test_extract_kinds_differ_only_in_the_change_filter():
@@ -49,14 +63,12 @@ def test_extract_kinds_differ_only_in_the_change_filter():
     assert "%(low_rowver)s" not in full and "%(modified_from)s" not in full
 
 
-def test_incremental_window_is_sargable_on_sql_server_and_new_contracts_only_when_there_are_some():
+def test_incremental_window_is_sargable_on_sql_server_and_reads_the_resolved_scope():
     invoice = catalogue.entity("invoice")
     plain = engine.render_extract(invoice, "incremental", "mssql", scope_known=True)
     assert "i.RowVer >= cast(cast(%(low_rowver)s as bigint) as binary(8))" in plain
     assert "i.RowVer < cast(cast(%(high_rowver)s as bigint) as binary(8))" in plain
-    assert "%(new_contracts)s" not in plain and "%(scoped_contracts)s" in plain
-    assert "%(new_contracts)s" in engine.render_extract(invoice, "incremental", "mssql", scope_known=True,
-                                                        has_new_contracts=True)
+    assert "%(scoped_contracts)s" in plain and "dbo.ContractRole" not in plain
     backfill = engine.render_extract(invoice, "backfill", "mssql")
     assert "i.LastModifiedAt >= cast(%(modified_from)s as datetime2(3))" in backfill
     detail = engine.render_extract(catalogue.entity("invoice_detail"), "incremental", "postgres", scope_known=True)
@@ -74,7 +86,7 @@ def test_values_are_bound_never_formatted():
     for entity in catalogue.ENTITIES:
         for kind in KINDS:
             statement = engine.render_extract(entity, kind, "postgres")
-            assert "%(accounts)s" in statement
+            assert "%(accounts)s" in statement or "%(scoped_contracts)s" in statement
             assert "{" not in statement and "}" not in statement
 
 
@@ -92,6 +104,8 @@ def test_catalogue_structure():
         assert f"from {entity.source_table} as" in sqlfiles.read(entity.extract_sql)
         assert entity.key and entity.owner in ("account", "contract", "account_or_contract", "invoice", "shared")
         assert entity.task_id == f"load_{entity.name}"
+        assert len(entity.source_key) == len(entity.key), entity.name
+        assert entity.follows_accounts or entity.follows_contracts, entity.name
     with pytest.raises(ValueError, match="unknown entity 'invoices'; the catalogue has: account"):
         catalogue.entity("invoices")
 

@@ -27,6 +27,8 @@ class Entity:
     cadence: Cadence
     owner: Owner
     scope_rule: str
+    source_key: tuple[str, ...] = ()  # the ASPIRE names of `key`
+    parent: tuple[str, str] | None = None  # (table, key column) whose scope a row follows (invoice details)
 
     @property
     def target_table(self) -> str:
@@ -43,34 +45,51 @@ class Entity:
     @property
     def follows_contracts(self) -> bool:
         """Whether rows hang off a contract, and so come along when their contract comes into scope."""
-        return self.owner in ("contract", "account_or_contract", "invoice")
+        return self.owner in ("contract", "account_or_contract", "invoice", "shared")
+
+    @property
+    def follows_accounts(self) -> bool:
+        """Whether rows hang off an enrolled account, and so come along when their account is enrolled."""
+        return self.owner in ("account", "account_or_contract", "invoice")
 
 
 ENTITIES: tuple[Entity, ...] = (
     Entity("account", "dbo.Account", ("account_oid",), "15min", "account",
-           "the enrolled account itself"),
+           "the enrolled account itself",
+           source_key=("AccountOid",)),
     Entity("account_contact", "dbo.AccountContact", ("contact_oid",), "15min", "account",
-           "contacts of an enrolled account"),
+           "contacts of an enrolled account",
+           source_key=("ContactOid",)),
     Entity("contract", "dbo.Contract", ("contract_oid",), "15min", "contract",
-           "booked contracts on which an enrolled account is Customer or Guarantor"),
+           "booked contracts on which an enrolled account is Customer or Guarantor",
+           source_key=("ContractOid",)),
     Entity("contract_role", "dbo.ContractRole", ("contract_role_oid",), "15min", "contract",
-           "every role on an in-scope contract"),
+           "every role on an in-scope contract",
+           source_key=("ContractRoleOid",)),
     Entity("invoice", "dbo.Invoice", ("invoice_oid",), "15min", "account_or_contract",
-           "invoices billed to an enrolled account or raised on an in-scope contract"),
+           "invoices billed to an enrolled account or raised on an in-scope contract",
+           source_key=("InvoiceOid",)),
     Entity("invoice_detail", "dbo.InvoiceDetail", ("invoice_detail_oid",), "15min", "invoice",
-           "detail lines of an in-scope invoice"),
+           "detail lines of an in-scope invoice",
+           source_key=("InvoiceDetailOid",), parent=("dbo.Invoice", "InvoiceOid")),
     Entity("cash_receipt", "dbo.CashReceipt", ("receipt_oid",), "15min", "account_or_contract",
-           "payments from an enrolled account or applied to an in-scope contract"),
+           "payments from an enrolled account or applied to an in-scope contract",
+           source_key=("ReceiptOid",)),
     Entity("contract_scenario", "dbo.ContractScenario", ("scenario_oid",), "daily", "shared",
-           "scenarios used by an in-scope contract"),
+           "scenarios used by an in-scope contract",
+           source_key=("ScenarioOid",)),
     Entity("contract_values", "dbo.ContractValues", ("contract_oid",), "daily", "contract",
-           "principal-and-interest figures of an in-scope contract"),
+           "principal-and-interest figures of an in-scope contract",
+           source_key=("ContractOid",)),
     Entity("amortization_line", "dbo.AmortizationLine", ("contract_oid", "line_no"), "daily", "contract",
-           "amortization schedule of an in-scope contract"),
+           "amortization schedule of an in-scope contract",
+           source_key=("ContractOid", "LineNo")),
     Entity("equipment", "dbo.Equipment", ("equipment_oid",), "daily", "contract",
-           "equipment on an in-scope contract"),
+           "equipment on an in-scope contract",
+           source_key=("EquipmentOid",)),
     Entity("line_of_credit", "dbo.LineOfCredit", ("line_of_credit_oid",), "daily", "account",
-           "lines of credit of an enrolled account"),
+           "lines of credit of an enrolled account",
+           source_key=("LineOfCreditOid",)),
 )
 
 BY_NAME: dict[str, Entity] = {entity.name: entity for entity in ENTITIES}

@@ -20,12 +20,13 @@ import psycopg
 from psycopg import sql
 from psycopg.types.string import TextLoader
 
+from aspire_portal import scope as scope_state
 from aspire_portal import sqlfiles
 from aspire_portal.catalogue import Entity
 
 log = logging.getLogger(__name__)
 
-LoadKind = Literal["full", "incremental", "backfill"]
+LoadKind = Literal["full", "incremental", "backfill", "scope"]
 Dialect = Literal["mssql", "postgres"]
 DIALECTS: dict[str, Dialect] = {"mssql": "mssql", "postgres": "postgres", "postgresql": "postgres"}
 BATCH_SIZE = 20_000
@@ -42,7 +43,8 @@ class RunContext:
 
 @dataclass(frozen=True)
 class LoadRequest:
-    """What to load. `accounts` None means every enrolled account (the whole portal)."""
+    """What to load. `accounts` None means every enrolled account (the whole portal). Kind "scope" applies only
+    the scope's entries and exits (a daily entity in the 15-minute run)."""
 
     entity: Entity
     kind: LoadKind
@@ -67,7 +69,10 @@ class LoadResult:
     rows_deleted: int = 0
     low_rowver: int | None = None
     high_rowver: int | None = None
+    new_accounts: int = 0
     new_contracts: int = 0
+    exited_accounts: int = 0
+    exited_contracts: int = 0
     data_as_of: datetime | None = None
     seconds: float = 0.0
     seconds_extract: float = 0.0  # server-side cursor -> COPY into the staging table
@@ -78,11 +83,16 @@ class LoadResult:
     def summary(self) -> str:
         how = "first load, copied straight into the empty table" if self.copied_directly else (
             f"extract {self.seconds_extract:.2f}s, merge {self.seconds_merge:.2f}s, delete {self.seconds_delete:.2f}s")
-        new = f", {self.new_contracts} contract(s) new to scope" if self.new_contracts else ""
+        scope = ""
+        if self.new_accounts or self.new_contracts:
+            scope += f", {self.new_accounts} account(s) and {self.new_contracts} contract(s) new to scope"
+        if self.exited_accounts or self.exited_contracts:
+            scope += f", {self.exited_accounts} account(s) and {self.exited_contracts} contract(s) left scope"
         return (
             f"{self.entity} ({self.load_kind}): read {self.rows_read}, inserted {self.rows_inserted}, "
-            f"updated {self.rows_updated}, deleted {self.rows_deleted} in {self.seconds:.2f}s ({how}){new} "
-            f"(row versions [{self.low_rowver}, {self.high_rowver}))"
+            f"updated {self.rows_updated}, deleted {self.rows_deleted} in {self.seconds:.2f}s ({how}){scope} "
+            f"(row versions [{self.low_rowver}, {self.high_rowver}), data as of "
+            f"{self.data_as_of.isoformat() if self.data_as_of else 'unknown'})"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -102,35 +112,13 @@ def dialect_of(conn_type: str) -> Dialect:
         ) from None
 
 
-def enrolled_accounts(target: psycopg.Connection) -> tuple[int, ...]:
-    """The enrolled accounts from the portal's link table, validated (it is input from outside the sync)."""
-    rows = target.execute(sqlfiles.read("sync/select_enrolled_accounts.sql")).fetchall()
-    accounts = tuple(row[0] for row in rows)
-    bad = [a for a in accounts if not isinstance(a, int) or a <= 0]
-    if bad:
-        raise ValueError(f"portal.portal_user_account holds account_oid values that are not positive: {bad[:5]}")
-    return accounts
-
-
-def render_extract(entity: Entity, kind: LoadKind, dialect: Dialect, *, scope_known: bool = False,
-                   has_new_contracts: bool = False) -> str:
+def render_extract(entity: Entity, kind: LoadKind, dialect: Dialect, *, scope_known: bool = True) -> str:
     """The extract statement of `entity` for one kind of load, in the source's dialect. `scope_known`: the load
-    passes the in-scope contracts it read (parameter scoped_contracts) instead of the extract deriving them again;
-    `has_new_contracts`: some contracts came into scope (parameter new_contracts)."""
-    return sqlfiles.render(entity.extract_sql, dialect=dialect, load_kind=kind, scope_known=scope_known,
-                           has_new_contracts=has_new_contracts)
+    passes the in-scope contracts (parameter scoped_contracts) instead of the extract deriving them."""
+    return sqlfiles.render(entity.extract_sql, dialect=dialect, load_kind=kind, scope_known=scope_known)
 
 
-class NotEnrolled(ValueError):
-    """A load was asked for customers no portal user is linked to: their data must not enter the portal."""
-
-
-def _enrolled_only(requested: Sequence[int], enrolled: Sequence[int]) -> tuple[int, ...]:
-    missing = sorted(set(requested) - set(enrolled))
-    if missing:
-        raise NotEnrolled(f"customer(s) {missing} are not enrolled in the portal (no portal user is linked to them "
-                          "in portal.portal_user_account); nothing of theirs is loaded")
-    return tuple(requested)
+NotEnrolled = scope_state.NotEnrolled
 
 
 def load_entity(
@@ -140,69 +128,56 @@ def load_entity(
     *,
     dialect: Dialect,
     batch_size: int = BATCH_SIZE,
+    scope: scope_state.Scope | None = None,
 ) -> LoadResult:
-    """Loads one entity from ASPIRE into the portal, in one portal transaction (see the module docstring)."""
+    """Loads one entity from ASPIRE into the portal, in one portal transaction (see the module docstring).
+
+    The road: catalogue -> scope (what to read, what left) -> extract -> stage -> merge -> delete -> held scope and
+    watermark. `scope`: the run's resolved scope (else the one the run persisted, else resolved now).
+    """
     entity = request.entity
     result = LoadResult(entity=entity.name, load_kind=request.kind)
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
     try:
         with target.transaction():
-            target.execute(sqlfiles.render("sync/lock_entity_scope.sql",
-                                           exclusive=request.kind == "full" and request.scope == "all"),
+            target.execute(sqlfiles.render("sync/lock_entity_scope.sql", exclusive=_over_everyone(request)),
                            {"entity": entity.name})
             if request.kind == "incremental":
                 target.execute(sqlfiles.read("sync/lock_entity.sql"), {"entity": entity.name})
                 result.low_rowver = _watermark(target, entity)
-            enrolled = enrolled_accounts(target)
-            accounts = enrolled if request.accounts is None else _enrolled_only(request.accounts, enrolled)
             columns = _target_columns(target, entity)
-            result.data_as_of = datetime.now(UTC)
-            result.high_rowver = _read_bound(source)
-            in_scope: list[int] | None = None
-            new_contracts: list[int] = []
-            if request.kind == "incremental" and entity.follows_contracts:
-                in_scope = _scoped_contracts(source, accounts, dialect)
-                new_contracts = _contracts_new_to_scope(target, entity, in_scope)
-                result.new_contracts = len(new_contracts)
-            parameters = {
-                "accounts": json.dumps(list(accounts)),
-                "scoped_contracts": json.dumps(in_scope or []),
-                "new_contracts": json.dumps(new_contracts),
-                "low_rowver": result.low_rowver,
-                "high_rowver": result.high_rowver,
-                "modified_from": request.modified_from,
-                "modified_to": request.modified_to,
-            }
+            result.high_rowver = read_bound(source, target, dialect)
+            result.data_as_of = data_as_of(target, result.high_rowver)
+            resolved, plan = _plan(source, target, request, dialect, scope)
+            result.new_accounts, result.new_contracts = len(plan.new_accounts), len(plan.new_contracts)
+            result.exited_accounts, result.exited_contracts = len(plan.gone_accounts), len(plan.gone_contracts)
+            passes = _extract_passes(entity, request, plan, result.low_rowver)
             stage = sql.Identifier(f"stage_{entity.name}").as_string(target)
             quoted = [sql.Identifier(c).as_string(target) for c in columns]
-            result.copied_directly = _first_load_of_empty_table(target, entity)
+            result.copied_directly = len(passes) == 1 and _first_load_of_empty_table(target, entity)
             if not result.copied_directly:
                 target.execute(sqlfiles.render("load/create_stage.sql", stage=stage, target=entity.target_table,
                                                columns=quoted))
-            extract = render_extract(entity, request.kind, dialect, scope_known=in_scope is not None,
-                                     has_new_contracts=bool(new_contracts))
             phase = time.perf_counter()
-            result.rows_read = _stream_rows(source, target, extract, parameters,
-                                            entity.target_table if result.copied_directly else stage,
-                                            quoted, columns, batch_size)
+            for kind, accounts, contracts in passes:
+                result.rows_read += _stream_rows(
+                    source, target, render_extract(entity, kind, dialect),
+                    _parameters(request, result, accounts, contracts),
+                    entity.target_table if result.copied_directly else stage, quoted, columns, batch_size)
             if result.copied_directly:
                 result.rows_inserted = result.rows_read
                 result.seconds_extract = time.perf_counter() - phase
             else:
                 target.execute(sqlfiles.render("load/analyze_stage.sql", stage=stage))
                 result.seconds_extract, phase = time.perf_counter() - phase, time.perf_counter()
-                result.rows_inserted, result.rows_updated = _merge(target, entity, stage, columns, started_at)
+                result.rows_inserted, result.rows_updated = _merge(target, entity, stage, columns, started_at,
+                                                                   dedupe=len(passes) > 1)
                 result.seconds_merge, phase = time.perf_counter() - phase, time.perf_counter()
-                if request.kind == "full":
-                    others = None if request.scope == "all" or entity.owner in ("account", "shared") else (
-                        _scoped_contracts(source, sorted(set(enrolled) - set(accounts)), dialect))
-                    result.rows_deleted = _delete_missing(target, entity, stage, request, accounts, others,
-                                                          result.high_rowver)
+                result.rows_deleted = _delete(source, target, entity, request, dialect, stage, plan, resolved,
+                                              result, batch_size)
                 result.seconds_delete = time.perf_counter() - phase
-            if in_scope is not None:
-                target.execute(sqlfiles.read("sync/replace_entity_contract_scope.sql"), {
-                    "entity": entity.name, "in_scope": in_scope, "new_contracts": new_contracts})
+            scope_state.record_held(target, entity, plan)
             if request.kind == "incremental":
                 target.execute(sqlfiles.read("sync/upsert_watermark.sql"), {
                     "entity": entity.name, "high_rowver": result.high_rowver,
@@ -220,31 +195,124 @@ def load_entity(
     return result
 
 
+def _over_everyone(request: LoadRequest) -> bool:
+    return request.kind == "full" and request.scope == "all"
+
+
+def _plan(source: Any, target: psycopg.Connection, request: LoadRequest, dialect: Dialect,
+          scope: scope_state.Scope | None) -> tuple[scope_state.Scope, scope_state.Plan]:
+    """The scope this load works in, and what it reads, deletes and records of it."""
+    entity = request.entity
+    state = scope_state.held(target, entity)
+    if _over_everyone(request):
+        resolved = scope_state.resolve(source, target, dialect, persist=False)
+        return resolved, scope_state.plan_everyone(entity, resolved, state)
+    run = request.run
+    resolved = scope or scope_state.for_run(target, run.dag_id, run.run_id)
+    if resolved is None or resolved.customers != (None if request.accounts is None else frozenset(request.accounts)):
+        resolved = scope_state.resolve(source, target, dialect, customers=request.accounts, dag_id=run.dag_id,
+                                       run_id=run.run_id)
+    if request.kind == "full":
+        before = [scope_state.by_id(target, resolved.base_resolution_id), scope_state.latest(target)]
+        return resolved, scope_state.plan_customers(entity, resolved, state, before)
+    return resolved, scope_state.plan_changes(entity, resolved, state)
+
+
+def _extract_passes(entity: Entity, request: LoadRequest, plan: scope_state.Plan,
+                    low_rowver: int | None) -> list[tuple[LoadKind, tuple[int, ...], tuple[int, ...]]]:
+    """The extracts a load runs, each (kind, accounts, contracts): the whole scope (full); the changes in the
+    window (incremental, backfill) and, in full, what entered the scope; or only what entered (scope). A first
+    window (from row version 0) holds every row already, entries included."""
+    if request.kind == "full":
+        return [("full", plan.accounts, plan.contracts)]
+    passes: list[tuple[LoadKind, tuple[int, ...], tuple[int, ...]]] = []
+    if request.kind in ("incremental", "backfill"):
+        passes.append((request.kind, plan.accounts, plan.contracts))
+    if plan.has_entries and not (request.kind == "incremental" and low_rowver == 0):
+        passes.append(("full", plan.new_accounts, plan.new_contracts))
+    return passes
+
+
+def _parameters(request: LoadRequest, result: LoadResult, accounts: Sequence[int],
+                contracts: Sequence[int]) -> dict[str, Any]:
+    return {
+        "accounts": json.dumps(list(accounts)),
+        "scoped_contracts": json.dumps(list(contracts)),
+        "low_rowver": result.low_rowver,
+        "high_rowver": result.high_rowver,
+        "modified_from": request.modified_from,
+        "modified_to": request.modified_to,
+    }
+
+
+def _delete(source: Any, target: psycopg.Connection, entity: Entity, request: LoadRequest, dialect: Dialect,
+            stage: str, plan: scope_state.Plan, resolved: scope_state.Scope, result: LoadResult,
+            batch_size: int) -> int:
+    """Deletes what this load's scope no longer holds: everything the extract did not return (a full load over
+    everyone); the re-read customers' rows it did not return (a full load of some); or, in the 15-minute run, the
+    rows changed in the window that left the scope and the rows of the accounts and contracts that left it."""
+    key = [sql.Identifier(k).as_string(target) for k in entity.key]
+    if _over_everyone(request):
+        statement = sqlfiles.render("load/delete_missing.sql", stage=stage, target=entity.target_table, key=key)
+        return target.execute(statement, {"high_rowver": result.high_rowver}).fetchone()[0]
+    deleted = 0
+    if request.kind in ("incremental", "backfill"):
+        deleted += _delete_departed(source, target, entity, request, dialect, stage, key, result, batch_size)
+    if request.kind == "full" or plan.has_exits:
+        invoices = scope_state.unjustified_invoices(source, dialect, plan) if entity.owner == "invoice" else []
+        statement = sqlfiles.render("load/delete_out_of_scope.sql", stage=stage, target=entity.target_table,
+                                    key=key, owner=entity.owner, mode="missing" if request.kind == "full" else "exits")
+        excluded = sorted(resolved.customers or ()) if request.kind == "full" else []
+        deleted += target.execute(statement, {
+            "entity": entity.name, "high_rowver": result.high_rowver, "resolution_id": resolved.resolution_id,
+            "resolved_at": resolved.resolved_at, "excluded_accounts": excluded,
+            "own_contracts": list(plan.gone_contracts) if request.kind == "full" else [],
+            "accounts": list(plan.gone_accounts), "contracts": list(plan.gone_contracts), "invoices": invoices,
+        }).fetchone()[0]
+    return deleted
+
+
+def _delete_departed(source: Any, target: psycopg.Connection, entity: Entity, request: LoadRequest,
+                     dialect: Dialect, stage: str, key: list[str], result: LoadResult, batch_size: int) -> int:
+    """Deletes the rows ASPIRE changed in the window that the extract did not return (they left the scope)."""
+    changed = sql.Identifier(f"changed_{entity.name}").as_string(target)
+    target.execute(sqlfiles.render("load/create_changed_keys.sql", changed=changed, target=entity.target_table,
+                                   key=key))
+    statement = sqlfiles.render("extract/select_changed_keys.sql", dialect=dialect, load_kind=request.kind,
+                                source_table=entity.source_table, parent=entity.parent,
+                                keys=list(zip(entity.source_key, entity.key, strict=True)))
+    _stream_rows(source, target, statement, _parameters(request, result, (), ()), changed, key, list(entity.key),
+                 batch_size)
+    target.execute(sqlfiles.render("load/analyze_stage.sql", stage=changed))
+    return target.execute(sqlfiles.render("load/delete_departed.sql", changed=changed, stage=stage,
+                                          target=entity.target_table, key=key),
+                          {"high_rowver": result.high_rowver}).fetchone()[0]
+
+
 def _watermark(target: psycopg.Connection, entity: Entity) -> int:
     row = target.execute(sqlfiles.read("sync/select_watermark.sql"), {"entity": entity.name}).fetchone()
     return row[0] if row else 0
 
 
-def _scoped_contracts(source: Any, accounts: Sequence[int], dialect: Dialect) -> list[int]:
-    """The contracts in scope in ASPIRE now for `accounts` (booked, one of them Customer or Guarantor)."""
-    statement = sqlfiles.render("extract/select_scoped_contracts.sql", dialect=dialect, load_kind="full",
-                                scope_known=False)
+def read_bound(source: Any, target: psycopg.Connection, dialect: Dialect) -> int:
+    """ASPIRE's read bound (MIN_ACTIVE_ROWVERSION()), with a sample of its clock kept for "data as of"."""
     with source.cursor() as cursor:
-        cursor.execute(statement, {"accounts": json.dumps(list(accounts))})
-        return sorted({int(row[0]) for row in cursor.fetchall()})
+        cursor.execute(sqlfiles.render("extract/select_min_active_rowversion.sql", dialect=dialect))
+        bound, sampled_at, dbts = cursor.fetchone()
+    bound, dbts = int(bound), int(dbts)
+    if sampled_at.tzinfo is None:
+        sampled_at = sampled_at.replace(tzinfo=UTC)
+    target.execute(sqlfiles.read("sync/insert_aspire_clock.sql"), {"sampled_at": sampled_at, "dbts": dbts})
+    if dbts >= bound:
+        log.info("ASPIRE read bound %d: a transaction open on ASPIRE since row version %d holds it back (newest "
+                 "row version %d); rows it writes wait for the next run and \"data as of\" stays before it",
+                 bound, bound, dbts)
+    return bound
 
 
-def _contracts_new_to_scope(target: psycopg.Connection, entity: Entity, in_scope: list[int]) -> list[int]:
-    """The in-scope contracts whose rows this entity has not loaded since they came into scope (a booking or a new
-    Guarantor role brought them in, maybe back in): their rows that already exist in ASPIRE, below the
-    watermark, must come along."""
-    known = {row[0] for row in target.execute(sqlfiles.read("sync/select_entity_contract_scope.sql"),
-                                              {"entity": entity.name})}
-    new = [c for c in in_scope if c not in known]
-    if new:
-        log.info("%d contract(s) came into scope since %s last loaded; loading their rows: %s",
-                 len(new), entity.name, new[:20])
-    return new
+def data_as_of(target: psycopg.Connection, high_rowver: int) -> datetime | None:
+    """The time every ASPIRE transaction committed before is below `high_rowver` (see aspire_sync.aspire_clock)."""
+    return target.execute(sqlfiles.read("sync/select_data_as_of.sql"), {"high_rowver": high_rowver}).fetchone()[0]
 
 
 def _target_columns(target: psycopg.Connection, entity: Entity) -> list[str]:
@@ -256,13 +324,6 @@ def _target_columns(target: psycopg.Connection, entity: Entity) -> list[str]:
     if missing:
         raise RuntimeError(f"target table {entity.target_table} lacks the key column(s) {missing}")
     return columns
-
-
-def _read_bound(source: Any) -> int:
-    with source.cursor() as cursor:
-        cursor.execute(sqlfiles.read("extract/select_min_active_rowversion.sql"))
-        (bound,) = cursor.fetchone()
-    return int(bound)
 
 
 def _first_load_of_empty_table(target: psycopg.Connection, entity: Entity) -> bool:
@@ -330,7 +391,7 @@ def _check_extract_columns(returned: Sequence[str], expected: Sequence[str]) -> 
 
 
 def _merge(target: psycopg.Connection, entity: Entity, stage: str, columns: list[str],
-           synced_at: datetime) -> tuple[int, int]:
+           synced_at: datetime, *, dedupe: bool = False) -> tuple[int, int]:
     quote = lambda name: sql.Identifier(name).as_string(target)  # noqa: E731
     statement = sqlfiles.render(
         "load/merge_stage.sql",
@@ -339,27 +400,10 @@ def _merge(target: psycopg.Connection, entity: Entity, stage: str, columns: list
         key=[quote(k) for k in entity.key],
         columns=[quote(c) for c in columns],
         updated=[quote(c) for c in columns if c not in entity.key],
+        dedupe=dedupe,
     )
     inserted, updated = target.execute(statement, {"synced_at": synced_at}).fetchone()
     return inserted, updated
-
-
-def _delete_missing(target: psycopg.Connection, entity: Entity, stage: str, request: LoadRequest,
-                    accounts: Sequence[int], others_contracts: list[int] | None, high_rowver: int) -> int:
-    """Deletes what the full extract no longer returned. For a load of some customers, only rows that belong to
-    them and not to another enrolled customer: `others_contracts` are the contracts in scope in ASPIRE for the
-    other enrolled customers (read from the source, not from portal tables other loads are rewriting)."""
-    statement = sqlfiles.render(
-        "load/delete_missing.sql",
-        stage=stage,
-        target=entity.target_table,
-        key=[sql.Identifier(k).as_string(target) for k in entity.key],
-        scope=request.scope,
-        owner=entity.owner,
-    )
-    parameters = {"accounts": list(accounts), "others_contracts": others_contracts or [], "high_rowver": high_rowver}
-    (deleted,) = target.execute(statement, parameters).fetchone()
-    return deleted
 
 
 def _record(target: psycopg.Connection, request: LoadRequest, result: LoadResult, started_at: datetime, *,

@@ -46,8 +46,8 @@ class AspireToPortalOperator(BaseOperator):
         kwargs.setdefault("pool", ASPIRE_POOL)
         super().__init__(**kwargs)
         catalogue.entity(entity)  # fail at parse time on a name the catalogue does not have
-        if load_kind not in ("run", "full", "incremental", "backfill"):
-            raise ValueError(f"load_kind must be run, full, incremental or backfill, got {load_kind!r}")
+        if load_kind not in ("run", "full", "incremental", "backfill", "scope"):
+            raise ValueError(f"load_kind must be run, full, incremental, backfill or scope, got {load_kind!r}")
         self.entity = entity
         self.load_kind = load_kind
         self.customer_id = customer_id

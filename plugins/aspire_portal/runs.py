@@ -5,6 +5,8 @@
   customers are re-loaded in full: upserts and stale-row deletes, watermark untouched).
 - A backfill run re-applies the rows whose LastModifiedAt (ASPIRE local time) falls in the run's data interval,
   without moving the watermark.
+- The daily entities take part in scheduled and manual runs with their scope changes only (kind "scope"): the
+  rows of contracts and accounts that entered the scope come in, those of the ones that left go.
 """
 
 from __future__ import annotations
@@ -67,13 +69,19 @@ def is_backfill(dag_run: Any) -> bool:
 def fifteen_minute_request(entity_name: str, context: dict[str, Any]) -> LoadRequest:
     """The load one task of the 15-minute DAG performs in this run (NotThisRun when the params leave it out)."""
     params = context.get("params") or {}
-    if entity_name not in selected_entities(params):
-        raise NotThisRun(f"{entity_name} is not among this run's entities {list(selected_entities(params))}")
+    entity = catalogue.entity(entity_name)
     customers = selected_customers(params)
     dag_run = context["dag_run"]
     kind: LoadKind
     modified_from = modified_to = None
-    if is_backfill(dag_run):
+    if entity.cadence == "daily":
+        if customers or is_backfill(dag_run):
+            raise NotThisRun(f"{entity_name} takes its scope changes in scheduled and manual runs, not in a "
+                             "backfill or a run for some customers")
+        kind = "scope"
+    elif entity_name not in selected_entities(params):
+        raise NotThisRun(f"{entity_name} is not among this run's entities {list(selected_entities(params))}")
+    elif is_backfill(dag_run):
         kind = "backfill"
         modified_from, modified_to = aspire_local_window(dag_run.data_interval_start, dag_run.data_interval_end)
     elif customers:
@@ -81,7 +89,7 @@ def fifteen_minute_request(entity_name: str, context: dict[str, Any]) -> LoadReq
     else:
         kind = "incremental"
     return LoadRequest(
-        entity=catalogue.entity(entity_name),
+        entity=entity,
         kind=kind,
         accounts=customers,
         customer_id=customers[0] if customers and len(customers) == 1 else None,

@@ -84,6 +84,34 @@ def validate_customer(customer_id: Any) -> int:
 
 
 @task
+def resolve_scope(customer_ids: Any = None, **context: Any) -> dict[str, Any]:
+    """Resolves the run's customer scope once and persists it (aspire_sync.scope_*); every load of the run uses
+    it. `customer_ids` (or the incremental run's `customer_ids` param): re-read only those customers, on top of the
+    newest scope of everyone. Backfill runs resolve everyone's scope."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aspire_portal import scope
+    from aspire_portal.connections import source_connection, target_connection
+    from aspire_portal.runs import is_backfill, selected_customers
+
+    try:
+        if customer_ids in (None, "", "None"):
+            customers = None if is_backfill(context["dag_run"]) else selected_customers(context.get("params") or {})
+        else:
+            customers = (parse_customer_id(customer_ids),)
+    except ValueError as error:
+        raise AirflowFailException(str(error)) from error
+    with source_connection() as (source, dialect), target_connection() as target:
+        try:
+            resolved = scope.resolve(source, target, dialect, customers=customers,
+                                     dag_id=context["dag"].dag_id, run_id=context["run_id"])
+        except scope.NotEnrolled as error:
+            raise AirflowFailException(str(error)) from error
+    return {"resolution_id": resolved.resolution_id, "accounts": len(resolved.accounts),
+            "contracts": len(resolved.contracts), "read_bound": resolved.read_bound}
+
+
+@task
 def migrate_portal_schema() -> list[str]:
     """Applies pending portal migrations (a no-op when up to date; safe when two runs start at once)."""
     from aspire_portal.connections import target_connection

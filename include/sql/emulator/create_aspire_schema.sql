@@ -8,15 +8,43 @@
 create schema if not exists dbo;
 
 -- RowVer: the id of the writing transaction, like a rowversion taken from the database counter at write time.
--- MIN_ACTIVE_ROWVERSION(): the oldest transaction id still in progress (or the next one when none is), so every
--- row version below it belongs to a finished transaction and no committed row below it can appear later.
+-- MIN_ACTIVE_ROWVERSION(): the oldest transaction id still in progress in this database (or the next one when
+-- none is), so every row version below it belongs to a finished transaction and no committed row below it can
+-- appear later. As on SQL Server it is per database: transaction ids are cluster-wide in PostgreSQL, so the
+-- in-progress ids of the current snapshot are kept only when a backend of this database (or a prepared
+-- transaction of it) holds them. SECURITY DEFINER: pg_stat_activity hides other roles' transaction ids from an
+-- unprivileged login, which would make the bound too high; the function runs as the emulator's owner.
 create or replace function dbo.min_active_rowversion() returns bigint
-language sql volatile parallel restricted
-as $$ select pg_snapshot_xmin(pg_current_snapshot())::text::bigint $$;
+language plpgsql volatile parallel restricted security definer
+set search_path = pg_catalog
+as $$
+declare
+    snap pg_snapshot := pg_current_snapshot();
+    oldest bigint;
+begin
+    -- backend activity is cached per transaction: read it afresh, after the snapshot was taken
+    perform pg_stat_clear_snapshot();
+    select min(x::text::bigint) into oldest
+    from pg_snapshot_xip(snap) as x
+    where (x::text::bigint & 4294967295) in (
+        select a.backend_xid::text::bigint from pg_stat_activity as a
+        where a.datname = current_database() and a.backend_xid is not null
+        union all
+        select p.transaction::text::bigint from pg_prepared_xacts as p where p.database = current_database()
+    );
+    return coalesce(oldest, pg_snapshot_xmax(snap)::text::bigint);
+end
+$$;
 
 create or replace function public.min_active_rowversion() returns bigint
 language sql volatile parallel restricted
 as $$ select dbo.min_active_rowversion() $$;
+
+-- @@DBTS: the newest row version a committed transaction can hold (every transaction that committed before now
+-- has a lower id than the snapshot's xmax).
+create or replace function dbo.dbts() returns bigint
+language sql volatile parallel restricted
+as $$ select pg_snapshot_xmax(pg_current_snapshot())::text::bigint - 1 $$;
 
 -- OPENJSON(@json) over a JSON array, returning its elements as the column "value" (text), as in T-SQL.
 create or replace function public.openjson(doc text) returns table (value text)

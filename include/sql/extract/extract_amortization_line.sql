@@ -13,4 +13,4 @@ select
     {{ aspire.row_version("l.RowVer") }} as source_rowver
 from dbo.AmortizationLine as l
 where l.ContractOid in ({{ aspire.scoped_contracts() }})
-  {{ aspire.change_filter("l", "ContractOid") }}
+  {{ aspire.change_filter("l") }}

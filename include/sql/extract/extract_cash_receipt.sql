@@ -26,4 +26,4 @@ where r.ReceiptOid in (
     where by_contract.ContractOid in ({{ aspire.scoped_contracts() }})
 )
 {% endif -%}
-  {{ aspire.change_filter("r", "ContractOid") }}
+  {{ aspire.change_filter("r") }}

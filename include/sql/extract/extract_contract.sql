@@ -23,4 +23,4 @@ select
     {{ aspire.row_version("c.RowVer") }} as source_rowver
 from dbo.Contract as c
 where c.ContractOid in ({{ aspire.scoped_contracts() }})
-  {{ aspire.change_filter("c", "ContractOid") }}
+  {{ aspire.change_filter("c") }}

@@ -9,4 +9,4 @@ select
     {{ aspire.row_version("r.RowVer") }} as source_rowver
 from dbo.ContractRole as r
 where r.ContractOid in ({{ aspire.scoped_contracts() }})
-  {{ aspire.change_filter("r", "ContractOid") }}
+  {{ aspire.change_filter("r") }}

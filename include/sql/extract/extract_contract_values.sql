@@ -17,4 +17,4 @@ select
     {{ aspire.row_version("v.RowVer") }} as source_rowver
 from dbo.ContractValues as v
 where v.ContractOid in ({{ aspire.scoped_contracts() }})
-  {{ aspire.change_filter("v", "ContractOid") }}
+  {{ aspire.change_filter("v") }}

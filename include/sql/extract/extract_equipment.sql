@@ -18,4 +18,4 @@ select
     {{ aspire.row_version("e.RowVer") }} as source_rowver
 from dbo.Equipment as e
 where e.ContractOid in ({{ aspire.scoped_contracts() }})
-  {{ aspire.change_filter("e", "ContractOid") }}
+  {{ aspire.change_filter("e") }}

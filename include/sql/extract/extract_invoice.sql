@@ -14,4 +14,4 @@ select
     {{ aspire.row_version("i.RowVer") }} as source_rowver
 from dbo.Invoice as i
 where {{ aspire.invoice_in_scope("i") }}
-  {{ aspire.change_filter("i", "ContractOid") }}
+  {{ aspire.change_filter("i") }}

@@ -17,5 +17,5 @@ where exists (
     where i.InvoiceOid = d.InvoiceOid
       and {{ aspire.invoice_in_scope("i") }}
 )
-  {{ aspire.change_filter("d", "ContractOid", parent=("dbo.Invoice", "InvoiceOid"),
+  {{ aspire.change_filter("d", parent=("dbo.Invoice", "InvoiceOid"),
                            source=("dbo.InvoiceDetail", "InvoiceDetailOid")) }}

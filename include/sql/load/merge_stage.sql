@@ -3,7 +3,16 @@
 -- version) are found by an anti-join first, so they cost neither a row lock nor WAL.
 with changed as (
     select s.*
+{%- if dedupe %}
+    from (
+        -- a row read by two passes (a changed row of a contract new to the scope) is written once, newest first
+        select distinct on ({{ key | join(", ") }}) *
+        from {{ stage }}
+        order by {{ key | join(", ") }}, source_rowver desc
+    ) as s
+{%- else %}
     from {{ stage }} as s
+{%- endif %}
     left join {{ target }} as t
         on {% for k in key %}t.{{ k }} = s.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
     where t.{{ key[0] }} is null

@@ -17,9 +17,9 @@
 select cast(value as bigint) from openjson(%({{ parameter }})s)
 {%- endmacro %}
 
-{#- The scope rule: booked contracts on which an in-scope account is Customer or Guarantor. An incremental load
-    reads that set once and passes it (scope_known), so the contracts it records as covered are exactly those
-    whose rows it read. -#}
+{#- The scope rule: booked contracts on which an in-scope account is Customer or Guarantor. The loads pass the set
+    the run resolved once (scope_known: parameter scoped_contracts, see aspire_portal.scope), so the contracts
+    they record as covered are exactly those whose rows they read. -#}
 {% macro scoped_contracts() -%}
 {% if scope_known -%}
 {{ id_list("scoped_contracts") }}
@@ -67,12 +67,12 @@ select scope_role.ContractOid
 {% if dialect == "mssql" %}cast(%({{ parameter }})s as datetime2(3)){% else %}%({{ parameter }})s{% endif %}
 {%- endmacro %}
 
-{#- Which changes of `alias` this load reads: all (full); a row-version window (incremental), plus every row of
-    the contracts that just came into scope when `contract_column` links the row to its contract, plus, when
+{#- Which changes of `alias` this load reads: all (full); a row-version window (incremental), plus, when
     `parent` = (table, key column) names one, the rows of the parents changed in the window (then `source` =
     (table, key column) of `alias` makes it a union of keyed lookups, so each part can use its index); or a
-    LastModifiedAt window in ASPIRE local time (backfill). -#}
-{% macro change_filter(alias, contract_column=none, parent=none, source=none) -%}
+    LastModifiedAt window in ASPIRE local time (backfill). Contracts and accounts new to the scope are read by a
+    second, full pass over just them (see aspire_portal.scope). -#}
+{% macro change_filter(alias, parent=none, source=none) -%}
 {% if load_kind == "incremental" and parent -%}
 and {{ alias }}.{{ source[1] }} in (
       select changed.{{ source[1] }}
@@ -83,22 +83,21 @@ and {{ alias }}.{{ source[1] }} in (
       from {{ source[0] }} as child
       inner join {{ parent[0] }} as changed_parent on changed_parent.{{ parent[1] }} = child.{{ parent[1] }}
       where {{ in_row_version_window("changed_parent.RowVer") }}
-      {%- if contract_column and has_new_contracts %}
-      union
-      select came_in.{{ source[1] }}
-      from {{ source[0] }} as came_in
-      where came_in.{{ contract_column }} in ({{ id_list("new_contracts") }})
-      {%- endif %}
   )
 {%- elif load_kind == "incremental" -%}
-and (
-      ({{ in_row_version_window(alias ~ ".RowVer") }})
-      {%- if contract_column and has_new_contracts %}
-      or {{ alias }}.{{ contract_column }} in ({{ id_list("new_contracts") }})
-      {%- endif %}
-  )
+and {{ in_row_version_window(alias ~ ".RowVer") }}
 {%- elif load_kind == "backfill" -%}
 and {{ alias }}.LastModifiedAt >= {{ local_time("modified_from") }}
   and {{ alias }}.LastModifiedAt < {{ local_time("modified_to") }}
 {%- endif %}
+{%- endmacro %}
+
+{#- ASPIRE's clock in UTC, naive (datetime2). -#}
+{% macro utc_now() -%}
+{% if dialect == "mssql" %}sysutcdatetime(){% else %}(clock_timestamp() at time zone 'UTC'){% endif %}
+{%- endmacro %}
+
+{#- @@DBTS: the newest row version used in the database (the emulator's dbo.dbts()). -#}
+{% macro dbts() -%}
+{% if dialect == "mssql" %}cast(@@DBTS as bigint){% else %}dbo.dbts(){% endif %}
 {%- endmacro %}

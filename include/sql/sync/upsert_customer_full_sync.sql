@@ -1,8 +1,10 @@
--- Marks one customer's full sync done. Its data is as of the earliest read bound among the run's loads.
+-- Marks one customer's full sync done. Its data is as of the earliest "data as of" among the run's loads, and
+-- unknown (null) while any of them is unknown.
 insert into aspire_sync.customer_sync_status as s (
     account_oid, full_sync_completed_at, data_as_of, last_full_sync_run_id, updated_at
 )
-select cast(%(customer_id)s as bigint), now(), min(l.data_as_of), cast(%(run_id)s as varchar), now()
+select cast(%(customer_id)s as bigint), now(),
+       case when count(l.data_as_of) = count(*) then min(l.data_as_of) end, cast(%(run_id)s as varchar), now()
 from aspire_sync.run_log as l
 where l.dag_id = cast(%(dag_id)s as varchar)
   and l.run_id = cast(%(run_id)s as varchar)

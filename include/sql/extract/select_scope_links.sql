@@ -1,0 +1,12 @@
+-- The scope rule, resolved: each booked contract on which one of the given accounts is Customer or Guarantor,
+-- with the account and role that bring it into scope.
+{% import "macros/aspire.sql" as aspire with context %}
+select
+    r.ContractOid as contract_oid,
+    r.AccountOid as account_oid,
+    r.RoleType as role_type
+from dbo.ContractRole as r
+inner join dbo.Contract as c on c.ContractOid = r.ContractOid
+where c.IsBooked = 1
+  and r.RoleType in ('Customer', 'Guarantor')
+  and r.AccountOid in ({{ aspire.id_list("accounts") }})

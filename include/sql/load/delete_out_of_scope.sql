@@ -1,0 +1,63 @@
+-- Deletes rows of this entity that no scope justifies any more. The candidates are the rows of the given
+-- accounts and contracts: in mode "exits" those that left the run's resolved scope; in mode "missing" the
+-- re-read customers' own, which the full extract did not return. A candidate stays when another account still
+-- justifies it: an enrolled account (or its in-scope contract) of the resolved scope (aspire_sync.scope_*), other
+-- than the re-read customers, or an account or contract this entity took in after the scope was resolved (a full
+-- sync of a customer enrolled since). Invoice details follow their invoice: their candidates (invoices) were
+-- judged against ASPIRE already. Rows at or above the read bound were written by a newer read: not ours.
+{%- macro account_justified(column) %}(
+            exists (
+                select 1 from aspire_sync.scope_account as j
+                where j.resolution_id = %(resolution_id)s
+                  and j.account_oid = {{ column }}
+                  and j.account_oid <> all(cast(%(excluded_accounts)s as bigint[])))
+            or exists (
+                select 1 from aspire_sync.entity_account_scope as r
+                where r.entity = %(entity)s
+                  and r.account_oid = {{ column }}
+                  and r.since >= %(resolved_at)s
+                  and r.account_oid <> all(cast(%(excluded_accounts)s as bigint[]))))
+{%- endmacro %}
+{%- macro contract_justified(column) %}(
+            exists (
+                select 1 from aspire_sync.scope_contract as j
+                where j.resolution_id = %(resolution_id)s
+                  and j.contract_oid = {{ column }}
+                  and j.account_oid <> all(cast(%(excluded_accounts)s as bigint[])))
+            or exists (
+                select 1 from aspire_sync.entity_contract_scope as r
+                where r.entity = %(entity)s
+                  and r.contract_oid = {{ column }}
+                  and r.since >= %(resolved_at)s
+                  and r.contract_oid <> all(cast(%(own_contracts)s as bigint[]))))
+{%- endmacro %}
+with deleted as (
+    delete from {{ target }} as t
+    where t.source_rowver < %(high_rowver)s
+{%- if mode == "missing" %}
+      and not exists (
+            select 1
+            from {{ stage }} as s
+            where {% for k in key %}s.{{ k }} = t.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
+      )
+{%- endif %}
+{%- if owner == "account" %}
+      and t.account_oid = any(cast(%(accounts)s as bigint[]))
+      and not {{ account_justified("t.account_oid") }}
+{%- elif owner == "contract" %}
+      and t.contract_oid = any(cast(%(contracts)s as bigint[]))
+      and not {{ contract_justified("t.contract_oid") }}
+{%- elif owner == "account_or_contract" %}
+      and (t.account_oid = any(cast(%(accounts)s as bigint[])) or t.contract_oid = any(cast(%(contracts)s as bigint[])))
+      and not {{ account_justified("t.account_oid") }}
+      and (t.contract_oid is null or not {{ contract_justified("t.contract_oid") }})
+{%- elif owner == "invoice" %}
+      and t.invoice_oid = any(cast(%(invoices)s as bigint[]))
+{%- else %}
+      and false
+{%- endif %}
+    returning 1
+)
+
+select count(*) as rows_deleted
+from deleted

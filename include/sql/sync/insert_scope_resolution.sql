@@ -1,0 +1,9 @@
+-- Records one resolved scope (its accounts and contracts are inserted next, in the same transaction).
+insert into aspire_sync.scope_resolution (
+    kind, customers, base_resolution_id, dag_id, run_id, read_bound, resolved_at, accounts, contracts
+)
+values (
+    %(kind)s, %(customers)s, %(base_resolution_id)s, %(dag_id)s, %(run_id)s, %(read_bound)s, %(resolved_at)s,
+    %(accounts)s, %(contracts)s
+)
+returning resolution_id

@@ -1,0 +1,317 @@
+"""The customer scope as state: resolved once per run, persisted in ``aspire_sync``, diffed by every load.
+
+A **resolution** reads the enrolled accounts from the portal's link table and, from ASPIRE, the booked contracts on
+which one of them is Customer or Guarantor (with the account and role that bring each in), and stores them
+(``aspire_sync.scope_resolution``, ``scope_account``, ``scope_contract``). Every load of the run reads that one
+snapshot instead of deriving the scope again.
+
+Each entity also records, in the transaction of each of its loads, which accounts and contracts it holds rows of
+(``aspire_sync.entity_account_scope``, ``entity_contract_scope``). A load diffs that against the resolved scope:
+
+- **entries** (in scope, not held yet: a booking, a new Guarantor, a new enrolment) bring their existing rows;
+- **exits** (held, out of scope now: a transfer, a role removed, an un-booking, an un-enrolment) lose the rows no
+  other account of the scope still justifies.
+
+A full load over every enrolled customer (the daily run) resolves its own scope inside its transaction, under the
+entity's exclusive scope lock, so nothing enrolled while it runs can be deleted by it. A load of some customers
+(the customer full sync, a manual ``customer_ids`` run) re-reads those customers from ASPIRE on top of the newest
+scope of everyone: their deletes come from that state and from ASPIRE, never from portal tables that other loads
+of the same run are rewriting, so the result does not depend on the order the loads run in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from aspire_portal import sqlfiles
+from aspire_portal.catalogue import Entity
+
+log = logging.getLogger(__name__)
+
+Link = tuple[int, int, str]  # (contract_oid, account_oid, role_type)
+
+
+class NotEnrolled(ValueError):
+    """A load was asked for customers no portal user is linked to: their data must not enter the portal."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One resolved scope. `customers`: the accounts re-read from ASPIRE on top of the newest scope of everyone
+    (None: everyone was read)."""
+
+    accounts: frozenset[int]
+    links: frozenset[Link]
+    read_bound: int
+    resolved_at: datetime
+    resolution_id: int | None = None
+    customers: frozenset[int] | None = None
+    base_resolution_id: int | None = None
+
+    @property
+    def contracts(self) -> frozenset[int]:
+        return frozenset(contract for contract, _account, _role in self.links)
+
+    def contracts_of(self, accounts: Iterable[int]) -> frozenset[int]:
+        wanted = set(accounts)
+        return frozenset(contract for contract, account, _role in self.links if account in wanted)
+
+    def others(self) -> tuple[frozenset[int], frozenset[int]]:
+        """The accounts and contracts that justify rows without the re-read customers."""
+        mine = self.customers or frozenset()
+        return self.accounts - mine, frozenset(c for c, a, _r in self.links if a not in mine)
+
+
+@dataclass(frozen=True)
+class Held:
+    """What one entity holds rows of: account and contract -> since when."""
+
+    accounts: dict[int, datetime] = field(default_factory=dict)
+    contracts: dict[int, datetime] = field(default_factory=dict)
+
+    def taken_since(self, moment: datetime) -> tuple[frozenset[int], frozenset[int]]:
+        """The accounts and contracts taken in at or after `moment` (by a load the resolved scope predates)."""
+        return (frozenset(a for a, since in self.accounts.items() if since >= moment),
+                frozenset(c for c, since in self.contracts.items() if since >= moment))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one load reads, deletes and records, from the scope and what the entity holds."""
+
+    accounts: tuple[int, ...]  # the scope the load reads (window pass, or the whole of a full load)
+    contracts: tuple[int, ...]
+    new_accounts: tuple[int, ...] = ()  # entries: read in full by a second pass
+    new_contracts: tuple[int, ...] = ()
+    gone_accounts: tuple[int, ...] = ()  # candidates for deletion: exits, or the re-read customers' own
+    gone_contracts: tuple[int, ...] = ()
+    keep_accounts: frozenset[int] = frozenset()  # what still justifies a candidate row
+    keep_contracts: frozenset[int] = frozenset()
+    add_accounts: tuple[int, ...] = ()  # the entity's held state after the load
+    add_contracts: tuple[int, ...] = ()
+    drop_accounts: tuple[int, ...] = ()
+    drop_contracts: tuple[int, ...] = ()
+
+    @property
+    def has_entries(self) -> bool:
+        return bool(self.new_accounts or self.new_contracts)
+
+    @property
+    def has_exits(self) -> bool:
+        return bool(self.gone_accounts or self.gone_contracts)
+
+
+# ---- resolving and persisting ---------------------------------------------------------------------------------
+
+def enrolled_accounts(target: psycopg.Connection) -> tuple[int, ...]:
+    """The enrolled accounts from the portal's link table. It is input from outside the sync: a value that is not
+    a positive bigint is skipped with a warning (see :func:`quarantine`), never fatal to the others."""
+    rows = target.execute(sqlfiles.read("sync/select_enrolled_accounts.sql")).fetchall()
+    good, bad = [], []
+    for (value,) in rows:
+        (good if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63 else bad).append(value)
+    if bad:
+        log.warning("portal.portal_user_account holds %d account_oid value(s) that are not positive ASPIRE "
+                    "AccountOids; skipped: %s", len(bad), bad[:10])
+    return tuple(good)
+
+
+def resolve(source: Any, target: psycopg.Connection, dialect: str, *, customers: Sequence[int] | None = None,
+            persist: bool = True, dag_id: str | None = None, run_id: str | None = None) -> Scope:
+    """Resolves the scope now: every enrolled customer's, or with `customers`, those re-read from ASPIRE on top of
+    the newest resolved scope of everyone. Persisted (in its own transaction) unless `persist` is False."""
+    from aspire_portal import engine
+
+    resolved_at = target.execute("select clock_timestamp()").fetchone()[0]
+    enrolled = enrolled_accounts(target)
+    bound = engine.read_bound(source, target, dialect)
+    if customers is None:
+        accounts = frozenset(enrolled)
+        links = frozenset(_links(source, accounts, dialect))
+        base = None
+    else:
+        missing = sorted(set(customers) - set(enrolled))
+        if missing:
+            raise NotEnrolled(f"customer(s) {missing} are not enrolled in the portal (no portal user is linked to "
+                              "them in portal.portal_user_account); nothing of theirs is loaded")
+        base = latest(target)
+        mine = frozenset(customers)
+        still = set(enrolled)
+        base_accounts = base.accounts if base else frozenset()
+        base_links = base.links if base else frozenset()
+        accounts = frozenset(a for a in base_accounts if a in still) | mine
+        links = frozenset(link for link in base_links if link[1] in accounts and link[1] not in mine) | frozenset(
+            _links(source, mine, dialect))
+    source.rollback()
+    scope = Scope(accounts=accounts, links=links, read_bound=bound, resolved_at=resolved_at,
+                  customers=None if customers is None else frozenset(customers))
+    if persist:
+        scope = _persist(target, scope, base, dag_id, run_id)
+    log.info("Resolved the scope%s: %d enrolled account(s), %d in-scope contract(s), ASPIRE read bound %d",
+             "" if customers is None else f" of customer(s) {sorted(customers)} on top of everyone's",
+             len(scope.accounts), len(scope.contracts), bound)
+    return scope
+
+
+def _links(source: Any, accounts: Iterable[int], dialect: str) -> list[Link]:
+    statement = sqlfiles.render("extract/select_scope_links.sql", dialect=dialect)
+    with source.cursor() as cursor:
+        cursor.execute(statement, {"accounts": json.dumps(sorted(accounts))})
+        return [(int(c), int(a), str(r)) for c, a, r in cursor.fetchall()]
+
+
+def _persist(target: psycopg.Connection, scope: Scope, base: Scope | None, dag_id: str | None,
+             run_id: str | None) -> Scope:
+    links = sorted(scope.links)
+    with target.transaction():
+        resolution_id = target.execute(sqlfiles.read("sync/insert_scope_resolution.sql"), {
+            "kind": "all" if scope.customers is None else "customers",
+            "customers": None if scope.customers is None else sorted(scope.customers),
+            "base_resolution_id": base.resolution_id if base else None,
+            "dag_id": dag_id, "run_id": run_id, "read_bound": scope.read_bound, "resolved_at": scope.resolved_at,
+            "accounts": len(scope.accounts), "contracts": len(scope.contracts),
+        }).fetchone()[0]
+        target.execute(sqlfiles.read("sync/insert_scope_accounts.sql"),
+                       {"resolution_id": resolution_id, "accounts": sorted(scope.accounts)})
+        target.execute(sqlfiles.read("sync/insert_scope_contracts.sql"), {
+            "resolution_id": resolution_id, "contracts": [c for c, _a, _r in links],
+            "accounts": [a for _c, a, _r in links], "roles": [r for _c, _a, r in links]})
+        target.execute(sqlfiles.read("sync/delete_old_scope_resolutions.sql"))
+        target.execute(sqlfiles.read("sync/delete_old_aspire_clock.sql"))
+    return Scope(accounts=scope.accounts, links=scope.links, read_bound=scope.read_bound,
+                 resolved_at=scope.resolved_at, resolution_id=resolution_id, customers=scope.customers,
+                 base_resolution_id=base.resolution_id if base else None)
+
+
+def for_run(target: psycopg.Connection, dag_id: str | None, run_id: str | None) -> Scope | None:
+    """The scope this run resolved, or None when it resolved none (or it was forgotten)."""
+    if run_id is None:
+        return None
+    return _load(target, sqlfiles.render("sync/select_scope_resolution.sql", by_run=True, by_id=False),
+                 {"dag_id": dag_id, "run_id": run_id})
+
+
+def latest(target: psycopg.Connection) -> Scope | None:
+    """The newest scope resolved for every enrolled customer, or None before the first."""
+    return _load(target, sqlfiles.render("sync/select_scope_resolution.sql", by_run=False, by_id=False), {})
+
+
+def _load(target: psycopg.Connection, statement: str, parameters: dict) -> Scope | None:
+    row = target.execute(statement, parameters).fetchone()
+    if row is None:
+        return None
+    resolution_id, customers, base_resolution_id, read_bound, resolved_at = row
+    key = {"resolution_id": resolution_id}
+    accounts = frozenset(r[0] for r in target.execute(sqlfiles.read("sync/select_scope_accounts.sql"), key))
+    links = frozenset((c, a, r) for c, a, r in target.execute(sqlfiles.read("sync/select_scope_contracts.sql"), key))
+    return Scope(accounts=accounts, links=links, read_bound=read_bound, resolved_at=resolved_at,
+                 resolution_id=resolution_id, customers=None if customers is None else frozenset(customers),
+                 base_resolution_id=base_resolution_id)
+
+
+def by_id(target: psycopg.Connection, resolution_id: int | None) -> Scope | None:
+    """One resolved scope by its id, or None when it is unknown or was forgotten."""
+    if resolution_id is None:
+        return None
+    return _load(target, sqlfiles.render("sync/select_scope_resolution.sql", by_run=False, by_id=True),
+                 {"resolution_id": resolution_id})
+
+
+# ---- what an entity holds, and the plan of one load -------------------------------------------------------------
+
+def held(target: psycopg.Connection, entity: Entity) -> Held:
+    state = Held()
+    for kind, oid, since in target.execute(sqlfiles.read("sync/select_entity_scope.sql"), {"entity": entity.name}):
+        (state.accounts if kind == "account" else state.contracts)[oid] = since
+    return state
+
+
+def record_held(target: psycopg.Connection, entity: Entity, plan: Plan) -> None:
+    """Writes the entity's held state as the plan leaves it, in the caller's (the load's) transaction."""
+    target.execute(sqlfiles.read("sync/update_entity_scope.sql"), {
+        "entity": entity.name,
+        "add_accounts": list(plan.add_accounts), "add_contracts": list(plan.add_contracts),
+        "drop_accounts": list(plan.drop_accounts), "drop_contracts": list(plan.drop_contracts),
+    })
+
+
+def plan_changes(entity: Entity, scope: Scope, state: Held) -> Plan:
+    """An incremental, backfill or scope-only load: the window is read for the resolved scope plus what the
+    entity took in after it was resolved; entries are read in full; exits are deleted."""
+    taken_accounts, taken_contracts = state.taken_since(scope.resolved_at)
+    accounts = scope.accounts if entity.follows_accounts else frozenset()
+    contracts = scope.contracts if entity.follows_contracts else frozenset()
+    new_accounts = sorted(accounts - state.accounts.keys())
+    new_contracts = sorted(contracts - state.contracts.keys())
+    gone_accounts = sorted(a for a in state.accounts.keys() - accounts if a not in taken_accounts)
+    gone_contracts = sorted(c for c in state.contracts.keys() - contracts if c not in taken_contracts)
+    return Plan(
+        accounts=tuple(sorted(accounts | taken_accounts)), contracts=tuple(sorted(contracts | taken_contracts)),
+        new_accounts=tuple(new_accounts), new_contracts=tuple(new_contracts),
+        gone_accounts=tuple(gone_accounts), gone_contracts=tuple(gone_contracts),
+        keep_accounts=scope.accounts | taken_accounts, keep_contracts=scope.contracts | taken_contracts,
+        add_accounts=tuple(new_accounts), add_contracts=tuple(new_contracts),
+        drop_accounts=tuple(gone_accounts), drop_contracts=tuple(gone_contracts),
+    )
+
+
+def plan_customers(entity: Entity, scope: Scope, state: Held, before: Sequence[Scope | None]) -> Plan:
+    """A full load of the re-read customers: their whole scope is read; their own rows the extract does not
+    return are deleted unless another account justifies them. Their own contracts are those they hold now and
+    those the scope before this run gave them."""
+    mine = scope.customers or frozenset()
+    now_contracts = scope.contracts_of(mine)
+    old_contracts = frozenset().union(*(b.contracts_of(mine) for b in before if b is not None))
+    others_accounts, others_contracts = scope.others()
+    taken_accounts, taken_contracts = state.taken_since(scope.resolved_at)
+    keep_accounts = others_accounts | (taken_accounts - mine)
+    keep_contracts = others_contracts | (taken_contracts - now_contracts - old_contracts)
+    own_contracts = now_contracts | old_contracts
+    lost = sorted(c for c in old_contracts - now_contracts if c not in keep_contracts and c in state.contracts)
+    return Plan(
+        accounts=tuple(sorted(mine)) if entity.follows_accounts else (),
+        contracts=tuple(sorted(now_contracts)) if entity.follows_contracts else (),
+        gone_accounts=tuple(sorted(mine)) if entity.follows_accounts else (),
+        gone_contracts=tuple(sorted(own_contracts)) if entity.follows_contracts else (),
+        keep_accounts=keep_accounts, keep_contracts=keep_contracts,
+        add_accounts=tuple(sorted(mine - state.accounts.keys())) if entity.follows_accounts else (),
+        add_contracts=tuple(sorted(now_contracts - state.contracts.keys())) if entity.follows_contracts else (),
+        drop_contracts=tuple(lost) if entity.follows_contracts else (),
+    )
+
+
+def plan_everyone(entity: Entity, scope: Scope, state: Held) -> Plan:
+    """A full load over every enrolled customer: it reads the whole scope and deletes everything else, so the
+    entity holds exactly that scope afterwards."""
+    accounts = scope.accounts if entity.follows_accounts else frozenset()
+    contracts = scope.contracts if entity.follows_contracts else frozenset()
+    return Plan(
+        accounts=tuple(sorted(accounts)), contracts=tuple(sorted(contracts)),
+        add_accounts=tuple(sorted(accounts - state.accounts.keys())),
+        add_contracts=tuple(sorted(contracts - state.contracts.keys())),
+        drop_accounts=tuple(sorted(state.accounts.keys() - accounts)),
+        drop_contracts=tuple(sorted(state.contracts.keys() - contracts)),
+    )
+
+
+def unjustified_invoices(source: Any, dialect: str, plan: Plan) -> list[int]:
+    """The invoices, as ASPIRE has them now, billed to the plan's candidate accounts or raised on its candidate
+    contracts, that nothing the plan keeps justifies: their detail lines may leave the portal."""
+    if not plan.has_exits:
+        return []
+    statement = sqlfiles.render("extract/select_invoice_owners.sql", dialect=dialect)
+    with source.cursor() as cursor:
+        cursor.execute(statement, {"accounts": json.dumps(list(plan.gone_accounts)),
+                                   "contracts": json.dumps(list(plan.gone_contracts))})
+        rows = cursor.fetchall()
+    return sorted(int(invoice) for invoice, account, contract in rows
+                  if int(account) not in plan.keep_accounts
+                  and (contract is None or int(contract) not in plan.keep_contracts))
+
