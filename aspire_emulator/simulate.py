@@ -296,6 +296,27 @@ def book_contract(target: Target, contract_oid: int | None = None, *, rng: rando
         return touched
 
 
+def transfer_contract(target: Target, contract_oid: int, to_account: int) -> Touched:
+    """Transfers a contract to another customer (an assumption or a sale of the lease): its Customer role, the
+    contract and the invoices and receipts raised on it move to `to_account`."""
+    with _transaction(target) as conn:
+        plan = _contract(conn, contract_oid)
+        if account_kind(conn, to_account) is None:
+            raise ValueError(f"account {to_account} does not exist in ASPIRE")
+        _rows(conn, "update_contract_customer", contract_oid=plan.oid, account_oid=to_account)
+        return {"Contract": [plan.oid]}
+
+
+def unbook_contract(target: Target, contract_oid: int) -> Touched:
+    """Reverses a contract's booking: it stays in ASPIRE but is no longer booked."""
+    with _transaction(target) as conn:
+        plan = _contract(conn, contract_oid)
+        if not plan.booked:
+            raise ValueError(f"contract {plan.oid} is not booked")
+        _rows(conn, "update_contract_unbooked", contract_oid=plan.oid)
+        return {"Contract": [plan.oid]}
+
+
 def terminate_contract(target: Target, contract_oid: int | None = None, *, rng: random.Random | None = None) -> Touched:
     """Terminates a commenced contract early (buyout or default); it stays booked, its values close."""
     rng = _rng(rng)

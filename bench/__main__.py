@@ -70,6 +70,9 @@ def run(world: World, methods: list[str]) -> list[dict[str, Any]]:
                  touch_in_scope(world.source_dsn, world.accounts, INCREMENTAL_CHANGES))
         measured.append({"method": "incremental", "case": INCREMENTAL_CHANGES,
                          **measure(world, "incremental", INCREMENTAL_CHANGES, portal)})
+        if "full_sync" in methods:  # into the portal the incremental runs filled with every enrolled customer
+            for case in ("largest", "median"):
+                measured.append({"method": "full_sync", "case": case, **measure(world, "full_sync", case, portal)})
     return measured
 
 
@@ -81,7 +84,7 @@ def rows_of(world: World, measured: list[dict[str, Any]]) -> list[dict[str, Any]
     limit = {m["case"]: m for m in measured if m["method"] == "limit"}
     out, per_entity = [], []
     for m in measured:
-        base = limit.get(m["case"]) if m["method"] != "incremental" else None
+        base = limit.get(m["case"]) if m["method"] not in ("incremental", "full_sync") else None
         ratio = rate(m["seconds"], m["rows"]) / rate(base["seconds"], base["rows"]) if base and base["rows"] else None
         out.append({"size": world.size, "method": m["method"], "case": m["case"], "seconds": round(m["seconds"], 3),
                     "rows": m["rows"], "rows_per_s": rate(m["seconds"], m["rows"]),
@@ -120,7 +123,7 @@ def report(world: World, results: list[dict[str, Any]], measured: list[dict[str,
     lines += [""] + [f"{m['method']} ({m['case']}): {m['note']}" for m in measured if m.get("note")]
     moved: dict[str, set[int]] = {}
     for m in measured:
-        if m["method"] != "incremental":
+        if m["method"] not in ("incremental", "full_sync"):
             moved.setdefault(m["case"], set()).add(m["rows"])
     lines += [f"WARNING: the methods moved different numbers of rows in the {case} case: {sorted(counts)}"
               for case, counts in moved.items() if len(counts) > 1]
@@ -130,13 +133,13 @@ def report(world: World, results: list[dict[str, Any]], measured: list[dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=("small", "medium", "large"), default="medium")
-    parser.add_argument("--methods", default=",".join((*FULL_METHODS, "incremental")),
+    parser.add_argument("--methods", default=",".join((*FULL_METHODS, "incremental", "full_sync")),
                         help="comma-separated subset of: limit, engine, generic_transfer, dlt, incremental")
     parser.add_argument("--reuse-source", action="store_true",
                         help="keep the emulator of an earlier run at the same size instead of re-creating it")
     args = parser.parse_args()
     methods = args.methods.split(",")
-    unknown = set(methods) - {*FULL_METHODS, "incremental"}
+    unknown = set(methods) - {*FULL_METHODS, "incremental", "full_sync"}
     if unknown:
         parser.error(f"unknown methods {sorted(unknown)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")

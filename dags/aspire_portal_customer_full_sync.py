@@ -4,9 +4,10 @@
 Loads **everything in scope for one customer** from ASPIRE into the portal database: the account and its
 contacts, the booked contracts on which it is Customer or Guarantor with their roles, invoices and invoice
 details, cash receipts, scenarios, principal-and-interest figures, amortization schedules and equipment, and
-its lines of credit. Rows of that customer that are gone from ASPIRE (or left its scope) are deleted. `resolve_scope` reads the
-customer's scope from ASPIRE once, on top of the newest scope of everyone; the twelve loads then run in any order
-and delete from that state and ASPIRE, never from portal tables their siblings are rewriting.
+its lines of credit. Rows of that customer that are gone from ASPIRE (or left its scope) are deleted.
+`resolve_scope` reads the customer's scope from ASPIRE once, on top of the newest scope of everyone; the twelve
+loads then run in any order and delete from that state and ASPIRE, never from portal tables their siblings are
+rewriting.
 When every entity is loaded, `aspire_sync.customer_sync_status` records the full sync with its "data as of" time.
 
 **When it runs:** the portal triggers it when it creates a user for a customer

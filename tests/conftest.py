@@ -37,6 +37,14 @@ def recreate_database(name: str) -> str:
     return database_dsn(name)
 
 
+def minimal_work_mem(dsn: str) -> None:
+    """Runs every later session of the database with work_mem at its minimum (64kB), so a plan that only works
+    while a subquery fits in memory (an unhashable NOT IN) shows up on small data."""
+    name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("alter database {} set work_mem = '64kB'").format(sql.Identifier(name)))
+
+
 @pytest.fixture(scope="session")
 def fresh_database():
     """Factory: a new empty database named `<prefix>_<suffix>` (dropped and re-created)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from airflow.sdk.definitions.param import ParamValidationError
-from conftest import use_connections
+from conftest import minimal_work_mem, use_connections
 from projection import assert_portal_equals_source
 
 from aspire_emulator import portal as portal_app
@@ -17,6 +17,7 @@ DAG_ID = "aspire_portal_customer_full_sync"
 def setup(fresh_database, aspire_small):
     portal_dsn = fresh_database("portal_full_sync")
     portal_app.create_portal_schema(portal_dsn)
+    minimal_work_mem(portal_dsn)
     enrolled = portal_app.enroll(portal_dsn, aspire_small, count=3, seed=7)
     use_connections(aspire_small, portal_dsn)
     with psycopg.connect(aspire_small) as aspire, psycopg.connect(portal_dsn, autocommit=True) as portal:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from conftest import use_connections
+from conftest import minimal_work_mem, use_connections
 from projection import SPEC, assert_portal_equals_source, money_sums, portal_rows, source_projection
 
 from aspire_emulator import generate, simulate
@@ -57,6 +57,8 @@ def world(fresh_database):
     generate.create(aspire_dsn, size="small", seed=42)
     portal_dsn = fresh_database("daily_portal")
     portal_app.create_portal_schema(portal_dsn)
+    minimal_work_mem(aspire_dsn)
+    minimal_work_mem(portal_dsn)
     portal_app.enroll(portal_dsn, aspire_dsn, count=ENROLLED, seed=4)
     # autocommit: an idle open transaction here would hold back ASPIRE's read bound (min active row version)
     with psycopg.connect(aspire_dsn, autocommit=True) as aspire, \
