@@ -125,7 +125,7 @@ def _source_size(source_dsn: str) -> str | None:
 def inlined_extract(source: psycopg.Connection, entity: Entity, accounts: tuple[int, ...]) -> str:
     """The engine's full extract of `entity` with the enrolled accounts inlined as a literal, for tools that
     take SQL text without parameters (psql, GenericTransfer, a view)."""
-    extract = engine.render_extract(entity, "full", "postgres")
+    extract = engine.render_extract(entity, "full", "postgres", scope_known=False)
     return psycopg.ClientCursor(source).mogrify(extract, {"accounts": json.dumps(list(accounts))}).strip()
 
 

@@ -253,7 +253,8 @@ def _delete(source: Any, target: psycopg.Connection, entity: Entity, request: Lo
     rows changed in the window that left the scope and the rows of the accounts and contracts that left it."""
     key = [sql.Identifier(k).as_string(target) for k in entity.key]
     if _over_everyone(request):
-        statement = sqlfiles.render("load/delete_missing.sql", stage=stage, target=entity.target_table, key=key)
+        statement = sqlfiles.render("load/delete_missing.sql", stage=stage, target=entity.target_table, key=key,
+                                    changed=None)
         return target.execute(statement, {"high_rowver": result.high_rowver}).fetchone()[0]
     deleted = 0
     if request.kind in ("incremental", "backfill"):
@@ -284,7 +285,7 @@ def _delete_departed(source: Any, target: psycopg.Connection, entity: Entity, re
     _stream_rows(source, target, statement, _parameters(request, result, (), ()), changed, key, list(entity.key),
                  batch_size)
     target.execute(sqlfiles.render("load/analyze_stage.sql", stage=changed))
-    return target.execute(sqlfiles.render("load/delete_departed.sql", changed=changed, stage=stage,
+    return target.execute(sqlfiles.render("load/delete_missing.sql", changed=changed, stage=stage,
                                           target=entity.target_table, key=key),
                           {"high_rowver": result.high_rowver}).fetchone()[0]
 

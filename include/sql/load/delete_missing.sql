@@ -1,8 +1,15 @@
--- Deletes the rows a full load over every enrolled customer did not read: gone from ASPIRE or out of scope.
--- Rows at or above the load's read bound were written by a newer read and are left alone.
+-- Deletes the target rows the extract did not return: after a full load over every enrolled customer, any row
+-- (gone from ASPIRE or out of scope); with `changed`, only the rows ASPIRE changed in the load's window (they
+-- moved out of the scope: to another account or contract, or their contract did). Rows at or above the load's
+-- read bound were written by a newer read and are left alone.
 with deleted as (
     delete from {{ target }} as t
+{%- if changed %}
+    using {{ changed }} as c
+    where {% for k in key %}c.{{ k }} = t.{{ k }} and {% endfor %}t.source_rowver < %(high_rowver)s
+{%- else %}
     where t.source_rowver < %(high_rowver)s
+{%- endif %}
       and not exists (
             select 1
             from {{ stage }} as s
