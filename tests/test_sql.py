@@ -37,8 +37,7 @@ def test_extract_parses_as_tsql(entity, kind, scope_known):
 
 
 @pytest.mark.parametrize("path", ["extract/select_min_active_rowversion.sql", "extract/select_customer.sql",
-                                  "extract/select_scope_links.sql", "extract/select_existing_accounts.sql",
-                                  "extract/select_invoice_owners.sql"])
+                                  "extract/select_scope_links.sql", "extract/select_invoice_owners.sql"])
 def test_source_lookups_parse_as_tsql(path):
     assert_tsql(sqlfiles.render(path, dialect="mssql"), path)
 

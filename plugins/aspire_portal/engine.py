@@ -213,7 +213,7 @@ def _plan(source: Any, target: psycopg.Connection, request: LoadRequest, dialect
         resolved = scope_state.resolve(source, target, dialect, customers=request.accounts, dag_id=run.dag_id,
                                        run_id=run.run_id)
     if request.kind == "full":
-        before = [scope_state.by_id(target, resolved.base_resolution_id), scope_state.latest(target)]
+        before = scope_state.contracts_before(target, resolved)
         return resolved, scope_state.plan_customers(entity, resolved, state, before)
     return resolved, scope_state.plan_changes(entity, resolved, state)
 

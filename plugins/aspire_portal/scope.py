@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -55,7 +56,7 @@ class Scope:
     customers: frozenset[int] | None = None
     base_resolution_id: int | None = None
 
-    @property
+    @cached_property
     def contracts(self) -> frozenset[int]:
         return frozenset(contract for contract, _account, _role in self.links)
 
@@ -185,22 +186,20 @@ def _persist(target: psycopg.Connection, scope: Scope, base: Scope | None, dag_i
             "accounts": [a for _c, a, _r in links], "roles": [r for _c, _a, r in links]})
         target.execute(sqlfiles.read("sync/delete_old_scope_resolutions.sql"))
         target.execute(sqlfiles.read("sync/delete_old_aspire_clock.sql"))
-    return Scope(accounts=scope.accounts, links=scope.links, read_bound=scope.read_bound,
-                 resolved_at=scope.resolved_at, resolution_id=resolution_id, customers=scope.customers,
-                 base_resolution_id=base.resolution_id if base else None)
+    return replace(scope, resolution_id=resolution_id, base_resolution_id=base.resolution_id if base else None)
 
 
 def for_run(target: psycopg.Connection, dag_id: str | None, run_id: str | None) -> Scope | None:
     """The scope this run resolved, or None when it resolved none (or it was forgotten)."""
     if run_id is None:
         return None
-    return _load(target, sqlfiles.render("sync/select_scope_resolution.sql", by_run=True, by_id=False),
+    return _load(target, sqlfiles.render("sync/select_scope_resolution.sql", by_run=True),
                  {"dag_id": dag_id, "run_id": run_id})
 
 
 def latest(target: psycopg.Connection) -> Scope | None:
     """The newest scope resolved for every enrolled customer, or None before the first."""
-    return _load(target, sqlfiles.render("sync/select_scope_resolution.sql", by_run=False, by_id=False), {})
+    return _load(target, sqlfiles.render("sync/select_scope_resolution.sql", by_run=False), {})
 
 
 def _load(target: psycopg.Connection, statement: str, parameters: dict) -> Scope | None:
@@ -215,13 +214,6 @@ def _load(target: psycopg.Connection, statement: str, parameters: dict) -> Scope
                  resolution_id=resolution_id, customers=None if customers is None else frozenset(customers),
                  base_resolution_id=base_resolution_id)
 
-
-def by_id(target: psycopg.Connection, resolution_id: int | None) -> Scope | None:
-    """One resolved scope by its id, or None when it is unknown or was forgotten."""
-    if resolution_id is None:
-        return None
-    return _load(target, sqlfiles.render("sync/select_scope_resolution.sql", by_run=False, by_id=True),
-                 {"resolution_id": resolution_id})
 
 
 # ---- what an entity holds, and the plan of one load -------------------------------------------------------------
@@ -262,13 +254,20 @@ def plan_changes(entity: Entity, scope: Scope, state: Held) -> Plan:
     )
 
 
-def plan_customers(entity: Entity, scope: Scope, state: Held, before: Sequence[Scope | None]) -> Plan:
+def contracts_before(target: psycopg.Connection, scope: Scope) -> frozenset[int]:
+    """The contracts the re-read customers held in scope before this run (in the scope it was built on and in the
+    newest scope of everyone), read for those customers only."""
+    rows = target.execute(sqlfiles.read("sync/select_contracts_before.sql"), {
+        "customers": sorted(scope.customers or ()), "base_resolution_id": scope.base_resolution_id})
+    return frozenset(row[0] for row in rows)
+
+
+def plan_customers(entity: Entity, scope: Scope, state: Held, old_contracts: frozenset[int]) -> Plan:
     """A full load of the re-read customers: their whole scope is read; their own rows the extract does not
     return are deleted unless another account justifies them. Their own contracts are those they hold now and
-    those the scope before this run gave them."""
+    `old_contracts`, those the scope before this run gave them (:func:`contracts_before`)."""
     mine = scope.customers or frozenset()
     now_contracts = scope.contracts_of(mine)
-    old_contracts = frozenset().union(*(b.contracts_of(mine) for b in before if b is not None))
     others_accounts, others_contracts = scope.others()
     taken_accounts, taken_contracts = state.taken_since(scope.resolved_at)
     keep_accounts = others_accounts | (taken_accounts - mine)
