@@ -6,8 +6,9 @@ portal of its own, from empty ("initial") and again after 1% of every ASPIRE tab
   engine            the project's full load of every entity (aspire_portal.engine.load_entity, kind "full")
   generic_transfer  Airflow common-sql GenericTransfer (get_records -> insert_rows; refresh: replace=True)
   dlt               dlt's sql_database source (pyarrow backend when installed) -> PostgreSQL, write_disposition="merge"
-and the 15-minute incremental run with no change and with 1,000 changed rows. Each measurement runs in its own
-process. Prints one table and writes it to bench/results/latest.json.
+and the 15-minute incremental run with no change and with 1,000 changed rows, the customer full sync of the largest
+and the median enrolled customer, and the run after 1% of the enrolled customers were un-enrolled ("exit").
+Each measurement runs in its own process. Prints one table and writes it to bench/results/latest.json.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import time
 from typing import Any
 
 from bench import REPO, RESULTS
-from bench.world import World, prepare, touch_in_scope, touch_one_percent
+from bench.world import World, prepare, touch_in_scope, touch_one_percent, unenroll_share
 
 log = logging.getLogger("bench")
 
 FULL_METHODS = ("limit", "engine", "generic_transfer", "dlt")
+SCOPE_METHODS = ("incremental", "full_sync", "exit")
 INCREMENTAL_CHANGES = 1_000
 
 
@@ -73,6 +75,9 @@ def run(world: World, methods: list[str]) -> list[dict[str, Any]]:
         if "full_sync" in methods:  # into the portal the incremental runs filled with every enrolled customer
             for case in ("largest", "median"):
                 measured.append({"method": "full_sync", "case": case, **measure(world, "full_sync", case, portal)})
+        if "exit" in methods:  # the cost of scope exits: 1% of the enrolled customers un-enrolled, one 15-minute run
+            log.info("un-enrolled %d customers (1%% of the enrolled)", unenroll_share(portal, world.accounts, 0.01))
+            measured.append({"method": "incremental", "case": "exit", **measure(world, "incremental", "exit", portal)})
     return measured
 
 
@@ -133,13 +138,14 @@ def report(world: World, results: list[dict[str, Any]], measured: list[dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=("small", "medium", "large"), default="medium")
-    parser.add_argument("--methods", default=",".join((*FULL_METHODS, "incremental", "full_sync")),
-                        help="comma-separated subset of: limit, engine, generic_transfer, dlt, incremental")
+    parser.add_argument("--methods", default=",".join((*FULL_METHODS, *SCOPE_METHODS)),
+                        help="comma-separated subset of: limit, engine, generic_transfer, dlt, incremental, "
+                             "full_sync, exit (full_sync and exit need incremental)")
     parser.add_argument("--reuse-source", action="store_true",
                         help="keep the emulator of an earlier run at the same size instead of re-creating it")
     args = parser.parse_args()
     methods = args.methods.split(",")
-    unknown = set(methods) - {*FULL_METHODS, "incremental", "full_sync"}
+    unknown = set(methods) - {*FULL_METHODS, *SCOPE_METHODS}
     if unknown:
         parser.error(f"unknown methods {sorted(unknown)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")

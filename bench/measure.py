@@ -65,11 +65,21 @@ def incremental(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
         started = time.perf_counter()
         resolved = scope.resolve(source, target, "postgres", dag_id=run.dag_id, run_id=run.run_id)
         seconds = time.perf_counter() - started
-        result = timed(catalogue.ENTITIES, lambda entity: engine.load_entity(
-            source, target, engine.LoadRequest(entity, "incremental" if entity.cadence == "15min" else "scope",
-                                               run=run), dialect="postgres", scope=resolved).rows_read)
+        deleted = 0
+
+        def load(entity: Entity) -> int:
+            nonlocal deleted
+            loaded = engine.load_entity(
+                source, target, engine.LoadRequest(entity, "incremental" if entity.cadence == "15min" else "scope",
+                                                   run=run), dialect="postgres", scope=resolved)
+            deleted += loaded.rows_deleted
+            return loaded.rows_read
+
+        result = timed(catalogue.ENTITIES, load)
     result["entities"]["resolve_scope"] = {"seconds": seconds, "rows": len(resolved.links)}
     result["seconds"] += seconds
+    if case == "exit":
+        result["note"] = f"{deleted:,} portal rows deleted (the un-enrolled customers' data, every entity)"
     return result
 
 
@@ -298,7 +308,7 @@ METHODS: dict[str, Callable[[str, str, str], dict[str, Any]]] = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("method", choices=METHODS)
-    parser.add_argument("case", help="initial or refresh; for incremental: prime, 0 or 1000 (changed rows); "
+    parser.add_argument("case", help="initial or refresh; for incremental: prime, 0, 1000 (changed rows) or exit; "
                                          "for full_sync: largest or median")
     parser.add_argument("--source", required=True, help="libpq DSN of the emulated ASPIRE")
     parser.add_argument("--portal", required=True, help="libpq DSN of this method's portal database")

@@ -8,6 +8,7 @@ so the row-version trigger moves RowVer exactly as ASPIRE's users would.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -164,6 +165,15 @@ def touch_in_scope(source_dsn: str, accounts: tuple[int, ...], total: int) -> di
             touched[name] = cursor.rowcount
         _wait_for_read_bound(conn)
     return touched
+
+
+def unenroll_share(portal_dsn: str, accounts: tuple[int, ...], share: float) -> int:
+    """Un-enrols `share` of the enrolled customers (a fixed pseudo-random pick) as the portal would; how many."""
+    ranked = sorted(accounts, key=lambda oid: hashlib.md5(str(oid).encode()).hexdigest())
+    picked = ranked[:max(1, round(len(accounts) * share))]
+    for oid in picked:
+        portal_app.unenroll(portal_dsn, oid)
+    return len(picked)
 
 
 def _wait_for_read_bound(conn: psycopg.Connection, timeout: float = 300) -> None:
