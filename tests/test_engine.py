@@ -10,7 +10,7 @@ import pytest
 from projection import portal_rows, source_projection
 
 from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, engine, migrations
+from aspire_portal import catalogue, engine, migrations, sqlfiles
 
 
 @pytest.fixture()
@@ -90,7 +90,9 @@ def test_a_load_for_customers_nobody_enrolled_fails_and_writes_nothing(aspire_sm
 def test_the_daily_full_load_waits_for_other_loads_of_the_entity(aspire_small, portal):
     dsn, _conn, _accounts = portal
     with psycopg.connect(dsn) as other:  # another load of `account` holds the entity's scope lock, shared
-        other.execute("select pg_advisory_xact_lock_shared(hashtext('aspire_sync.entity_scope'), hashtext('account'))")
+        other.execute(sqlfiles.read("sync/insert_sync_lock.sql"), {"entity": "account"})
+        other.commit()
+        other.execute(sqlfiles.render("sync/lock_entity_scope.sql", exclusive=False), {"entity": "account"})
         incremental = run(aspire_small, dsn, "account", "incremental")  # shared with it: runs alongside
         assert incremental.rows_read > 0
         done = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -53,8 +55,80 @@ def test_a_migration_edited_after_it_was_applied_is_refused(fresh_database):
         migrations.migrate(conn)
         assert migrations.migrate(conn) == []
         conn.execute("update aspire_sync.schema_migration set checksum = 'edited' where version = 1")
-        with pytest.raises(RuntimeError, match="V001 .* was changed after it was applied"):
+        with pytest.raises(migrations.MigrationError,
+                           match=r"V001__create_aspire_tables\.sql was changed after it was applied"):
             migrations.migrate(conn)
+
+
+def copy_of_migrations(tmp_path: Path) -> Path:
+    folder = tmp_path / "migrations"
+    shutil.copytree(migrations.sqlfiles.SQL_DIR / "migrations", folder)
+    return folder
+
+
+def ledger(conn):
+    return conn.execute("select version, name, checksum from aspire_sync.schema_migration order by 1").fetchall()
+
+
+def test_a_crlf_checkout_with_trailing_whitespace_is_not_an_edit(fresh_database, tmp_path):
+    dsn = fresh_database("migrations_crlf")
+    folder = copy_of_migrations(tmp_path)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        migrations.migrate(conn)
+        before = ledger(conn)
+        for path in folder.glob("*.sql"):  # what git does with core.autocrlf=true, and an editor's stray blanks
+            text = path.read_text()
+            path.write_bytes(("\ufeff" + text.replace("\n", "  \r\n") + "\r\n").encode())
+        assert migrations.migrate(conn, folder) == []
+        assert ledger(conn) == before
+
+
+def test_an_applied_migration_deleted_or_renamed_is_an_error_naming_it(fresh_database, tmp_path):
+    dsn = fresh_database("migrations_missing")
+    folder = copy_of_migrations(tmp_path)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        migrations.migrate(conn)
+        before = ledger(conn)
+        applied = folder / "V004__entity_contract_scope.sql"
+        renamed = applied.rename(folder / "V004__contract_scope.sql")
+        with pytest.raises(migrations.MigrationError, match=r"V004__entity_contract_scope\.sql was applied to this "
+                           r"database but the folder has V004__contract_scope\.sql instead"):
+            migrations.migrate(conn, folder)
+        renamed.unlink()
+        with pytest.raises(migrations.MigrationError, match=r"V004__entity_contract_scope\.sql was applied to this "
+                           r"database but is missing from include/sql/migrations"):
+            migrations.migrate(conn, folder)
+        assert ledger(conn) == before
+
+
+def test_a_new_migration_numbered_below_the_highest_applied_is_an_error_and_applies_nothing(fresh_database,
+                                                                                           tmp_path):
+    dsn = fresh_database("migrations_order")
+    folder = copy_of_migrations(tmp_path)
+    (folder / "V010__later.sql").write_text("create table aspire_sync.later (x int);\n")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        migrations.migrate(conn, folder)
+        (folder / "V008__between.sql").write_text("create table aspire_sync.between_ (x int);\n")
+        (folder / "V011__next.sql").write_text("create table aspire_sync.next_ (x int);\n")
+        with pytest.raises(migrations.MigrationError, match=r"\['V008__between\.sql'\] are numbered below V010"):
+            migrations.migrate(conn, folder)
+        assert conn.execute("select to_regclass('aspire_sync.next_')").fetchone()[0] is None  # nothing applied
+        (folder / "V008__between.sql").unlink()
+        assert migrations.migrate(conn, folder) == ["V011__next"]
+
+
+def test_a_database_migrated_with_the_earlier_texts_of_the_rewritten_migrations_takes_the_new_ones(
+        fresh_database, tmp_path):
+    """V001-V003 were rewritten in place for least privilege: a ledger holding their earlier checksums is
+    accepted (and updated), any other checksum is still an edit."""
+    dsn = fresh_database("migrations_rewritten")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        migrations.migrate(conn)
+        for version, (earlier,) in migrations.REWRITTEN.items():
+            conn.execute("update aspire_sync.schema_migration set checksum = %s where version = %s",
+                         (earlier, version))
+        assert migrations.migrate(conn) == []
+        assert [c for _v, _n, c in ledger(conn)] == [m.checksum for m in migrations.available()]
 
 
 def test_migration_files_are_named_in_order():

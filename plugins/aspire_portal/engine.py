@@ -33,6 +33,20 @@ BATCH_SIZE = 20_000
 
 
 @dataclass(frozen=True)
+class LockTimeouts:
+    """How long a load waits for a lock before it fails (and its task retries), as PostgreSQL intervals.
+    `coordination`: for its turn among the sync's own loads of the entity (a daily full load of it may hold that
+    for minutes); `other`: for any other lock (a table an outside session holds), so no wait is a hang."""
+
+    coordination: str = "10min"
+    other: str = "2min"
+
+
+class LockTimeout(RuntimeError):
+    """A load waited longer than its lock timeout; nothing was written."""
+
+
+@dataclass(frozen=True)
 class RunContext:
     """Who asked for a load, for the run log."""
 
@@ -129,6 +143,7 @@ def load_entity(
     dialect: Dialect,
     batch_size: int = BATCH_SIZE,
     scope: scope_state.Scope | None = None,
+    timeouts: LockTimeouts = LockTimeouts(),
 ) -> LoadResult:
     """Loads one entity from ASPIRE into the portal, in one portal transaction (see the module docstring).
 
@@ -140,11 +155,10 @@ def load_entity(
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
     try:
+        target.execute(sqlfiles.read("sync/insert_sync_lock.sql"), {"entity": entity.name})
         with target.transaction():
-            target.execute(sqlfiles.render("sync/lock_entity_scope.sql", exclusive=_over_everyone(request)),
-                           {"entity": entity.name})
+            _take_turn(target, request, timeouts)
             if request.kind == "incremental":
-                target.execute(sqlfiles.read("sync/lock_entity.sql"), {"entity": entity.name})
                 result.low_rowver = _watermark(target, entity)
             columns = _target_columns(target, entity)
             result.high_rowver = read_bound(source, target, dialect)
@@ -185,6 +199,14 @@ def load_entity(
                 })
             result.seconds = time.perf_counter() - clock
             _record(target, request, result, started_at, status="success")
+    except psycopg.errors.LockNotAvailable as error:
+        result.seconds = time.perf_counter() - clock
+        timeout = LockTimeout(
+            f"the load of {entity.name} waited longer than its lock timeout (coordination {timeouts.coordination}, "
+            f"other locks {timeouts.other}) for a lock another session holds{_where(error)}; nothing was written "
+            "and the task retries. See the runbook, 'A load waits for a lock'.")
+        _record_failure(target, request, result, started_at, timeout)
+        raise timeout from error
     except Exception as error:
         result.seconds = time.perf_counter() - clock
         _record_failure(target, request, result, started_at, error)
@@ -193,6 +215,23 @@ def load_entity(
         _end_source_transaction(source)
     log.info("Loaded %s", result.summary())
     return result
+
+
+def _take_turn(target: psycopg.Connection, request: LoadRequest, timeouts: LockTimeouts) -> None:
+    """Waits (at most `timeouts.coordination`) for this load's turn among the loads of its entity: row locks on
+    aspire_sync.sync_lock, which only the sync's role can take; then bounds every later lock wait of the
+    transaction by `timeouts.other`."""
+    entity = {"entity": request.entity.name}
+    target.execute(sqlfiles.read("sync/set_lock_timeout.sql"), {"timeout": timeouts.coordination})
+    target.execute(sqlfiles.render("sync/lock_entity_scope.sql", exclusive=_over_everyone(request)), entity)
+    if request.kind == "incremental":
+        target.execute(sqlfiles.read("sync/lock_entity.sql"), entity)
+    target.execute(sqlfiles.read("sync/set_lock_timeout.sql"), {"timeout": timeouts.other})
+
+
+def _where(error: psycopg.Error) -> str:
+    context = (error.diag.context or "").strip().splitlines()
+    return f" ({context[0]})" if context else ""
 
 
 def _over_everyone(request: LoadRequest) -> bool:

@@ -111,17 +111,56 @@ class Plan:
 
 # ---- resolving and persisting ---------------------------------------------------------------------------------
 
-def enrolled_accounts(target: psycopg.Connection) -> tuple[int, ...]:
-    """The enrolled accounts from the portal's link table. It is input from outside the sync: a value that is not
-    a positive bigint is skipped with a warning (see :func:`quarantine`), never fatal to the others."""
-    rows = target.execute(sqlfiles.read("sync/select_enrolled_accounts.sql")).fetchall()
-    good, bad = [], []
-    for (value,) in rows:
-        (good if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63 else bad).append(value)
-    if bad:
-        log.warning("portal.portal_user_account holds %d account_oid value(s) that are not positive ASPIRE "
-                    "AccountOids; skipped: %s", len(bad), bad[:10])
-    return tuple(good)
+@dataclass(frozen=True)
+class Quarantined:
+    """A value of portal.portal_user_account.account_oid the sync skips: `value` as text, why, and how many portal
+    users it links."""
+
+    value: str
+    reason: str
+    portal_users: int
+
+
+NOT_A_BIGINT = "not a positive bigint (an ASPIRE AccountOid is 1 .. 9223372036854775807)"
+NO_ASPIRE_ACCOUNT = "names no ASPIRE account (no dbo.Account row with this AccountOid)"
+
+
+def enrolled_accounts(target: psycopg.Connection) -> tuple[dict[int, int], list[Quarantined]]:
+    """The enrolled accounts from the portal's link table (with how many portal users each), and the values skipped
+    because they are not positive bigints. The table is input from outside the sync: one bad row is skipped,
+    never fatal to the others."""
+    good, bad = {}, []
+    for value, users in target.execute(sqlfiles.read("sync/select_enrolled_accounts.sql")):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+            good[value] = users
+        else:
+            bad.append(Quarantined(str(value), NOT_A_BIGINT, users))
+    return good, bad
+
+
+def _without_aspire_account(source: Any, accounts: Iterable[int], dialect: str) -> set[int]:
+    """The accounts that name no ASPIRE account."""
+    accounts = sorted(accounts)
+    if not accounts:
+        return set()
+    with source.cursor() as cursor:
+        cursor.execute(sqlfiles.render("extract/select_existing_accounts.sql", dialect=dialect),
+                       {"accounts": json.dumps(accounts)})
+        existing = {int(row[0]) for row in cursor.fetchall()}
+    return set(accounts) - existing
+
+
+def _checked_enrolment(source: Any, target: psycopg.Connection, dialect: str,
+                       ) -> tuple[tuple[int, ...], list[Quarantined]]:
+    """The enrolled accounts ASPIRE knows, and every enrolment value skipped (quarantined), each with a warning."""
+    enrolled, bad = enrolled_accounts(target)
+    unknown = _without_aspire_account(source, enrolled, dialect)
+    bad += [Quarantined(str(oid), NO_ASPIRE_ACCOUNT, enrolled[oid]) for oid in sorted(unknown)]
+    for item in bad:
+        log.warning("Skipped the enrolment of account_oid %s in portal.portal_user_account (%d portal user(s)): "
+                    "it is %s. Every other customer syncs; see aspire_sync.enrolment_quarantine.",
+                    item.value, item.portal_users, item.reason)
+    return tuple(a for a in enrolled if a not in unknown), bad
 
 
 def resolve(source: Any, target: psycopg.Connection, dialect: str, *, customers: Sequence[int] | None = None,
@@ -131,13 +170,17 @@ def resolve(source: Any, target: psycopg.Connection, dialect: str, *, customers:
     from aspire_portal import engine
 
     resolved_at = target.execute("select clock_timestamp()").fetchone()[0]
-    enrolled = enrolled_accounts(target)
     bound = engine.read_bound(source, target, dialect)
+    enrolled, quarantined = _checked_enrolment(source, target, dialect)
     if customers is None:
         accounts = frozenset(enrolled)
         links = frozenset(_links(source, accounts, dialect))
         base = None
     else:
+        unknown = sorted({int(q.value) for q in quarantined if q.reason == NO_ASPIRE_ACCOUNT} & set(customers))
+        if unknown:
+            raise NotEnrolled(f"customer(s) {unknown} name no ASPIRE account (their enrolment is quarantined); "
+                              "nothing of theirs is loaded")
         missing = sorted(set(customers) - set(enrolled))
         if missing:
             raise NotEnrolled(f"customer(s) {missing} are not enrolled in the portal (no portal user is linked to "
@@ -154,7 +197,7 @@ def resolve(source: Any, target: psycopg.Connection, dialect: str, *, customers:
     scope = Scope(accounts=accounts, links=links, read_bound=bound, resolved_at=resolved_at,
                   customers=None if customers is None else frozenset(customers))
     if persist:
-        scope = _persist(target, scope, base, dag_id, run_id)
+        scope = _persist(target, scope, base, dag_id, run_id, quarantined)
     log.info("Resolved the scope%s: %d enrolled account(s), %d in-scope contract(s), ASPIRE read bound %d",
              "" if customers is None else f" of customer(s) {sorted(customers)} on top of everyone's",
              len(scope.accounts), len(scope.contracts), bound)
@@ -169,7 +212,7 @@ def _links(source: Any, accounts: Iterable[int], dialect: str) -> list[Link]:
 
 
 def _persist(target: psycopg.Connection, scope: Scope, base: Scope | None, dag_id: str | None,
-             run_id: str | None) -> Scope:
+             run_id: str | None, quarantined: list[Quarantined]) -> Scope:
     links = sorted(scope.links)
     with target.transaction():
         resolution_id = target.execute(sqlfiles.read("sync/insert_scope_resolution.sql"), {
@@ -184,6 +227,10 @@ def _persist(target: psycopg.Connection, scope: Scope, base: Scope | None, dag_i
         target.execute(sqlfiles.read("sync/insert_scope_contracts.sql"), {
             "resolution_id": resolution_id, "contracts": [c for c, _a, _r in links],
             "accounts": [a for _c, a, _r in links], "roles": [r for _c, _a, r in links]})
+        if scope.customers is None:  # a resolution of everyone saw every enrolment value: the quarantine now
+            target.execute(sqlfiles.read("sync/update_enrolment_quarantine.sql"), {
+                "values": [q.value for q in quarantined], "reasons": [q.reason for q in quarantined],
+                "users": [q.portal_users for q in quarantined], "run_id": run_id})
         target.execute(sqlfiles.read("sync/delete_old_scope_resolutions.sql"))
         target.execute(sqlfiles.read("sync/delete_old_aspire_clock.sql"))
     return replace(scope, resolution_id=resolution_id, base_resolution_id=base.resolution_id if base else None)

@@ -1,7 +1,14 @@
 -- Creates schema aspire: one table per ASPIRE table, the source key as primary key, every source column under
 -- its snake_case name, plus source_rowver (the ASPIRE RowVer the row was read at) and synced_at.
--- The portal's developers read these tables: their names are a public interface.
-create schema if not exists aspire;
+-- The portal's developers read these tables: their names are a public interface. The schema is created only when
+-- missing (include/sql/admin/setup_roles.sql creates it for the sync's role, which may not create schemas).
+do $$
+begin
+    if to_regnamespace('aspire') is null then
+        create schema aspire;
+    end if;
+end
+$$;
 
 create table aspire.account (
     account_oid         bigint          primary key,

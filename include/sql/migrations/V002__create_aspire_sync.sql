@@ -1,5 +1,12 @@
 -- Creates schema aspire_sync: the sync's own bookkeeping, which the portal may read to show "data as of".
-create schema if not exists aspire_sync;
+-- The schema is created only when missing (see V001).
+do $$
+begin
+    if to_regnamespace('aspire_sync') is null then
+        create schema aspire_sync;
+    end if;
+end
+$$;
 
 -- Per entity: the ASPIRE row version up to which (exclusive) every change has been applied to the portal.
 create table aspire_sync.watermark (

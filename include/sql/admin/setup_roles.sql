@@ -1,0 +1,98 @@
+-- Least privilege for the ASPIRE -> portal sync, in one idempotent script. Run it once (again after an upgrade
+-- does no harm) as the portal database's owner, or a superuser, connected to the portal database:
+--
+--     psql -v ON_ERROR_STOP=1 -d <portal db> -f include/sql/admin/setup_roles.sql
+--     psql -d <portal db> -c '\password aspire_portal_sync'
+--
+-- It creates, when missing:
+--   aspire_portal_sync    LOGIN, no password (set one as above): the Airflow connection `portal` logs in as it.
+--                         Owns schemas aspire and aspire_sync (the migrations create everything in them); reads
+--                         portal.portal_user_account and nothing else of the portal's; no CREATE on the database.
+--   aspire_portal_reader  NOLOGIN: grant it to the portal application's login (grant aspire_portal_reader to
+--                         <login>); reads aspire and aspire_sync, writes nothing.
+-- The portal's own schema (portal, with portal.portal_user_account) must exist first: the portal creates it.
+-- Creating roles needs CREATEROLE (a superuser has it); the owner is made a member of aspire_portal_sync so it
+-- can hand the schemas over.
+
+do $$
+begin
+    if not exists (select 1 from pg_roles where rolname = current_user and (rolsuper or rolcreaterole)) then
+        raise exception 'setup_roles.sql: % may not create roles (needs CREATEROLE or superuser); run it as the '
+                        'portal database''s owner with CREATEROLE, or as a superuser', current_user;
+    end if;
+    if to_regclass('portal.portal_user_account') is null then
+        raise exception 'setup_roles.sql: portal.portal_user_account does not exist in database %; connect to '
+                        'the portal''s database (psql -d <portal db>) after the portal created its schema',
+                        current_database();
+    end if;
+end
+$$;
+
+-- The roles (another session creating them at the same moment is fine).
+do $$
+begin
+    create role aspire_portal_sync login;
+exception when duplicate_object then
+    null;
+end
+$$;
+do $$
+begin
+    create role aspire_portal_reader nologin;
+exception when duplicate_object then
+    null;
+end
+$$;
+do $$
+begin
+    if not exists (select 1 from pg_roles where rolname = current_user and rolsuper)
+       and not pg_has_role(current_user, 'aspire_portal_sync', 'MEMBER') then
+        execute format('grant aspire_portal_sync to %I', current_user);
+    end if;
+end
+$$;
+
+-- Database level: connect, and temporary tables (each load stages its rows in one); nothing else.
+do $$
+begin
+    execute format('revoke create on database %I from aspire_portal_sync', current_database());
+    execute format('grant connect, temporary on database %I to aspire_portal_sync', current_database());
+    execute format('grant connect on database %I to aspire_portal_reader', current_database());
+end
+$$;
+
+-- The sync's schemas, owned by the sync's role. A deployment migrated before this script (by another role) hands
+-- its tables and views over too, so the migrations, run as aspire_portal_sync, own what they alter.
+do $$
+declare
+    schema_name text;
+    relation record;
+begin
+    foreach schema_name in array array['aspire', 'aspire_sync'] loop
+        if to_regnamespace(schema_name) is null then
+            execute format('create schema %I authorization aspire_portal_sync', schema_name);
+        else
+            execute format('alter schema %I owner to aspire_portal_sync', schema_name);
+        end if;
+    end loop;
+    for relation in
+        select c.oid::regclass as name
+        from pg_class as c
+        where c.relnamespace in (to_regnamespace('aspire'), to_regnamespace('aspire_sync'))
+          and c.relkind in ('r', 'p', 'v', 'm')
+          and c.relowner <> (select oid from pg_roles where rolname = 'aspire_portal_sync')
+    loop
+        execute format('alter table %s owner to aspire_portal_sync', relation.name);
+    end loop;
+end
+$$;
+
+-- The portal's side: the enrolment links, read only; nothing else of schema portal.
+grant usage on schema portal to aspire_portal_sync;
+grant select on portal.portal_user_account to aspire_portal_sync;
+
+-- The reader: everything in aspire and aspire_sync, read only, including what later migrations create.
+grant usage on schema aspire, aspire_sync to aspire_portal_reader;
+grant select on all tables in schema aspire, aspire_sync to aspire_portal_reader;
+alter default privileges for role aspire_portal_sync in schema aspire, aspire_sync
+    grant select on tables to aspire_portal_reader;
