@@ -81,9 +81,10 @@ def aspire_portal_incremental():
     ]
     migrated >> scoped >> loads
 
-    # The search reads aspire_sync.customer_sync_status, which the migrations create: it runs after them.
+    # The search reads aspire_sync.customer_sync_status, which the migrations create, and leaves out the enrolment
+    # values the scope resolution quarantined: it runs after both.
     missing = find_customers_without_full_sync()
-    migrated >> missing
+    scoped >> missing
     TriggerDagRunOperator.partial(
         task_id="trigger_missing_full_syncs",
         trigger_dag_id="aspire_portal_customer_full_sync",

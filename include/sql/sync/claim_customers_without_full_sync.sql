@@ -1,9 +1,12 @@
 -- Enrolled accounts with no full sync completed since their latest portal link (the portal's trigger was lost,
 -- the run failed, or the account was un-enrolled and linked again) and none requested recently; marks them
--- requested now, so the next run waits for the cool-down before asking again.
+-- requested now, so the next run waits for the cool-down before asking again. Enrolment values in quarantine (not
+-- a positive bigint, or no ASPIRE account: see scope.enrolled_accounts) are left out.
 with enrolled as (
     select pua.account_oid, max(pua.linked_at) as linked_at
     from portal.portal_user_account as pua
+    where pua.account_oid > 0
+      and not exists (select 1 from aspire_sync.enrolment_quarantine as q where q.account_oid = pua.account_oid::text)
     group by pua.account_oid
 ),
 
