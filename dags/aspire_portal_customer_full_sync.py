@@ -29,6 +29,7 @@ from airflow.sdk import Param, dag
 from aspire_portal import catalogue
 from aspire_portal.operators import AspireToPortalOperator
 from aspire_portal.tasks import mark_full_sync_done, migrate_portal_schema, resolve_scope, validate_customer
+from aspire_portal.validation import ACCOUNT_OID_SCHEMA
 
 
 @dag(
@@ -41,11 +42,11 @@ from aspire_portal.tasks import mark_full_sync_done, migrate_portal_schema, reso
                   "retry_exponential_backoff": True},
     params={
         "customer_id": Param(
-            type="integer",
-            minimum=1,
+            **ACCOUNT_OID_SCHEMA,
             title="Customer (ASPIRE AccountOid)",
-            description="The ASPIRE AccountOid of the customer to sync in full. It must be linked to a portal "
-                        "user (portal.portal_user_account).",
+            description="The ASPIRE AccountOid of the customer to sync in full: a whole number from 1 to "
+                        "9223372036854775807 (the largest AccountOid). It must be linked to a portal user "
+                        "(portal.portal_user_account).",
         ),
     },
 )

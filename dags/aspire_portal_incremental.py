@@ -41,6 +41,7 @@ from aspire_portal.tasks import (
     resolve_scope,
     summarize_run,
 )
+from aspire_portal.validation import ACCOUNT_OID_SCHEMA
 
 FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
 
@@ -62,9 +63,10 @@ FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
                         "Entities left out keep their watermarks.",
         ),
         "customer_ids": Param(
-            [], type="array", items={"type": "integer", "minimum": 1}, uniqueItems=True, maxItems=500,
+            [], type="array", items=dict(ACCOUNT_OID_SCHEMA), uniqueItems=True, maxItems=500,
             title="Customers (ASPIRE AccountOid)",
-            description="Re-load only these customers, in full: their rows are upserted and their stale rows "
+            description="Re-load only these customers (ASPIRE AccountOids, whole numbers from 1 to "
+                        "9223372036854775807), in full: their rows are upserted and their stale rows "
                         "deleted; watermarks do not move (empty: the normal incremental run for everyone).",
         ),
     },

@@ -144,6 +144,33 @@ def test_validation_messages():
     from aspire_portal.validation import parse_customer_id
 
     assert parse_customer_id(42) == 42 and parse_customer_id("42") == 42
-    for bad in [0, -1, "abc", 1.5, True, "1; drop table x", "", None, 2**63]:
-        with pytest.raises(ValueError, match=r"customer_id must be a positive integer \(an ASPIRE AccountOid\), got"):
+    assert parse_customer_id(1000509.0) == 1000509 and parse_customer_id("1000509.0") == 1000509
+    assert parse_customer_id(2**63 - 1) == 2**63 - 1
+    for bad, why in [(0, "which is zero"), (-1, "which is negative"), ("-7", "which is negative"),
+                     ("abc", "not a whole number"), (1.5, "not a whole number"), (True, "True"),
+                     ("1; drop table x", "not a whole number"), ("", "not a whole number"), (None, "None"),
+                     (2**63, "larger than the largest AccountOid"), (10**30, "larger than the largest AccountOid"),
+                     (str(10**30), "larger than the largest AccountOid"), (1e30, "too large to name one id exactly")]:
+        with pytest.raises(ValueError, match=r"customer_id must be a positive whole number, an ASPIRE AccountOid "
+                                             rf"\(1 to 9223372036854775807\); got .*{why}"):
             parse_customer_id(bad)
+
+
+@pytest.mark.parametrize("bad", [10**30, 2**63])
+def test_out_of_range_ids_are_refused_by_every_dags_params_before_a_run_exists(dagbag, bad):
+    full_sync = dagbag.get_dag(DAG_ID).params.deep_merge({"customer_id": bad})
+    with pytest.raises(ParamValidationError, match=r"customer_id: .* is greater than the maximum of "
+                                                   r"9223372036854775807"):
+        full_sync.validate()
+    incremental = dagbag.get_dag("aspire_portal_incremental").params.deep_merge({"customer_ids": [bad]})
+    with pytest.raises(ParamValidationError, match=r"customer_ids: .* is greater than the maximum"):
+        incremental.validate()
+
+
+def test_a_whole_number_sent_as_a_float_syncs_that_customer(dagbag, setup):
+    aspire, portal, enrolled = setup
+    params = dagbag.get_dag(DAG_ID).params.deep_merge({"customer_id": 1.0e6})
+    assert params.validate()["customer_id"] == 1.0e6  # the schema takes 1.0e6 as the integer 1000000 ...
+    run = run_full_sync(dagbag, {"customer_id": float(enrolled[0])})  # ... and so do the tasks
+    assert run.state == "success"
+    assert_portal_equals_source(aspire, portal, enrolled[:2])

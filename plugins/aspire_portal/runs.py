@@ -58,7 +58,7 @@ def selected_entities(params: dict[str, Any]) -> tuple[str, ...]:
 def selected_customers(params: dict[str, Any]) -> tuple[int, ...] | None:
     """The customers a run's `customer_ids` param names, validated; None when it names none (all enrolled)."""
     values = params.get("customer_ids") or []
-    return tuple(parse_customer_id(v) for v in values) or None
+    return tuple(parse_customer_id(v, "customer_ids item") for v in values) or None
 
 
 def is_backfill(dag_run: Any) -> bool:
