@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import psycopg
 import pytest
 from airflow.sdk.definitions.param import ParamValidationError
@@ -158,19 +160,24 @@ def test_validation_messages():
 
 @pytest.mark.parametrize("bad", [10**30, 2**63])
 def test_out_of_range_ids_are_refused_by_every_dags_params_before_a_run_exists(dagbag, bad):
-    full_sync = dagbag.get_dag(DAG_ID).params.deep_merge({"customer_id": bad})
     with pytest.raises(ParamValidationError, match=r"customer_id: .* is greater than the maximum of "
                                                    r"9223372036854775807"):
-        full_sync.validate()
-    incremental = dagbag.get_dag("aspire_portal_incremental").params.deep_merge({"customer_ids": [bad]})
+        with_conf(dagbag, DAG_ID, {"customer_id": bad}).validate()
     with pytest.raises(ParamValidationError, match=r"customer_ids: .* is greater than the maximum"):
-        incremental.validate()
+        with_conf(dagbag, "aspire_portal_incremental", {"customer_ids": [bad]}).validate()
+
+
+def with_conf(dagbag, dag_id, conf):
+    """The DAG's params with a trigger's conf, as Airflow checks them before it creates a run."""
+    params = copy.deepcopy(dagbag.get_dag(dag_id).params)
+    params.update(conf)
+    return params
 
 
 def test_a_whole_number_sent_as_a_float_syncs_that_customer(dagbag, setup):
     aspire, portal, enrolled = setup
-    params = dagbag.get_dag(DAG_ID).params.deep_merge({"customer_id": 1.0e6})
-    assert params.validate()["customer_id"] == 1.0e6  # the schema takes 1.0e6 as the integer 1000000 ...
+    # The schema takes 1.0e6 as the integer 1000000 ...
+    assert with_conf(dagbag, DAG_ID, {"customer_id": 1.0e6}).validate()["customer_id"] == 1.0e6
     run = run_full_sync(dagbag, {"customer_id": float(enrolled[0])})  # ... and so do the tasks
     assert run.state == "success"
     assert_portal_equals_source(aspire, portal, enrolled[:2])
