@@ -81,3 +81,18 @@ def conninfo_to_uri(conninfo: str, scheme: str = "postgresql") -> str:
     host = quote(info.get("host", "127.0.0.1"), safe="")
     port = f":{info['port']}" if info.get("port") else ""
     return f"{scheme}://{auth}@{host}{port}/{info['dbname']}"
+
+
+def masked(dsn: str) -> str:
+    """`dsn` (a URI or a libpq conninfo) with its password replaced by ****, for printing."""
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        userinfo, at, hostport = parts.netloc.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        if colon:
+            return parts._replace(netloc=f"{user}:****{at}{hostport}").geturl()
+        return dsn
+    info = conninfo_to_dict(dsn)
+    if "password" in info:
+        info["password"] = "****"
+    return make_conninfo(**info)

@@ -60,11 +60,14 @@ def main() -> int:
     args = parse_args()
     started = time.perf_counter()
     if os.environ.get("AIRFLOW_CONN_ASPIRE") and os.environ.get("AIRFLOW_CONN_PORTAL"):
-        print("Using the connections aspire and portal from AIRFLOW_CONN_ASPIRE / AIRFLOW_CONN_PORTAL")
+        from aspire_emulator.dsn import masked
+
+        print("Using the connections aspire and portal from AIRFLOW_CONN_ASPIRE / AIRFLOW_CONN_PORTAL: "
+              f"{masked(os.environ['AIRFLOW_CONN_ASPIRE'])}, {masked(os.environ['AIRFLOW_CONN_PORTAL'])}")
     else:
         os.environ["AIRFLOW_CONN_ASPIRE"], os.environ["AIRFLOW_CONN_PORTAL"] = embedded_postgres()
 
-    home = REPO / ".demo" / "airflow"
+    home = Path(os.environ.get("ASPIRE_PORTAL_DEMO_HOME", REPO / ".demo")) / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     os.environ.update({
         "AIRFLOW_HOME": str(home),
@@ -123,7 +126,8 @@ def main() -> int:
         runs.append((dag_id, run.run_id, run.state, time.perf_counter() - clock))
 
     report(portal_dsn, runs)
-    print(f"\nDemo done in {time.perf_counter() - started:.1f}s. Portal: {os.environ['AIRFLOW_CONN_PORTAL']}")
+    portal_uri = dsn.masked(os.environ["AIRFLOW_CONN_PORTAL"])
+    print(f"\nDemo done in {time.perf_counter() - started:.1f}s. Portal: {portal_uri}")
     return 0
 
 
