@@ -19,7 +19,9 @@ import pytest  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-DB_PREFIX = os.environ.get("TEST_DB_PREFIX", "aspire_portal_test")
+# One prefix per test session, so two sessions on one server (two checkouts, CI and a developer) never share or
+# drop each other's databases; the session drops every database of its prefix when it ends.
+DB_PREFIX = os.environ.get("TEST_DB_PREFIX", f"aspire_portal_test_{os.getpid()}")
 
 
 def database_dsn(name: str) -> str:
@@ -43,6 +45,21 @@ def minimal_work_mem(dsn: str) -> None:
     name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("alter database {} set work_mem = '64kB'").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_up_when_done():
+    """When the session ends: drops the databases it created (every name with this session's prefix) and removes
+    its throw-away folders (AIRFLOW_HOME; pytest's tmp_path folders are pytest's)."""
+    yield
+    import shutil
+
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        names = [r[0] for r in conn.execute("select datname from pg_database where starts_with(datname, %s)",
+                                            (f"{DB_PREFIX}_",))]
+        for name in names:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import threading
 
 import psycopg
 import pytest
-from conftest import REPO, use_connections
+from conftest import ADMIN_DSN, REPO, use_connections
 from projection import assert_portal_equals_source
 from test_incremental import FULL_SYNC_DAG_ID, loads, run_dag, settle
 
@@ -44,6 +44,9 @@ def link_user(portal: psycopg.Connection, account_oid: int) -> None:
 
 @pytest.fixture(scope="module")
 def deployment(fresh_database, aspire_small, dagbag):
+    with psycopg.connect(ADMIN_DSN) as admin:
+        existed = {r[0] for r in admin.execute("select rolname from pg_roles where rolname in (%s, %s)",
+                                               (SYNC, READER))}
     portal_dsn = fresh_database("least_privilege_portal")
     portal_app.create_portal_schema(portal_dsn)
     customers = portal_app.enroll(portal_dsn, aspire_small, count=6, seed=9)
@@ -60,6 +63,22 @@ def deployment(fresh_database, aspire_small, dagbag):
         yield type("Deployment", (), {"aspire": aspire, "owner": owner, "portal_dsn": portal_dsn,
                                       "sync_dsn": sync_dsn, "customers": sorted(customers),
                                       "aspire_dsn": aspire_small})
+    drop_roles_created_here({SYNC, READER} - existed, portal_dsn)
+
+
+def drop_roles_created_here(roles: set[str], *databases: str) -> None:
+    """Roles are the server's, not the database's: drops those this module created, once nothing of them is left
+    in its databases; a role another database on the server uses by now stays (dropping it would fail anyway)."""
+    for dsn in databases:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for role in sorted(roles):
+                conn.execute(f"drop owned by {role}")
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        for role in sorted(roles):
+            try:
+                admin.execute(f"drop role if exists {role}")
+            except psycopg.errors.DependentObjectsStillExist:
+                pass
 
 
 @pytest.fixture(autouse=True)
