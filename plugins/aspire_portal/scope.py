@@ -254,9 +254,11 @@ def _load(target: psycopg.Connection, statement: str, parameters: dict) -> Scope
     if row is None:
         return None
     resolution_id, customers, base_resolution_id, read_bound, resolved_at = row
-    key = {"resolution_id": resolution_id}
-    accounts = frozenset(r[0] for r in target.execute(sqlfiles.read("sync/select_scope_accounts.sql"), key))
-    links = frozenset((c, a, r) for c, a, r in target.execute(sqlfiles.read("sync/select_scope_contracts.sql"), key))
+    with target.cursor(binary=True) as cursor:  # the ids as arrays in one row: binary arrays decode in C
+        accounts, contracts, owners, roles = cursor.execute(sqlfiles.read("sync/select_scope_members.sql"),
+                                                            {"resolution_id": resolution_id}).fetchone()
+    accounts = frozenset(accounts)
+    links = frozenset(zip(contracts, owners, roles, strict=True))
     return Scope(accounts=accounts, links=links, read_bound=read_bound, resolved_at=resolved_at,
                  resolution_id=resolution_id, customers=None if customers is None else frozenset(customers),
                  base_resolution_id=base_resolution_id)
@@ -266,10 +268,11 @@ def _load(target: psycopg.Connection, statement: str, parameters: dict) -> Scope
 # ---- what an entity holds, and the plan of one load -------------------------------------------------------------
 
 def held(target: psycopg.Connection, entity: Entity) -> Held:
-    state = Held()
-    for kind, oid, since in target.execute(sqlfiles.read("sync/select_entity_scope.sql"), {"entity": entity.name}):
-        (state.accounts if kind == "account" else state.contracts)[oid] = since
-    return state
+    with target.cursor(binary=True) as cursor:  # binary arrays decode in C
+        accounts, account_since, contracts, contract_since = cursor.execute(
+            sqlfiles.read("sync/select_entity_scope.sql"), {"entity": entity.name}).fetchone()
+    return Held(accounts=dict(zip(accounts, account_since, strict=True)),
+                contracts=dict(zip(contracts, contract_since, strict=True)))
 
 
 def record_held(target: psycopg.Connection, entity: Entity, plan: Plan) -> None:
