@@ -134,3 +134,22 @@ def test_a_database_migrated_with_the_earlier_texts_of_the_rewritten_migrations_
 def test_migration_files_are_named_in_order():
     versions = [m.version for m in migrations.available()]
     assert versions == list(range(1, len(versions) + 1))
+
+
+def test_forgotten_scope_resolutions_take_their_accounts_and_contracts(fresh_database):
+    dsn = fresh_database("migrations_forget_scope")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        migrations.migrate(conn)
+        ids = {}
+        for name, kind, age in (("old", "all", "4 hours"), ("old_customer", "customers", "5 hours"),
+                                ("newest_all", "all", "4 hours"), ("recent", "customers", "1 hour")):
+            ids[name] = conn.execute(
+                "insert into aspire_sync.scope_resolution (kind, read_bound, resolved_at, accounts, contracts) "
+                "values (%s, 1, now() - %s::interval, 1, 1) returning resolution_id", (kind, age)).fetchone()[0]
+            conn.execute("insert into aspire_sync.scope_account values (%s, 1)", (ids[name],))
+            conn.execute("insert into aspire_sync.scope_contract values (%s, 10, 1, 'Customer')", (ids[name],))
+        conn.execute(migrations.sqlfiles.read("sync/delete_old_scope_resolutions.sql"))
+        kept = {"newest_all", "recent"}
+        for table in ("scope_resolution", "scope_account", "scope_contract"):
+            left = {r[0] for r in conn.execute(f"select resolution_id from aspire_sync.{table}")}
+            assert left == {ids[name] for name in kept}, table

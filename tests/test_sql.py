@@ -36,10 +36,40 @@ def test_extract_parses_as_tsql(entity, kind, scope_known):
     assert_tsql(engine.render_extract(entity, kind, "mssql", scope_known=scope_known), entity.extract_sql)
 
 
+@pytest.mark.parametrize("lengths", [(1, 444), (0, 3), (2, 0)], ids=["one-customer", "no-accounts", "no-contracts"])
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("entity", catalogue.ENTITIES, ids=lambda e: e.name)
+def test_extract_with_short_id_lists_parses_as_tsql(entity, kind, lengths):
+    """A load of a few customers binds its ids one by one (a plain IN list), each list within SQL Server's limits."""
+    accounts, contracts = (list(range(1, lengths[0] + 1)), list(range(1, lengths[1] + 1)))
+    short_lists, parameters = sqlfiles.id_lists(accounts=accounts, scoped_contracts=contracts)
+    statement = engine.render_extract(entity, kind, "mssql", short_lists=short_lists)
+    assert_tsql(statement, entity.extract_sql)
+    assert "openjson" not in statement.lower()
+    assert set(re.findall(r"%\((\w+)\)s", statement)) <= set(parameters) | {
+        "low_rowver", "high_rowver", "modified_from", "modified_to"}
+    assert len(set(re.findall(r"%\((\w+)\)s", statement))) < 2_100
+
+
+def test_long_id_lists_travel_as_one_json_parameter():
+    short_lists, parameters = sqlfiles.id_lists(accounts=list(range(sqlfiles.SHORT_LIST + 1)), scoped_contracts=[7])
+    assert short_lists == {"scoped_contracts": 1} and parameters["scoped_contracts_0"] == 7
+    statement = engine.render_extract(catalogue.entity("invoice"), "full", "mssql", short_lists=short_lists)
+    assert "openjson(%(accounts)s)" in statement and "%(scoped_contracts_0)s" in statement
+
+
 @pytest.mark.parametrize("path", ["extract/select_min_active_rowversion.sql", "extract/select_customer.sql",
-                                  "extract/select_scope_links.sql", "extract/select_invoice_owners.sql"])
+                                  "extract/select_scope_links.sql", "extract/select_invoice_owners.sql",
+                                  "extract/select_existing_accounts.sql"])
 def test_source_lookups_parse_as_tsql(path):
     assert_tsql(sqlfiles.render(path, dialect="mssql"), path)
+
+
+def test_invoice_owners_with_short_lists_parse_as_tsql():
+    short_lists, _parameters = sqlfiles.id_lists(accounts=[1], contracts=[2, 3])
+    statement = sqlfiles.render("extract/select_invoice_owners.sql", dialect="mssql", short_lists=short_lists)
+    assert_tsql(statement, "extract/select_invoice_owners.sql")
+    assert "openjson" not in statement.lower()
 
 
 @pytest.mark.parametrize("kind", ["incremental", "backfill"])

@@ -8,7 +8,6 @@ A failure rolls all of it back and records the error.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -126,10 +125,13 @@ def dialect_of(conn_type: str) -> Dialect:
         ) from None
 
 
-def render_extract(entity: Entity, kind: LoadKind, dialect: Dialect, *, scope_known: bool = True) -> str:
+def render_extract(entity: Entity, kind: LoadKind, dialect: Dialect, *, scope_known: bool = True,
+                   short_lists: dict[str, int] | None = None) -> str:
     """The extract statement of `entity` for one kind of load, in the source's dialect. `scope_known`: the load
-    passes the in-scope contracts (parameter scoped_contracts) instead of the extract deriving them."""
-    return sqlfiles.render(entity.extract_sql, dialect=dialect, load_kind=kind, scope_known=scope_known)
+    passes the in-scope contracts (parameter scoped_contracts) instead of the extract deriving them.
+    `short_lists`: the id lists bound id by id (parameter -> length; see sqlfiles.id_lists)."""
+    return sqlfiles.render(entity.extract_sql, dialect=dialect, load_kind=kind, scope_known=scope_known,
+                           short_lists=short_lists or {})
 
 
 NotEnrolled = scope_state.NotEnrolled
@@ -175,9 +177,9 @@ def load_entity(
                                                columns=quoted))
             phase = time.perf_counter()
             for kind, accounts, contracts in passes:
+                short_lists, parameters = _parameters(request, result, accounts, contracts)
                 result.rows_read += _stream_rows(
-                    source, target, render_extract(entity, kind, dialect),
-                    _parameters(request, result, accounts, contracts),
+                    source, target, render_extract(entity, kind, dialect, short_lists=short_lists), parameters,
                     entity.target_table if result.copied_directly else stage, quoted, columns, batch_size)
             if result.copied_directly:
                 result.rows_inserted = result.rows_read
@@ -242,15 +244,16 @@ def _plan(source: Any, target: psycopg.Connection, request: LoadRequest, dialect
           scope: scope_state.Scope | None) -> tuple[scope_state.Scope, scope_state.Plan]:
     """The scope this load works in, and what it reads, deletes and records of it."""
     entity = request.entity
-    state = scope_state.held(target, entity)
     if _over_everyone(request):
         resolved = scope_state.resolve(source, target, dialect, persist=False)
-        return resolved, scope_state.plan_everyone(entity, resolved, state)
+        return resolved, scope_state.plan_everyone(entity, resolved, scope_state.held(target, entity,
+                                                                                      resolved.resolved_at))
     run = request.run
     resolved = scope or scope_state.for_run(target, run.dag_id, run.run_id)
     if resolved is None or resolved.customers != (None if request.accounts is None else frozenset(request.accounts)):
         resolved = scope_state.resolve(source, target, dialect, customers=request.accounts, dag_id=run.dag_id,
                                        run_id=run.run_id)
+    state = scope_state.held(target, entity, resolved.resolved_at)
     if request.kind == "full":
         before = scope_state.contracts_before(target, resolved)
         return resolved, scope_state.plan_customers(entity, resolved, state, before)
@@ -273,15 +276,17 @@ def _extract_passes(entity: Entity, request: LoadRequest, plan: scope_state.Plan
 
 
 def _parameters(request: LoadRequest, result: LoadResult, accounts: Sequence[int],
-                contracts: Sequence[int]) -> dict[str, Any]:
-    return {
-        "accounts": json.dumps(list(accounts)),
-        "scoped_contracts": json.dumps(list(contracts)),
+                contracts: Sequence[int]) -> tuple[dict[str, int], dict[str, Any]]:
+    """The extract's parameters, and which id lists are short enough to bind id by id (see `id_list`)."""
+    parameters: dict[str, Any] = {
         "low_rowver": result.low_rowver,
         "high_rowver": result.high_rowver,
         "modified_from": request.modified_from,
         "modified_to": request.modified_to,
     }
+    short_lists, lists = sqlfiles.id_lists(accounts=accounts, scoped_contracts=contracts)
+    parameters.update(lists)
+    return short_lists, parameters
 
 
 def _delete(source: Any, target: psycopg.Connection, entity: Entity, request: LoadRequest, dialect: Dialect,
@@ -321,7 +326,7 @@ def _delete_departed(source: Any, target: psycopg.Connection, entity: Entity, re
     statement = sqlfiles.render("extract/select_changed_keys.sql", dialect=dialect, load_kind=request.kind,
                                 source_table=entity.source_table, parent=entity.parent,
                                 keys=list(zip(entity.source_key, entity.key, strict=True)))
-    _stream_rows(source, target, statement, _parameters(request, result, (), ()), changed, key, list(entity.key),
+    _stream_rows(source, target, statement, _parameters(request, result, (), ())[1], changed, key, list(entity.key),
                  batch_size)
     target.execute(sqlfiles.render("load/analyze_stage.sql", stage=changed))
     return target.execute(sqlfiles.render("load/delete_missing.sql", changed=changed, stage=stage,

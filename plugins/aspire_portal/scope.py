@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -64,6 +64,12 @@ class Scope:
         wanted = set(accounts)
         return frozenset(contract for contract, account, _role in self.links if account in wanted)
 
+    @cached_property
+    def customers_contracts(self) -> frozenset[int]:
+        """The contracts the re-read customers bring into scope."""
+        return self.contracts_of(self.customers or ())
+
+    @cached_property
     def others(self) -> tuple[frozenset[int], frozenset[int]]:
         """The accounts and contracts that justify rows without the re-read customers."""
         mine = self.customers or frozenset()
@@ -72,15 +78,13 @@ class Scope:
 
 @dataclass(frozen=True)
 class Held:
-    """What one entity holds rows of: account and contract -> since when."""
+    """What one entity holds rows of, and which of them it took in at or after a moment (the resolved scope's
+    time: by a load that scope predates)."""
 
-    accounts: dict[int, datetime] = field(default_factory=dict)
-    contracts: dict[int, datetime] = field(default_factory=dict)
-
-    def taken_since(self, moment: datetime) -> tuple[frozenset[int], frozenset[int]]:
-        """The accounts and contracts taken in at or after `moment` (by a load the resolved scope predates)."""
-        return (frozenset(a for a, since in self.accounts.items() if since >= moment),
-                frozenset(c for c, since in self.contracts.items() if since >= moment))
+    accounts: frozenset[int] = frozenset()
+    contracts: frozenset[int] = frozenset()
+    taken_accounts: frozenset[int] = frozenset()
+    taken_contracts: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -213,7 +217,6 @@ def _links(source: Any, accounts: Iterable[int], dialect: str) -> list[Link]:
 
 def _persist(target: psycopg.Connection, scope: Scope, base: Scope | None, dag_id: str | None,
              run_id: str | None, quarantined: list[Quarantined]) -> Scope:
-    links = sorted(scope.links)
     with target.transaction():
         resolution_id = target.execute(sqlfiles.read("sync/insert_scope_resolution.sql"), {
             "kind": "all" if scope.customers is None else "customers",
@@ -222,11 +225,20 @@ def _persist(target: psycopg.Connection, scope: Scope, base: Scope | None, dag_i
             "dag_id": dag_id, "run_id": run_id, "read_bound": scope.read_bound, "resolved_at": scope.resolved_at,
             "accounts": len(scope.accounts), "contracts": len(scope.contracts),
         }).fetchone()[0]
-        target.execute(sqlfiles.read("sync/insert_scope_accounts.sql"),
-                       {"resolution_id": resolution_id, "accounts": sorted(scope.accounts)})
+        if base is None:
+            accounts, links, kept_from = scope.accounts, sorted(scope.links), None
+        else:  # copy the base's rows on the server; send only what differs (the re-read customers, mostly)
+            changed = (base.accounts - scope.accounts) | (scope.accounts - base.accounts) | (scope.customers or set())
+            accounts = scope.accounts - base.accounts
+            links = sorted(link for link in scope.links if link[1] in changed)
+            kept_from = base.resolution_id
+        target.execute(sqlfiles.read("sync/insert_scope_accounts.sql"), {
+            "resolution_id": resolution_id, "accounts": sorted(accounts), "base_resolution_id": kept_from,
+            "dropped": sorted(base.accounts - scope.accounts) if base else []})
         target.execute(sqlfiles.read("sync/insert_scope_contracts.sql"), {
             "resolution_id": resolution_id, "contracts": [c for c, _a, _r in links],
-            "accounts": [a for _c, a, _r in links], "roles": [r for _c, _a, r in links]})
+            "accounts": [a for _c, a, _r in links], "roles": [r for _c, _a, r in links],
+            "base_resolution_id": kept_from, "changed": sorted(changed) if base else []})
         if scope.customers is None:  # a resolution of everyone saw every enrolment value: the quarantine now
             target.execute(sqlfiles.read("sync/update_enrolment_quarantine.sql"), {
                 "values": [q.value for q in quarantined], "reasons": [q.reason for q in quarantined],
@@ -267,12 +279,12 @@ def _load(target: psycopg.Connection, statement: str, parameters: dict) -> Scope
 
 # ---- what an entity holds, and the plan of one load -------------------------------------------------------------
 
-def held(target: psycopg.Connection, entity: Entity) -> Held:
+def held(target: psycopg.Connection, entity: Entity, since: datetime) -> Held:
+    """What `entity` holds rows of, and what of it was taken in at or after `since`."""
     with target.cursor(binary=True) as cursor:  # binary arrays decode in C
-        accounts, account_since, contracts, contract_since = cursor.execute(
-            sqlfiles.read("sync/select_entity_scope.sql"), {"entity": entity.name}).fetchone()
-    return Held(accounts=dict(zip(accounts, account_since, strict=True)),
-                contracts=dict(zip(contracts, contract_since, strict=True)))
+        row = cursor.execute(sqlfiles.read("sync/select_entity_scope.sql"),
+                             {"entity": entity.name, "since": since}).fetchone()
+    return Held(*(frozenset(ids) for ids in row))
 
 
 def record_held(target: psycopg.Connection, entity: Entity, plan: Plan) -> None:
@@ -287,13 +299,13 @@ def record_held(target: psycopg.Connection, entity: Entity, plan: Plan) -> None:
 def plan_changes(entity: Entity, scope: Scope, state: Held) -> Plan:
     """An incremental, backfill or scope-only load: the window is read for the resolved scope plus what the
     entity took in after it was resolved; entries are read in full; exits are deleted."""
-    taken_accounts, taken_contracts = state.taken_since(scope.resolved_at)
+    taken_accounts, taken_contracts = state.taken_accounts, state.taken_contracts
     accounts = scope.accounts if entity.follows_accounts else frozenset()
     contracts = scope.contracts if entity.follows_contracts else frozenset()
-    new_accounts = sorted(accounts - state.accounts.keys())
-    new_contracts = sorted(contracts - state.contracts.keys())
-    gone_accounts = sorted(a for a in state.accounts.keys() - accounts if a not in taken_accounts)
-    gone_contracts = sorted(c for c in state.contracts.keys() - contracts if c not in taken_contracts)
+    new_accounts = sorted(accounts - state.accounts)
+    new_contracts = sorted(contracts - state.contracts)
+    gone_accounts = sorted(state.accounts - accounts - taken_accounts)
+    gone_contracts = sorted(state.contracts - contracts - taken_contracts)
     return Plan(
         accounts=tuple(sorted(accounts | taken_accounts)), contracts=tuple(sorted(contracts | taken_contracts)),
         new_accounts=tuple(new_accounts), new_contracts=tuple(new_contracts),
@@ -317,9 +329,9 @@ def plan_customers(entity: Entity, scope: Scope, state: Held, old_contracts: fro
     return are deleted unless another account justifies them. Their own contracts are those they hold now and
     `old_contracts`, those the scope before this run gave them (:func:`contracts_before`)."""
     mine = scope.customers or frozenset()
-    now_contracts = scope.contracts_of(mine)
-    others_accounts, others_contracts = scope.others()
-    taken_accounts, taken_contracts = state.taken_since(scope.resolved_at)
+    now_contracts = scope.customers_contracts
+    others_accounts, others_contracts = scope.others
+    taken_accounts, taken_contracts = state.taken_accounts, state.taken_contracts
     keep_accounts = others_accounts | (taken_accounts - mine)
     keep_contracts = others_contracts | (taken_contracts - now_contracts - old_contracts)
     own_contracts = now_contracts | old_contracts
@@ -330,8 +342,8 @@ def plan_customers(entity: Entity, scope: Scope, state: Held, old_contracts: fro
         gone_accounts=tuple(sorted(mine)) if entity.follows_accounts else (),
         gone_contracts=tuple(sorted(own_contracts)) if entity.follows_contracts else (),
         keep_accounts=keep_accounts, keep_contracts=keep_contracts,
-        add_accounts=tuple(sorted(mine - state.accounts.keys())) if entity.follows_accounts else (),
-        add_contracts=tuple(sorted(now_contracts - state.contracts.keys())) if entity.follows_contracts else (),
+        add_accounts=tuple(sorted(mine - state.accounts)) if entity.follows_accounts else (),
+        add_contracts=tuple(sorted(now_contracts - state.contracts)) if entity.follows_contracts else (),
         drop_contracts=tuple(lost) if entity.follows_contracts else (),
     )
 
@@ -343,10 +355,10 @@ def plan_everyone(entity: Entity, scope: Scope, state: Held) -> Plan:
     contracts = scope.contracts if entity.follows_contracts else frozenset()
     return Plan(
         accounts=tuple(sorted(accounts)), contracts=tuple(sorted(contracts)),
-        add_accounts=tuple(sorted(accounts - state.accounts.keys())),
-        add_contracts=tuple(sorted(contracts - state.contracts.keys())),
-        drop_accounts=tuple(sorted(state.accounts.keys() - accounts)),
-        drop_contracts=tuple(sorted(state.contracts.keys() - contracts)),
+        add_accounts=tuple(sorted(accounts - state.accounts)),
+        add_contracts=tuple(sorted(contracts - state.contracts)),
+        drop_accounts=tuple(sorted(state.accounts - accounts)),
+        drop_contracts=tuple(sorted(state.contracts - contracts)),
     )
 
 
@@ -355,10 +367,10 @@ def unjustified_invoices(source: Any, dialect: str, plan: Plan) -> list[int]:
     contracts, that nothing the plan keeps justifies: their detail lines may leave the portal."""
     if not plan.has_exits:
         return []
-    statement = sqlfiles.render("extract/select_invoice_owners.sql", dialect=dialect)
+    short_lists, parameters = sqlfiles.id_lists(accounts=plan.gone_accounts, contracts=plan.gone_contracts)
+    statement = sqlfiles.render("extract/select_invoice_owners.sql", dialect=dialect, short_lists=short_lists)
     with source.cursor() as cursor:
-        cursor.execute(statement, {"accounts": json.dumps(list(plan.gone_accounts)),
-                                   "contracts": json.dumps(list(plan.gone_contracts))})
+        cursor.execute(statement, parameters)
         rows = cursor.fetchall()
     return sorted(int(invoice) for invoice, account, contract in rows
                   if int(account) not in plan.keep_accounts

@@ -3,12 +3,18 @@ filters); values always travel as bound parameters."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
 import jinja2
 
+# Id lists up to this long are bound id by id (a plain IN list the server can see) rather than as one JSON array
+# (OPENJSON, whose length the planner cannot see): a customer's full sync then seeks its rows instead of scanning
+# whole tables. Well below SQL Server's 2,100 parameters per statement.
+SHORT_LIST = 1_000
 SQL_DIR = Path(os.environ.get("ASPIRE_PORTAL_SQL_DIR", Path(__file__).resolve().parents[2] / "include" / "sql"))
 
 
@@ -30,3 +36,16 @@ def render(path: str, **context: object) -> str:
 def read(path: str) -> str:
     """The statement in ``include/sql/<path>`` as written (for files without Jinja)."""
     return (SQL_DIR / path).read_text()
+
+
+def id_lists(**lists: Sequence[int]) -> tuple[dict[str, int], dict[str, object]]:
+    """Parameters for the macro `aspire.id_list`: each list as one JSON parameter, and the short ones also id by
+    id (`<name>_<i>`); returns (short_lists, parameters), short_lists to render with (name -> length)."""
+    short_lists: dict[str, int] = {}
+    parameters: dict[str, object] = {}
+    for name, ids in lists.items():
+        parameters[name] = json.dumps(list(ids))
+        if len(ids) <= SHORT_LIST:
+            short_lists[name] = len(ids)
+            parameters.update((f"{name}_{i}", oid) for i, oid in enumerate(ids))
+    return short_lists, parameters

@@ -13,7 +13,7 @@ select
     r.LastModifiedAt as last_modified_at,
     {{ aspire.row_version("r.RowVer") }} as source_rowver
 from dbo.CashReceipt as r
-{% if load_kind == "incremental" -%}
+{% if aspire.tests_rows() -%}
 where (r.AccountOid in ({{ aspire.id_list("accounts") }}) or r.ContractOid in ({{ aspire.scoped_contracts() }}))
 {% else -%}
 where r.ReceiptOid in (

@@ -6,6 +6,9 @@ select
     i.AccountOid as account_oid,
     i.ContractOid as contract_oid
 from dbo.Invoice as i
+{% if aspire.short("accounts") and aspire.short("contracts") -%}
+where (i.AccountOid in ({{ aspire.id_list("accounts") }}) or i.ContractOid in ({{ aspire.id_list("contracts") }}))
+{% else -%}
 where i.InvoiceOid in (
     select by_account.InvoiceOid
     from dbo.Invoice as by_account
@@ -15,3 +18,4 @@ where i.InvoiceOid in (
     from dbo.Invoice as by_contract
     where by_contract.ContractOid in ({{ aspire.id_list("contracts") }})
 )
+{% endif -%}

@@ -12,9 +12,32 @@
 {% if dialect == "mssql" %}cast({{ column }} as bigint){% else %}{{ column }}{% endif %}
 {%- endmacro %}
 
-{#- A JSON array of ids, bound as one parameter, as a one-column set. -#}
+{#- A list of ids, for `x in ( ... )`. A long list (everyone's scope) is one JSON parameter read by OPENJSON; a short
+    one (the engine's `short_lists`: parameter -> length; a load of a few customers, or of what entered the scope)
+    is one bound parameter per id, a plain IN list the server can see and seek the indexes with, instead of
+    planning for a list of unknown length. An empty short list matches nothing. -#}
 {% macro id_list(parameter) -%}
+{% if short_lists is defined and parameter in short_lists -%}
+{% if short_lists[parameter] == 0 -%}
+cast(null as bigint)
+{%- else -%}
+{% for i in range(short_lists[parameter]) %}{{ ", " if not loop.first }}%({{ parameter }}_{{ i }})s{% endfor %}
+{%- endif %}
+{%- else -%}
 select cast(value as bigint) from openjson(%({{ parameter }})s)
+{%- endif %}
+{%- endmacro %}
+
+{#- Whether an extract tests each row against the scope ("yes"), rather than gathering the scope's keys by a union of
+    keyed lookups first: for an incremental window (few rows), and when both id lists are short (the server seeks
+    both indexes and combines them). -#}
+{% macro tests_rows() -%}
+{{ "yes" if load_kind == "incremental" or (scope_known and short("accounts") and short("scoped_contracts")) else "" }}
+{%- endmacro %}
+
+{#- "yes" when the list `parameter` is bound id by id (see id_list). -#}
+{% macro short(parameter) -%}
+{{ "yes" if short_lists is defined and parameter in short_lists else "" }}
 {%- endmacro %}
 
 {#- The scope rule: booked contracts on which an in-scope account is Customer or Guarantor. The loads pass the set
@@ -34,10 +57,11 @@ select scope_role.ContractOid
 {%- endmacro %}
 
 {#- Whether invoice `alias` is in scope: billed to an in-scope account or raised on an in-scope contract. A full
-    load asks it as a union of two keyed lookups (indexes for one customer, hashes for all); an incremental load,
-    which reads few rows, as a test of each row, so the scope sets are built once rather than re-scanned per row. -#}
+    load over long lists asks it as a union of two keyed lookups (hashes for everyone); an incremental load (few
+    rows) and a load over short lists (a customer's: the server seeks both indexes) as a test of each row, so the
+    scope sets are built once rather than re-scanned per row. -#}
 {% macro invoice_in_scope(alias) -%}
-{% if load_kind == "incremental" -%}
+{% if tests_rows() -%}
 ({{ alias }}.AccountOid in ({{ id_list("accounts") }}) or {{ alias }}.ContractOid in ({{ scoped_contracts() }}))
 {%- else -%}
 {{ alias }}.InvoiceOid in (
