@@ -154,11 +154,14 @@ def _without_aspire_account(source: Any, accounts: Iterable[int], dialect: str) 
     return set(accounts) - existing
 
 
-def _checked_enrolment(source: Any, target: psycopg.Connection, dialect: str,
+def _checked_enrolment(source: Any, target: psycopg.Connection, dialect: str, customers: Sequence[int] | None,
                        ) -> tuple[tuple[int, ...], list[Quarantined]]:
-    """The enrolled accounts ASPIRE knows, and every enrolment value skipped (quarantined), each with a warning."""
+    """The enrolled accounts ASPIRE knows, and every enrolment value skipped (quarantined), each with a warning.
+    With `customers`, only they are looked up in ASPIRE (the others come from the newest scope of everyone, which
+    checked them)."""
     enrolled, bad = enrolled_accounts(target)
-    unknown = _without_aspire_account(source, enrolled, dialect)
+    unknown = _without_aspire_account(source, enrolled if customers is None else set(customers) & enrolled.keys(),
+                                      dialect)
     bad += [Quarantined(str(oid), NO_ASPIRE_ACCOUNT, enrolled[oid]) for oid in sorted(unknown)]
     for item in bad:
         log.warning("Skipped the enrolment of account_oid %s in portal.portal_user_account (%d portal user(s)): "
@@ -175,7 +178,7 @@ def resolve(source: Any, target: psycopg.Connection, dialect: str, *, customers:
 
     resolved_at = target.execute("select clock_timestamp()").fetchone()[0]
     bound = engine.read_bound(source, target, dialect)
-    enrolled, quarantined = _checked_enrolment(source, target, dialect)
+    enrolled, quarantined = _checked_enrolment(source, target, dialect, customers)
     if customers is None:
         accounts = frozenset(enrolled)
         links = frozenset(_links(source, accounts, dialect))

@@ -28,19 +28,19 @@ begin
 end
 $$;
 
--- The roles (another session creating them at the same moment is fine).
+-- The roles, when missing (another session creating them at the same moment is fine).
 do $$
+declare
+    wanted record;
 begin
-    create role aspire_portal_sync login;
-exception when duplicate_object then
-    null;
-end
-$$;
-do $$
-begin
-    create role aspire_portal_reader nologin;
-exception when duplicate_object then
-    null;
+    for wanted in select * from (values ('aspire_portal_sync', 'login'), ('aspire_portal_reader', 'nologin'))
+                                 as r (name, kind) loop
+        begin
+            execute format('create role %I %s', wanted.name, wanted.kind);
+        exception when duplicate_object then
+            null;
+        end;
+    end loop;
 end
 $$;
 do $$
