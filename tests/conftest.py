@@ -11,6 +11,7 @@ import tempfile
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="aspire-portal-airflow-")
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["ASPIRE_PORTAL_TEMPLATE_CACHE"] = os.path.join(_AIRFLOW_HOME, "template-cache")  # removed with it
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 
