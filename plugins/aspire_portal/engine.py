@@ -160,6 +160,8 @@ def load_entity(
         target.execute(sqlfiles.read("sync/insert_sync_lock.sql"), {"entity": entity.name})
         with target.transaction():
             _take_turn(target, request, timeouts)
+            if not _over_everyone(request):  # short statements: compiling them (JIT) cost more than running them
+                target.execute(sqlfiles.read("sync/set_jit_off.sql"))
             if request.kind == "incremental":
                 result.low_rowver = _watermark(target, entity)
             columns = _target_columns(target, entity)

@@ -4,19 +4,21 @@
 -- justifies it: an enrolled account (or its in-scope contract) of the resolved scope (aspire_sync.scope_*), other
 -- than the re-read customers, or an account or contract this entity took in after the scope was resolved (a full
 -- sync of a customer enrolled since). Invoice details follow their invoice: their candidates (invoices) were
--- judged against ASPIRE already. Rows at or above the read bound were written by a newer read: not ours.
+-- judged against ASPIRE already. Rows at or above the read bound were written by a newer read: not ours. The
+-- tests against the candidate's own account or contract stay outside the subqueries, so each subquery is a plain
+-- keyed lookup the planner may hash once (a list test inside one ran over every row of the scope state).
 {%- macro account_justified(column) %}(
             exists (
                 select 1 from aspire_sync.scope_account as j
                 where j.resolution_id = %(resolution_id)s
                   and j.account_oid = {{ column }}
                   and j.account_oid <> all(cast(%(excluded_accounts)s as bigint[])))
-            or exists (
-                select 1 from aspire_sync.entity_account_scope as r
-                where r.entity = %(entity)s
-                  and r.account_oid = {{ column }}
-                  and r.since >= %(resolved_at)s
-                  and r.account_oid <> all(cast(%(excluded_accounts)s as bigint[]))))
+            or ({{ column }} <> all(cast(%(excluded_accounts)s as bigint[]))
+                and exists (
+                    select 1 from aspire_sync.entity_account_scope as r
+                    where r.entity = %(entity)s
+                      and r.account_oid = {{ column }}
+                      and r.since >= %(resolved_at)s)))
 {%- endmacro %}
 {%- macro contract_justified(column) %}(
             exists (
@@ -24,12 +26,12 @@
                 where j.resolution_id = %(resolution_id)s
                   and j.contract_oid = {{ column }}
                   and j.account_oid <> all(cast(%(excluded_accounts)s as bigint[])))
-            or exists (
-                select 1 from aspire_sync.entity_contract_scope as r
-                where r.entity = %(entity)s
-                  and r.contract_oid = {{ column }}
-                  and r.since >= %(resolved_at)s
-                  and r.contract_oid <> all(cast(%(own_contracts)s as bigint[]))))
+            or ({{ column }} <> all(cast(%(own_contracts)s as bigint[]))
+                and exists (
+                    select 1 from aspire_sync.entity_contract_scope as r
+                    where r.entity = %(entity)s
+                      and r.contract_oid = {{ column }}
+                      and r.since >= %(resolved_at)s)))
 {%- endmacro %}
 with deleted as (
     delete from {{ target }} as t
