@@ -84,15 +84,27 @@ def conninfo_to_uri(conninfo: str, scheme: str = "postgresql") -> str:
 
 
 def masked(dsn: str) -> str:
-    """`dsn` (a URI or a libpq conninfo) with its password replaced by ****, for printing."""
-    if "://" in dsn:
-        parts = urlsplit(dsn)
-        userinfo, at, hostport = parts.netloc.rpartition("@")
-        user, colon, _password = userinfo.partition(":")
-        if colon:
-            return parts._replace(netloc=f"{user}:****{at}{hostport}").geturl()
-        return dsn
-    info = conninfo_to_dict(dsn)
-    if "password" in info:
-        info["password"] = "****"
-    return make_conninfo(**info)
+    """`dsn` (a URI, an Airflow JSON connection or a libpq conninfo) with its password replaced by ****, for
+    printing; a value it cannot read is not echoed at all."""
+    text = dsn.strip()
+    try:
+        if text.startswith("{"):
+            conn = json.loads(text)
+            extra = conn.get("extra")
+            if isinstance(extra, dict) and "password" in extra:
+                conn["extra"] = {**extra, "password": "****"}
+            return json.dumps({**conn, **({"password": "****"} if conn.get("password") else {})})
+        if "://" in text:
+            parts = urlsplit(text)
+            userinfo, at, hostport = parts.netloc.rpartition("@")
+            user, colon, _password = userinfo.partition(":")
+            query = "&".join(f"{key}={'****' if key == 'password' else quote(value, safe='')}"
+                             for key, value in parse_qsl(parts.query, keep_blank_values=True))
+            netloc = f"{user}:****{at}{hostport}" if colon else parts.netloc
+            return parts._replace(netloc=netloc, query=query).geturl()
+        info = conninfo_to_dict(text)
+        if "password" in info:
+            info["password"] = "****"
+        return make_conninfo(**info)
+    except Exception:  # noqa: BLE001 - whatever it is, it may hold a secret: never print it
+        return "<a connection string that could not be read; not shown>"

@@ -20,9 +20,10 @@ import pytest  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-# One prefix per test session, so two sessions on one server (two checkouts, CI and a developer) never share or
-# drop each other's databases; the session drops every database of its prefix when it ends.
-DB_PREFIX = os.environ.get("TEST_DB_PREFIX", f"aspire_portal_test_{os.getpid()}")
+# One prefix per test session (process id and a random part: containers sharing a server repeat process ids), so
+# two sessions on one server never share or drop each other's databases; the session drops every database of its
+# prefix when it ends.
+DB_PREFIX = os.environ.get("TEST_DB_PREFIX", f"aspire_portal_test_{os.getpid()}_{os.urandom(3).hex()}")
 
 
 def database_dsn(name: str) -> str:

@@ -4,6 +4,7 @@ other login can hold a load back, a lock wait ends in a clear error, and bad enr
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 
@@ -211,3 +212,35 @@ def test_the_setup_script_says_what_is_missing(fresh_database):
     done = setup_roles(dsn)
     assert done.returncode != 0
     assert "portal.portal_user_account does not exist in database" in done.stderr
+
+
+def test_the_setup_script_fails_when_it_cannot_give_the_sync_the_enrolment_table(fresh_database):
+    """A database owner (CREATEROLE, not superuser) who may read the portal's table but not grant it: PostgreSQL only
+    warns on such a GRANT; the script must not end as if the sync could read the enrolment."""
+    suffix = os.urandom(3).hex()
+    owner, app = f"lp_owner_{suffix}", f"lp_app_{suffix}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        existed = {r[0] for r in admin.execute("select rolname from pg_roles where rolname in (%s, %s)",
+                                               (SYNC, READER))}
+        admin.execute(f"create role {owner} login createrole")
+        admin.execute(f"create role {app}")
+    dsn = fresh_database("least_privilege_foreign_portal")
+    try:
+        with psycopg.connect(dsn, autocommit=True) as superuser:
+            database = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+            superuser.execute(f'alter database "{database}" owner to {owner}')
+            superuser.execute(f"create schema portal authorization {app}")
+            superuser.execute("create table portal.portal_user_account (user_id bigint, account_oid bigint)")
+            superuser.execute(f"alter table portal.portal_user_account owner to {app}")
+            superuser.execute(f"grant usage on schema portal to {owner}")
+            superuser.execute(f"grant select on portal.portal_user_account to {owner}")
+        done = setup_roles(as_role(dsn, owner))
+        assert done.returncode != 0
+        assert "could not grant aspire_portal_sync read access to the enrolment table" in done.stderr
+    finally:
+        drop_roles_created_here({SYNC, READER} - existed, dsn)
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            database = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+            admin.execute(f'drop database if exists "{database}" with (force)')
+            admin.execute(f"drop role if exists {app}")
+            admin.execute(f"drop role if exists {owner}")

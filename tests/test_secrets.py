@@ -27,6 +27,11 @@ def test_masked_hides_the_password_of_uris_and_conninfos():
     assert masked("postgresql://sync:s3cret@db:5432/portal") == "postgresql://sync:****@db:5432/portal"
     assert masked("postgresql://sync@db/portal") == "postgresql://sync@db/portal"
     assert "s3cret" not in masked("host=db user=sync password=s3cret dbname=portal")
+    assert "s3cret" not in masked("postgresql://sync@db/portal?password=s3cret&sslmode=require")
+    assert "sslmode=require" in masked("postgresql://sync@db/portal?password=s3cret&sslmode=require")
+    as_json = masked('{"conn_type": "postgres", "login": "sync", "password": "s3cret", "host": "db"}')
+    assert "s3cret" not in as_json and '"login": "sync"' in as_json
+    assert "s3cret" not in masked("host=db password=s3cret dbname='unterminated")
 
 
 def test_the_demo_with_password_connections_prints_no_password(fresh_database, tmp_path):

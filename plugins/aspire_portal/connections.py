@@ -12,7 +12,8 @@ from typing import Any
 
 import psycopg
 
-from aspire_portal.engine import Dialect, dialect_of
+from aspire_portal import sqlfiles
+from aspire_portal.engine import Dialect, LockTimeouts, dialect_of
 
 SOURCE_CONN_ID = "aspire"
 TARGET_CONN_ID = "portal"
@@ -44,4 +45,7 @@ def target_connection(conn_id: str = TARGET_CONN_ID) -> Iterator[psycopg.Connect
                            "requirements.txt) so the portal load can COPY with psycopg 3")
     with closing(conn):
         conn.autocommit = True
+        # Every wait for a lock ends (a load's transaction sets its own bounds, see engine.LockTimeouts): the
+        # small tasks around the loads read portal.portal_user_account and write aspire_sync too.
+        conn.execute(sqlfiles.read("sync/set_session_lock_timeout.sql"), {"timeout": LockTimeouts.other})
         yield conn

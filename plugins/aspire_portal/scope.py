@@ -228,20 +228,8 @@ def _persist(target: psycopg.Connection, scope: Scope, base: Scope | None, dag_i
             "dag_id": dag_id, "run_id": run_id, "read_bound": scope.read_bound, "resolved_at": scope.resolved_at,
             "accounts": len(scope.accounts), "contracts": len(scope.contracts),
         }).fetchone()[0]
-        if base is None:
-            accounts, links, kept_from = scope.accounts, sorted(scope.links), None
-        else:  # copy the base's rows on the server; send only what differs (the re-read customers, mostly)
-            changed = (base.accounts - scope.accounts) | (scope.accounts - base.accounts) | (scope.customers or set())
-            accounts = scope.accounts - base.accounts
-            links = sorted(link for link in scope.links if link[1] in changed)
-            kept_from = base.resolution_id
-        target.execute(sqlfiles.read("sync/insert_scope_accounts.sql"), {
-            "resolution_id": resolution_id, "accounts": sorted(accounts), "base_resolution_id": kept_from,
-            "dropped": sorted(base.accounts - scope.accounts) if base else []})
-        target.execute(sqlfiles.read("sync/insert_scope_contracts.sql"), {
-            "resolution_id": resolution_id, "contracts": [c for c, _a, _r in links],
-            "accounts": [a for _c, a, _r in links], "roles": [r for _c, _a, r in links],
-            "base_resolution_id": kept_from, "changed": sorted(changed) if base else []})
+        if base is None or not _copy_members(target, resolution_id, scope, base):
+            _write_members(target, resolution_id, scope.accounts, scope.links)
         if scope.customers is None:  # a resolution of everyone saw every enrolment value: the quarantine now
             target.execute(sqlfiles.read("sync/update_enrolment_quarantine.sql"), {
                 "values": [q.value for q in quarantined], "reasons": [q.reason for q in quarantined],
@@ -249,6 +237,40 @@ def _persist(target: psycopg.Connection, scope: Scope, base: Scope | None, dag_i
         target.execute(sqlfiles.read("sync/delete_old_scope_resolutions.sql"))
         target.execute(sqlfiles.read("sync/delete_old_aspire_clock.sql"))
     return replace(scope, resolution_id=resolution_id, base_resolution_id=base.resolution_id if base else None)
+
+
+def _copy_members(target: psycopg.Connection, resolution_id: int, scope: Scope, base: Scope) -> bool:
+    """Writes the scope's accounts and links by copying the base resolution's on the server and sending only what
+    differs (the re-read customers, mostly). False, with nothing written, when the copy does not add up to the
+    scope (the base's rows were forgotten meanwhile by another run): then the caller sends the whole scope."""
+    changed = (base.accounts ^ scope.accounts) | (scope.customers or frozenset())
+    accounts, links = _write_members(target, resolution_id, scope.accounts - base.accounts,
+                                     frozenset(link for link in scope.links if link[1] in changed),
+                                     base_resolution_id=base.resolution_id,
+                                     dropped=base.accounts - scope.accounts, changed=changed)
+    if (accounts, links) == (len(scope.accounts), len(scope.links)):
+        return True
+    log.warning("The scope resolution %d this one is built on was forgotten while it was copied (%d of %d accounts, "
+                "%d of %d contracts); writing the whole scope instead", base.resolution_id, accounts,
+                len(scope.accounts), links, len(scope.links))
+    target.execute(sqlfiles.read("sync/delete_scope_members.sql"), {"resolution_id": resolution_id})
+    return False
+
+
+def _write_members(target: psycopg.Connection, resolution_id: int, accounts: Iterable[int], links: Iterable[Link],
+                   base_resolution_id: int | None = None, dropped: Iterable[int] = (),
+                   changed: Iterable[int] = ()) -> tuple[int, int]:
+    """Inserts accounts and links of a resolution (plus the base's, but `dropped` accounts and the links of the
+    `changed` ones); how many of each it wrote."""
+    links = sorted(links)
+    written_accounts = target.execute(sqlfiles.read("sync/insert_scope_accounts.sql"), {
+        "resolution_id": resolution_id, "accounts": sorted(accounts), "base_resolution_id": base_resolution_id,
+        "dropped": sorted(dropped)}).rowcount
+    written_links = target.execute(sqlfiles.read("sync/insert_scope_contracts.sql"), {
+        "resolution_id": resolution_id, "contracts": [c for c, _a, _r in links],
+        "accounts": [a for _c, a, _r in links], "roles": [r for _c, _a, r in links],
+        "base_resolution_id": base_resolution_id, "changed": sorted(changed)}).rowcount
+    return written_accounts, written_links
 
 
 def for_run(target: psycopg.Connection, dag_id: str | None, run_id: str | None) -> Scope | None:

@@ -20,7 +20,8 @@ begin
         raise exception 'setup_roles.sql: % may not create roles (needs CREATEROLE or superuser); run it as the '
                         'portal database''s owner with CREATEROLE, or as a superuser', current_user;
     end if;
-    if to_regclass('portal.portal_user_account') is null then
+    if not exists (select 1 from pg_catalog.pg_class as c join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+                   where n.nspname = 'portal' and c.relname = 'portal_user_account') then
         raise exception 'setup_roles.sql: portal.portal_user_account does not exist in database %; connect to '
                         'the portal''s database (psql -d <portal db>) after the portal created its schema',
                         current_database();
@@ -87,9 +88,21 @@ begin
 end
 $$;
 
--- The portal's side: the enrolment links, read only; nothing else of schema portal.
+-- The portal's side: the enrolment links, read only; nothing else of schema portal. Granting needs the portal
+-- schema's owner (or a grant option): a GRANT without it only warns, so the result is checked.
 grant usage on schema portal to aspire_portal_sync;
 grant select on portal.portal_user_account to aspire_portal_sync;
+do $$
+begin
+    if not (has_schema_privilege('aspire_portal_sync', 'portal', 'USAGE')
+            and has_table_privilege('aspire_portal_sync', 'portal.portal_user_account', 'SELECT')) then
+        raise exception 'setup_roles.sql: % could not grant aspire_portal_sync read access to the enrolment table; '
+                        'run these as the owner of schema portal (the portal application''s role), then run this '
+                        'script again: grant usage on schema portal to aspire_portal_sync; grant select on '
+                        'portal.portal_user_account to aspire_portal_sync;', current_user;
+    end if;
+end
+$$;
 
 -- The reader: everything in aspire and aspire_sync, read only, including what later migrations create.
 grant usage on schema aspire, aspire_sync to aspire_portal_reader;
