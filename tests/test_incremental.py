@@ -798,3 +798,34 @@ def test_rows_written_while_a_contract_was_briefly_out_of_scope_come_back_with_i
     settle(w.aspire)
     run_dag(dagbag)
     assert invoice_rows(w.portal, invoice) == set(invoice)
+
+
+def asset_events(run_id: str) -> dict[str, list[dict]]:
+    """The asset events a run emitted, by asset name (Airflow's metadata database)."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(AssetModel.name, AssetEvent.extra).join(
+            AssetEvent, AssetEvent.asset_id == AssetModel.id).filter(AssetEvent.source_run_id == run_id).all()
+    events: dict[str, list[dict]] = {}
+    for name, extra in rows:
+        events.setdefault(name, []).append(extra)
+    return events
+
+
+def test_a_load_marks_its_portal_table_updated_only_when_it_wrote_rows(dagbag, world):
+    w = world
+    replay(w.aspire_dsn, events=40, seed=77)
+    settle(w.aspire)
+    run = run_dag(dagbag)
+    logged = loads(w.portal, run.run_id, scope_only=True)
+    wrote = {e for e, row in logged.items() if row["rows_inserted"] + row["rows_updated"] + row["rows_deleted"]}
+    events = asset_events(run.run_id)
+    assert wrote and set(events) == {f"aspire.{e}" for e in wrote}
+    for entity in wrote:
+        (extra,) = events[f"aspire.{entity}"]
+        assert extra["rows_inserted"] == logged[entity]["rows_inserted"]
+        assert extra["rows_updated"] == logged[entity]["rows_updated"]
+    quiet = run_dag(dagbag)  # nothing changed since: no table is marked updated
+    assert asset_events(quiet.run_id) == {}

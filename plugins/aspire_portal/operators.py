@@ -6,13 +6,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import Asset, AssetAlias, BaseOperator
 
 from aspire_portal import catalogue
 from aspire_portal.connections import SOURCE_CONN_ID, TARGET_CONN_ID
 
 # Caps the concurrent extract queries on ASPIRE across all three DAGs (airflow_settings.yaml creates it).
 ASPIRE_POOL = "aspire_source"
+
+
+def portal_table(entity: str) -> Asset:
+    """The Asset of one portal table (`aspire.<entity>`): schedule a cache refresh or a dbt job on it."""
+    return Asset(name=f"aspire.{entity}", uri=f"aspire-portal://portal/aspire/{entity}", group="aspire_portal")
+
+
+def portal_table_writes(entity: str) -> AssetAlias:
+    """What each load declares as its outlet: an event of :func:`portal_table` is added through it only when the
+    load inserted, updated or deleted rows, so a load that wrote nothing does not mark the table updated."""
+    return AssetAlias(name=f"aspire_portal.writes.{entity}")
 
 
 class AspireToPortalOperator(BaseOperator):
@@ -44,6 +55,7 @@ class AspireToPortalOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("pool", ASPIRE_POOL)
+        kwargs.setdefault("outlets", [portal_table_writes(entity)])
         super().__init__(**kwargs)
         catalogue.entity(entity)  # fail at parse time on a name the catalogue does not have
         if load_kind not in ("run", "full", "incremental", "backfill", "scope"):
@@ -79,6 +91,12 @@ class AspireToPortalOperator(BaseOperator):
                                             batch_size=self.batch_size or engine.BATCH_SIZE)
             except engine.NotEnrolled as not_enrolled:  # retrying cannot help
                 raise AirflowFailException(str(not_enrolled)) from not_enrolled
+        written = result.rows_inserted + result.rows_updated + result.rows_deleted
+        if written:
+            context["outlet_events"][portal_table_writes(self.entity)].add(portal_table(self.entity), extra={
+                "rows_inserted": result.rows_inserted, "rows_updated": result.rows_updated,
+                "rows_deleted": result.rows_deleted, "load_kind": result.load_kind,
+                "data_as_of": result.data_as_of.isoformat() if result.data_as_of else None})
         return result.as_dict()
 
     def _request(self, context: Any) -> Any:
