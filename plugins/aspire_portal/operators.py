@@ -92,7 +92,7 @@ class AspireToPortalOperator(BaseOperator):
             except engine.NotEnrolled as not_enrolled:  # retrying cannot help
                 raise AirflowFailException(str(not_enrolled)) from not_enrolled
         written = result.rows_inserted + result.rows_updated + result.rows_deleted
-        if written:
+        if written and "outlet_events" in context:  # (a context built by hand, outside a task run, has none)
             context["outlet_events"][portal_table_writes(self.entity)].add(portal_table(self.entity), extra={
                 "rows_inserted": result.rows_inserted, "rows_updated": result.rows_updated,
                 "rows_deleted": result.rows_deleted, "load_kind": result.load_kind,
