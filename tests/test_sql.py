@@ -59,15 +59,20 @@ def test_long_id_lists_travel_as_one_json_parameter():
 
 
 @pytest.mark.parametrize("path", ["extract/select_min_active_rowversion.sql", "extract/select_customer.sql",
-                                  "extract/select_scope_links.sql", "extract/select_invoice_owners.sql",
-                                  "extract/select_existing_accounts.sql"])
+                                  "extract/select_scope_links.sql", "extract/select_existing_accounts.sql"])
 def test_source_lookups_parse_as_tsql(path):
     assert_tsql(sqlfiles.render(path, dialect="mssql"), path)
 
 
+def test_invoice_owners_parse_as_tsql():
+    path = "extract/select_invoice_owners.sql"
+    assert_tsql(sqlfiles.render(path, dialect="mssql", load_kind="full", scope_known=True), path)
+
+
 def test_invoice_owners_with_short_lists_parse_as_tsql():
-    short_lists, _parameters = sqlfiles.id_lists(accounts=[1], contracts=[2, 3])
-    statement = sqlfiles.render("extract/select_invoice_owners.sql", dialect="mssql", short_lists=short_lists)
+    short_lists, _parameters = sqlfiles.id_lists(accounts=[1], scoped_contracts=[2, 3])
+    statement = sqlfiles.render("extract/select_invoice_owners.sql", dialect="mssql", load_kind="full",
+                                scope_known=True, short_lists=short_lists)
     assert_tsql(statement, "extract/select_invoice_owners.sql")
     assert "openjson" not in statement.lower()
 

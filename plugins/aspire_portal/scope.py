@@ -392,8 +392,9 @@ def unjustified_invoices(source: Any, dialect: str, plan: Plan) -> list[int]:
     contracts, that nothing the plan keeps justifies: their detail lines may leave the portal."""
     if not plan.has_exits:
         return []
-    short_lists, parameters = sqlfiles.id_lists(accounts=plan.gone_accounts, contracts=plan.gone_contracts)
-    statement = sqlfiles.render("extract/select_invoice_owners.sql", dialect=dialect, short_lists=short_lists)
+    short_lists, parameters = sqlfiles.id_lists(accounts=plan.gone_accounts, scoped_contracts=plan.gone_contracts)
+    statement = sqlfiles.render("extract/select_invoice_owners.sql", dialect=dialect, load_kind="full",
+                                scope_known=True, short_lists=short_lists)
     with source.cursor() as cursor:
         cursor.execute(statement, parameters)
         rows = cursor.fetchall()
