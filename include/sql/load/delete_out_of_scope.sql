@@ -7,30 +7,20 @@
 -- judged against ASPIRE already. Rows at or above the read bound were written by a newer read: not ours. The
 -- tests against the candidate's own account or contract stay outside the subqueries, so each subquery is a plain
 -- keyed lookup the planner may hash once (a list test inside one ran over every row of the scope state).
-{%- macro account_justified(column) %}(
+{#- Whether `column`, an account or a contract id (`kind`), justifies a row: it is in the resolved scope through
+    an account other than the re-read customers, or this entity took it in after the scope was resolved, unless it
+    is one of the ids in parameter `own` (the re-read customers' accounts, or their own contracts). -#}
+{%- macro justified(kind, column, own) %}(
             exists (
-                select 1 from aspire_sync.scope_account as j
+                select 1 from aspire_sync.scope_{{ kind }} as j
                 where j.resolution_id = %(resolution_id)s
-                  and j.account_oid = {{ column }}
+                  and j.{{ kind }}_oid = {{ column }}
                   and j.account_oid <> all(cast(%(excluded_accounts)s as bigint[])))
-            or ({{ column }} <> all(cast(%(excluded_accounts)s as bigint[]))
+            or ({{ column }} <> all(cast(%({{ own }})s as bigint[]))
                 and exists (
-                    select 1 from aspire_sync.entity_account_scope as r
+                    select 1 from aspire_sync.entity_{{ kind }}_scope as r
                     where r.entity = %(entity)s
-                      and r.account_oid = {{ column }}
-                      and r.since >= %(resolved_at)s)))
-{%- endmacro %}
-{%- macro contract_justified(column) %}(
-            exists (
-                select 1 from aspire_sync.scope_contract as j
-                where j.resolution_id = %(resolution_id)s
-                  and j.contract_oid = {{ column }}
-                  and j.account_oid <> all(cast(%(excluded_accounts)s as bigint[])))
-            or ({{ column }} <> all(cast(%(own_contracts)s as bigint[]))
-                and exists (
-                    select 1 from aspire_sync.entity_contract_scope as r
-                    where r.entity = %(entity)s
-                      and r.contract_oid = {{ column }}
+                      and r.{{ kind }}_oid = {{ column }}
                       and r.since >= %(resolved_at)s)))
 {%- endmacro %}
 with deleted as (
@@ -45,14 +35,14 @@ with deleted as (
 {%- endif %}
 {%- if owner == "account" %}
       and t.account_oid = any(cast(%(accounts)s as bigint[]))
-      and not {{ account_justified("t.account_oid") }}
+      and not {{ justified("account", "t.account_oid", "excluded_accounts") }}
 {%- elif owner == "contract" %}
       and t.contract_oid = any(cast(%(contracts)s as bigint[]))
-      and not {{ contract_justified("t.contract_oid") }}
+      and not {{ justified("contract", "t.contract_oid", "own_contracts") }}
 {%- elif owner == "account_or_contract" %}
       and (t.account_oid = any(cast(%(accounts)s as bigint[])) or t.contract_oid = any(cast(%(contracts)s as bigint[])))
-      and not {{ account_justified("t.account_oid") }}
-      and (t.contract_oid is null or not {{ contract_justified("t.contract_oid") }})
+      and not {{ justified("account", "t.account_oid", "excluded_accounts") }}
+      and (t.contract_oid is null or not {{ justified("contract", "t.contract_oid", "own_contracts") }})
 {%- elif owner == "invoice" %}
       and t.invoice_oid = any(cast(%(invoices)s as bigint[]))
 {%- else %}
