@@ -277,18 +277,21 @@ def _extract_passes(entity: Entity, request: LoadRequest, plan: scope_state.Plan
     return passes
 
 
-def _parameters(request: LoadRequest, result: LoadResult, accounts: Sequence[int],
-                contracts: Sequence[int]) -> tuple[dict[str, int], dict[str, Any]]:
-    """The extract's parameters, and which id lists are short enough to bind id by id (see `id_list`)."""
-    parameters: dict[str, Any] = {
+def _window(request: LoadRequest, result: LoadResult) -> dict[str, Any]:
+    """The parameters of the load's change window (row versions, or LastModifiedAt for a backfill)."""
+    return {
         "low_rowver": result.low_rowver,
         "high_rowver": result.high_rowver,
         "modified_from": request.modified_from,
         "modified_to": request.modified_to,
     }
+
+
+def _parameters(request: LoadRequest, result: LoadResult, accounts: Sequence[int],
+                contracts: Sequence[int]) -> tuple[dict[str, int], dict[str, Any]]:
+    """The extract's parameters, and which id lists are short enough to bind id by id (see `id_list`)."""
     short_lists, lists = sqlfiles.id_lists(accounts=accounts, scoped_contracts=contracts)
-    parameters.update(lists)
-    return short_lists, parameters
+    return short_lists, {**_window(request, result), **lists}
 
 
 def _delete(source: Any, target: psycopg.Connection, entity: Entity, request: LoadRequest, dialect: Dialect,
@@ -328,8 +331,7 @@ def _delete_departed(source: Any, target: psycopg.Connection, entity: Entity, re
     statement = sqlfiles.render("extract/select_changed_keys.sql", dialect=dialect, load_kind=request.kind,
                                 source_table=entity.source_table, parent=entity.parent,
                                 keys=list(zip(entity.source_key, entity.key, strict=True)))
-    _stream_rows(source, target, statement, _parameters(request, result, (), ())[1], changed, key, list(entity.key),
-                 batch_size)
+    _stream_rows(source, target, statement, _window(request, result), changed, key, list(entity.key), batch_size)
     target.execute(sqlfiles.render("load/analyze_stage.sql", stage=changed))
     return target.execute(sqlfiles.render("load/delete_missing.sql", changed=changed, stage=stage,
                                           target=entity.target_table, key=key),
