@@ -27,6 +27,7 @@ from datetime import timedelta
 from airflow.sdk import Param, dag
 
 from aspire_portal import catalogue
+from aspire_portal.alerts import failure_notifier
 from aspire_portal.operators import AspireToPortalOperator
 from aspire_portal.tasks import mark_full_sync_done, migrate_portal_schema, resolve_scope, validate_customer
 from aspire_portal.validation import ACCOUNT_OID_SCHEMA
@@ -39,7 +40,7 @@ from aspire_portal.validation import ACCOUNT_OID_SCHEMA
     doc_md=__doc__,
     tags=["aspire", "portal", "customer"],
     default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=1),
-                  "retry_exponential_backoff": True},
+                  "retry_exponential_backoff": True, "on_failure_callback": failure_notifier()},
     params={
         "customer_id": Param(
             **ACCOUNT_OID_SCHEMA,

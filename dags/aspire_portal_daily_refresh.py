@@ -30,6 +30,7 @@ from airflow.sdk import dag
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from aspire_portal import catalogue
+from aspire_portal.alerts import failure_notifier
 from aspire_portal.operators import AspireToPortalOperator
 from aspire_portal.tasks import migrate_portal_schema, summarize_run
 
@@ -42,7 +43,9 @@ from aspire_portal.tasks import migrate_portal_schema, summarize_run
     doc_md=__doc__,
     tags=["aspire", "portal", "daily"],
     default_args={"owner": "data-engineering", "retries": 3, "retry_delay": timedelta(minutes=2),
-                  "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=20)},
+                  "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=20),
+                  "on_failure_callback": failure_notifier()},
+    on_failure_callback=failure_notifier(),
 )
 def aspire_portal_daily_refresh():
     migrated = migrate_portal_schema()

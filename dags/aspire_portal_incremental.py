@@ -34,6 +34,7 @@ from airflow.sdk import Param, dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from aspire_portal import catalogue
+from aspire_portal.alerts import failure_notifier
 from aspire_portal.operators import AspireToPortalOperator
 from aspire_portal.tasks import (
     find_customers_without_full_sync,
@@ -54,7 +55,9 @@ FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
     doc_md=__doc__,
     tags=["aspire", "portal", "incremental"],
     default_args={"owner": "data-engineering", "retries": 3, "retry_delay": timedelta(seconds=30),
-                  "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=5)},
+                  "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=5),
+                  "on_failure_callback": failure_notifier()},
+    on_failure_callback=failure_notifier(),
     params={
         "entities": Param(
             [], type="array", items={"type": "string", "enum": FIFTEEN_MINUTE_ENTITIES}, uniqueItems=True,

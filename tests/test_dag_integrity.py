@@ -1,4 +1,5 @@
-"""Every DAG file imports, is documented and tagged, has an owner and retries, and runs on its intended schedule."""
+"""Every DAG file imports, is documented and tagged, has an owner, retries and the failure alert, and runs on its
+intended schedule."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ EXPECTED_SCHEDULES = {
     "aspire_portal_customer_full_sync": None,
     "aspire_portal_incremental": ("CronDataIntervalTimetable", "*/15 * * * *", "UTC"),
     "aspire_portal_daily_refresh": ("CronTriggerTimetable", "0 4 * * *", "America/Chicago"),
+    "aspire_portal_freshness_check": ("CronTriggerTimetable", "*/5 * * * *", "UTC"),
 }
 NOT_RETRIED = {"trigger_missing_full_syncs"}
 
@@ -30,6 +32,27 @@ def test_dag_is_documented_owned_and_retried(dagbag, dag_id):
             assert task.pool == "aspire_source", task.task_id
         if task.task_id not in NOT_RETRIED:  # a lost trigger is re-made by the next run
             assert task.retries >= 1, task.task_id
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_SCHEDULES))
+def test_every_task_and_every_run_that_can_time_out_alerts_on_failure(dagbag, dag_id):
+    """Every task mails when it fails for good; a run fails without a failed task only when it times out
+    (dagrun_timeout), so those DAGs mail from the DAG too. (The customer full sync has no timeout, and Airflow 3.3's
+    dag.test() cannot build a DAG callback's context for a DAG with a required param.)"""
+    from aspire_portal.alerts import FailureNotifier
+
+    dag = dagbag.get_dag(dag_id)
+    for task in dag.tasks:
+        assert any(isinstance(c, FailureNotifier) for c in task.on_failure_callback), task.task_id
+    if dag.dagrun_timeout is not None:
+        assert isinstance(dag.on_failure_callback, FailureNotifier)
+
+
+def test_the_freshness_check_is_independent_of_the_incremental(dagbag):
+    dag = dagbag.get_dag("aspire_portal_freshness_check")
+    assert dag.max_active_runs == 1 and not dag.catchup
+    assert set(dag.task_ids) == {"migrate_portal_schema", "check_portal_freshness"}
+    assert dag.get_task("check_portal_freshness").upstream_task_ids == {"migrate_portal_schema"}
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_SCHEDULES))
