@@ -106,10 +106,16 @@ def test_the_readme_commands_work_verbatim(tmp_path):
         dags = cli_json(bash("airflow dags list -o json", env).stdout)
         assert {d["dag_id"]: str(d["is_paused"]) for d in dags} == {  # the CLI prints the flag as text
             "aspire_portal_incremental": "False", "aspire_portal_daily_refresh": "False",
-            "aspire_portal_customer_full_sync": "False"}
+            "aspire_portal_customer_full_sync": "False", "aspire_portal_freshness_check": "False"}
         assert cli_json(bash("airflow pools get aspire_source -o json", env).stdout)[0]["slots"] in (4, "4")
-        assert bash("airflow variables get aspire_portal_max_full_sync_triggers_per_run", env).stdout.strip(
-            ).splitlines()[-1] == "25"
+        for variable, value in [("aspire_portal_max_full_sync_triggers_per_run", "25"),
+                                ("aspire_portal_alert_to", "oncall@example.com"),
+                                ("aspire_portal_staleness_threshold_minutes", "45"),
+                                ("aspire_portal_stale_realert_minutes", "60")]:
+            assert bash(f"airflow variables get {variable}", env).stdout.strip().splitlines()[-1] == value
+        [smtp] = cli_json(bash("airflow connections get smtp_default -o json", env).stdout)
+        assert (smtp["conn_type"], smtp["host"], str(smtp["port"])) == ("smtp", "127.0.0.1", "8025")
+        assert smtp["extra_dejson"]["from_email"] == "aspire-portal@example.com"
 
         # 4: the api-server (what `airflow standalone` runs for the UI and the API), then the trigger examples.
         log = (tmp_path / "api-server.log").open("w")
