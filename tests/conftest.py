@@ -124,3 +124,12 @@ def portal_database(fresh_database):
     dsn = fresh_database("emulator_portal")
     create_portal_schema(dsn)
     return dsn
+
+
+def run_cli(aspire_dsn: str, portal_dsn: str, *args: str) -> subprocess.CompletedProcess:
+    """`python -m aspire_portal <args>` as an operator runs it: a new process, the databases as URIs."""
+    from aspire_emulator.dsn import conninfo_to_uri
+
+    return subprocess.run([sys.executable, "-m", "aspire_portal", *args, "--aspire-dsn", conninfo_to_uri(aspire_dsn),
+                           "--portal-dsn", conninfo_to_uri(portal_dsn)], capture_output=True, text=True, cwd=REPO,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(REPO / "plugins")})

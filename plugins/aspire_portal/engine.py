@@ -19,8 +19,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.string import TextLoader
 
+from aspire_portal import reconcile, sqlfiles
 from aspire_portal import scope as scope_state
-from aspire_portal import sqlfiles
 from aspire_portal.catalogue import Entity
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,8 @@ class RunContext:
 @dataclass(frozen=True)
 class LoadRequest:
     """What to load. `accounts` None means every enrolled account (the whole portal). Kind "scope" applies only
-    the scope's entries and exits (a daily entity in the 15-minute run)."""
+    the scope's entries and exits (a daily entity in the 15-minute run). `reconcile`: a full load over everyone
+    measures the drift before its merge and checks it is zero after (see aspire_portal.reconcile)."""
 
     entity: Entity
     kind: LoadKind
@@ -66,6 +67,12 @@ class LoadRequest:
     modified_from: datetime | None = None
     modified_to: datetime | None = None
     run: RunContext = field(default_factory=RunContext)
+    reconcile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.reconcile and not (self.kind == "full" and self.accounts is None):
+            raise ValueError(f"reconciling {self.entity.name} needs a full load over every enrolled customer, "
+                             f"not a {self.kind} load{' of some customers' if self.accounts else ''}")
 
     @property
     def scope(self) -> Literal["all", "accounts"]:
@@ -91,11 +98,13 @@ class LoadResult:
     seconds_extract: float = 0.0  # server-side cursor -> COPY into the staging table
     seconds_merge: float = 0.0
     seconds_delete: float = 0.0
+    seconds_reconcile: float | None = None  # the drift measured before the merge and checked after it (daily refresh)
     copied_directly: bool = False  # a first load into an empty table: no staging, merge or delete needed
 
     def summary(self) -> str:
         how = "first load, copied straight into the empty table" if self.copied_directly else (
-            f"extract {self.seconds_extract:.2f}s, merge {self.seconds_merge:.2f}s, delete {self.seconds_delete:.2f}s")
+            f"extract {self.seconds_extract:.2f}s, merge {self.seconds_merge:.2f}s, delete {self.seconds_delete:.2f}s"
+            + (f", reconcile {self.seconds_reconcile:.2f}s" if self.seconds_reconcile is not None else ""))
         scope = ""
         if self.new_accounts or self.new_contracts:
             scope += f", {self.new_accounts} account(s) and {self.new_contracts} contract(s) new to scope"
@@ -171,12 +180,9 @@ def load_entity(
             result.new_accounts, result.new_contracts = len(plan.new_accounts), len(plan.new_contracts)
             result.exited_accounts, result.exited_contracts = len(plan.gone_accounts), len(plan.gone_contracts)
             passes = _extract_passes(entity, request, plan, result.low_rowver)
-            stage = sql.Identifier(f"stage_{entity.name}").as_string(target)
-            quoted = [sql.Identifier(c).as_string(target) for c in columns]
-            result.copied_directly = len(passes) == 1 and _first_load_of_empty_table(target, entity)
-            if not result.copied_directly:
-                target.execute(sqlfiles.render("load/create_stage.sql", stage=stage, target=entity.target_table,
-                                               columns=quoted))
+            result.copied_directly = (len(passes) == 1 and not request.reconcile
+                                      and _first_load_of_empty_table(target, entity))
+            stage, quoted = _stage_table(target, entity, columns, create=not result.copied_directly)
             phase = time.perf_counter()
             for kind, accounts, contracts in passes:
                 short_lists, parameters = _parameters(request, result, accounts, contracts)
@@ -189,12 +195,18 @@ def load_entity(
             else:
                 target.execute(sqlfiles.render("load/analyze_stage.sql", stage=stage))
                 result.seconds_extract, phase = time.perf_counter() - phase, time.perf_counter()
+                before = _drift_before(target, request, stage, columns, result)
+                if before is not None:
+                    result.seconds_reconcile, phase = time.perf_counter() - phase, time.perf_counter()
                 result.rows_inserted, result.rows_updated = _merge(target, entity, stage, columns, started_at,
-                                                                   dedupe=len(passes) > 1)
+                                                                   dedupe=len(passes) > 1, repair=request.reconcile)
                 result.seconds_merge, phase = time.perf_counter() - phase, time.perf_counter()
                 result.rows_deleted = _delete(source, target, entity, request, dialect, stage, plan, resolved,
                                               result, batch_size)
-                result.seconds_delete = time.perf_counter() - phase
+                result.seconds_delete, phase = time.perf_counter() - phase, time.perf_counter()
+                if before is not None:
+                    reconcile.confirm(target, entity, stage, columns, before, request.run)
+                    result.seconds_reconcile += time.perf_counter() - phase
             scope_state.record_held(target, entity, plan)
             if request.kind == "incremental":
                 target.execute(sqlfiles.read("sync/upsert_watermark.sql"), {
@@ -219,6 +231,42 @@ def load_entity(
         _end_source_transaction(source)
     log.info("Loaded %s", result.summary())
     return result
+
+
+def stage_scope(source: Any, target: psycopg.Connection, entity: Entity, dialect: Dialect,
+                resolved: scope_state.Scope, batch_size: int = BATCH_SIZE) -> tuple[str, list[str]]:
+    """Extracts the entity's rows in `resolved` (every enrolled customer's scope) into its temp staging table, in the
+    caller's transaction, writing nothing else; the stage and its columns (reconciliation on demand reads this)."""
+    columns = _target_columns(target, entity)
+    stage, quoted = _stage_table(target, entity, columns)
+    plan = scope_state.plan_everyone(entity, resolved, scope_state.Held())
+    request = LoadRequest(entity=entity, kind="full")
+    result = LoadResult(entity=entity.name, load_kind="full", high_rowver=resolved.read_bound)
+    short_lists, parameters = _parameters(request, result, plan.accounts, plan.contracts)
+    _stream_rows(source, target, render_extract(entity, "full", dialect, short_lists=short_lists), parameters,
+                 stage, quoted, columns, batch_size)
+    target.execute(sqlfiles.render("load/analyze_stage.sql", stage=stage))
+    return stage, columns
+
+
+def _stage_table(target: psycopg.Connection, entity: Entity, columns: list[str], *,
+                 create: bool = True) -> tuple[str, list[str]]:
+    """The load's temp staging table (created unless `create` is False) and the quoted column names."""
+    stage = sql.Identifier(f"stage_{entity.name}").as_string(target)
+    quoted = [sql.Identifier(c).as_string(target) for c in columns]
+    if create:
+        target.execute(sqlfiles.render("load/create_stage.sql", stage=stage, target=entity.target_table,
+                                       columns=quoted))
+    return stage, quoted
+
+
+def _drift_before(target: psycopg.Connection, request: LoadRequest, stage: str, columns: list[str],
+                  result: LoadResult) -> reconcile.Drift | None:
+    """What ASPIRE's staged rows and the portal disagree on before the merge, when the load reconciles."""
+    if not request.reconcile:
+        return None
+    return reconcile.compare(target, request.entity, stage, columns, phase="before", read_bound=result.high_rowver,
+                             pending_from=reconcile.pending_from(target, request.entity, result.high_rowver))
 
 
 def _take_turn(target: psycopg.Connection, request: LoadRequest, timeouts: LockTimeouts) -> None:
@@ -440,7 +488,7 @@ def _check_extract_columns(returned: Sequence[str], expected: Sequence[str]) -> 
 
 
 def _merge(target: psycopg.Connection, entity: Entity, stage: str, columns: list[str],
-           synced_at: datetime, *, dedupe: bool = False) -> tuple[int, int]:
+           synced_at: datetime, *, dedupe: bool = False, repair: bool = False) -> tuple[int, int]:
     quote = lambda name: sql.Identifier(name).as_string(target)  # noqa: E731
     statement = sqlfiles.render(
         "load/merge_stage.sql",
@@ -450,6 +498,7 @@ def _merge(target: psycopg.Connection, entity: Entity, stage: str, columns: list
         columns=[quote(c) for c in columns],
         updated=[quote(c) for c in columns if c not in entity.key],
         dedupe=dedupe,
+        repair=repair,
     )
     inserted, updated = target.execute(statement, {"synced_at": synced_at}).fetchone()
     return inserted, updated
@@ -489,6 +538,8 @@ def _record_failure(target: psycopg.Connection, request: LoadRequest, result: Lo
             target.rollback()
         with target.transaction():
             _record(target, request, result, started_at, status="failed", error=message)
+            if isinstance(error, reconcile.Drifted):  # the measurements stay, the refresh was rolled back
+                reconcile.save(target, error.drifts, request.run)
     except psycopg.Error as log_error:  # the portal itself may be what failed
         log.warning("Could not record the failure in aspire_sync.run_log: %s", log_error)
 

@@ -35,6 +35,9 @@ class AspireToPortalOperator(BaseOperator):
     customer's) and deletes what left it; "incremental" reads the row-version window above the entity's
     watermark and moves it; "backfill" re-applies the rows whose LastModifiedAt falls in
     [`modified_from`, `modified_to`) (ASPIRE local time) without moving the watermark.
+    A full load over every enrolled customer (the daily refresh) also reconciles: it measures the drift between
+    ASPIRE and the portal before its merge and fails, rolled back, if any is left after (`reconcile=False` skips
+    that).
     The extract is ``include/sql/extract/extract_<entity>.sql``.
     """
 
@@ -52,6 +55,7 @@ class AspireToPortalOperator(BaseOperator):
         source_conn_id: str = SOURCE_CONN_ID,
         target_conn_id: str = TARGET_CONN_ID,
         batch_size: int | None = None,
+        reconcile: bool = True,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("pool", ASPIRE_POOL)
@@ -68,6 +72,7 @@ class AspireToPortalOperator(BaseOperator):
         self.source_conn_id = source_conn_id
         self.target_conn_id = target_conn_id
         self.batch_size = batch_size
+        self.reconcile = reconcile
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -114,6 +119,7 @@ class AspireToPortalOperator(BaseOperator):
             modified_from=_as_datetime(self.modified_from),
             modified_to=_as_datetime(self.modified_to),
             run=engine.RunContext(dag_id=self.dag_id, run_id=context["run_id"], task_id=self.task_id),
+            reconcile=self.reconcile and self.load_kind == "full" and customer_id is None,
         )
 
 

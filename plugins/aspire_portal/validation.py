@@ -16,10 +16,11 @@ _WHOLE = re.compile(r"^\+?([0-9]+)(?:\.0*)?$")
 _EXACT_FLOAT = 2**53  # above it a float is not an exact integer: 9.2e18 could be any of ~1,000 ids
 
 
-def parse_customer_id(value: Any, name: str = "customer_id") -> int:
-    """`value` as an ASPIRE AccountOid (1 .. 2**63-1), or ValueError saying what was wrong. A whole number given as
-    a float (1000509.0, as JSON clients and templates may render it) is taken as that integer."""
-    what = f"{name} must be a positive whole number, an ASPIRE AccountOid (1 to {MAX_ACCOUNT_OID})"
+def parse_customer_id(value: Any, name: str = "customer_id", column: str = "AccountOid") -> int:
+    """`value` as an ASPIRE AccountOid (or another bigint id, `column`: 1 .. 2**63-1), or ValueError saying what was
+    wrong. A whole number given as a float (1000509.0, as JSON clients and templates may render it) is taken as that
+    integer."""
+    what = f"{name} must be a positive whole number, an ASPIRE {column} (1 to {MAX_ACCOUNT_OID})"
     if isinstance(value, bool) or value is None:
         raise ValueError(f"{what}; got {value!r}")
     if isinstance(value, float):
@@ -40,5 +41,5 @@ def parse_customer_id(value: Any, name: str = "customer_id") -> int:
     if number < 1:
         raise ValueError(f"{what}; got {value!r}, which is {'zero' if number == 0 else 'negative'}")
     if number > MAX_ACCOUNT_OID:
-        raise ValueError(f"{what}; got {value!r}, which is larger than the largest AccountOid ({MAX_ACCOUNT_OID})")
+        raise ValueError(f"{what}; got {value!r}, which is larger than the largest {column} ({MAX_ACCOUNT_OID})")
     return number

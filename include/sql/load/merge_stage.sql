@@ -1,6 +1,8 @@
 -- Applies the staged rows to the target. New keys are inserted; a row is updated only when the staged
 -- source_rowver is newer (newest wins, whatever order loads run in). Rows read again unchanged (same row
--- version) are found by an anti-join first, so they cost neither a row lock nor WAL.
+-- version) are found by an anti-join first, so they cost neither a row lock nor WAL. With `repair` (the daily
+-- refresh, which reconciles), a row at the same row version whose values differ is put back to ASPIRE's too: only
+-- a change made in the portal outside the sync can cause that, and ASPIRE's row at that version is the truth.
 with changed as (
     select s.*
 {%- if dedupe %}
@@ -17,6 +19,11 @@ with changed as (
         on {% for k in key %}t.{{ k }} = s.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
     where t.{{ key[0] }} is null
        or s.source_rowver > t.source_rowver
+{%- if repair %}
+       or (s.source_rowver = t.source_rowver
+           and row({% for c in columns %}s.{{ c }}{{ ", " if not loop.last }}{% endfor %})
+               is distinct from row({% for c in columns %}t.{{ c }}{{ ", " if not loop.last }}{% endfor %}))
+{%- endif %}
 ),
 
 written as (
@@ -26,7 +33,7 @@ written as (
     on conflict ({{ key | join(", ") }}) do update
     set {% for c in updated %}{{ c }} = excluded.{{ c }},
         {% endfor %}synced_at = excluded.synced_at
-    where t.source_rowver < excluded.source_rowver
+    where t.source_rowver {{ "<=" if repair else "<" }} excluded.source_rowver
     returning (t.xmax = 0) as inserted
 )
 

@@ -1,0 +1,198 @@
+"""Drift between ASPIRE and the portal, measured: what the 15-minute path missed, in rows, keys and money.
+
+The daily refresh compares, per entity, the rows it staged (ASPIRE's in-scope data, read once) with the portal table
+**before** its merge, then again **after** its merge and deletes, in the same transaction. Before: the drift the
+15-minute path left (rows at or above the entity's watermark are pending the next 15-minute run, not drift; for the
+daily entities, what changed in ASPIRE since the last refresh). After: must be zero, else the refresh is rolled back
+and its task fails (:class:`Drifted`). Both are stored in ``aspire_sync.reconciliation`` and logged as a table.
+:func:`measure_now` runs the same comparison on demand (``python -m aspire_portal reconcile``), writing nothing but
+its measurements.
+
+Measures: ``rows`` (counts), ``missing_keys`` (ASPIRE has, the portal lacks), ``extra_keys`` (the portal has, ASPIRE's
+scope lacks), ``changed_rows`` (same key, other values) and ``sum:<column>`` per money column of the catalogue;
+``difference`` is portal - aspire (for ``changed_rows``, the number of rows). Per customer (the entity's ``per``
+column: an account, or a contract) where they differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from aspire_portal import sqlfiles
+from aspire_portal.catalogue import Entity
+
+log = logging.getLogger(__name__)
+
+OWNERS_KEPT = 100  # per entity and phase: the customers with the largest differences are stored and logged
+Number = int | Decimal
+
+
+@dataclass(frozen=True)
+class Measurement:
+    measure: str
+    aspire: Number | None
+    portal: Number | None
+    difference: Number
+    account_oid: int | None = None
+    contract_oid: int | None = None
+
+
+@dataclass
+class Drift:
+    """One comparison of one entity: its totals (every measure, zero or not) and the customers that differ."""
+
+    entity: Entity
+    phase: str
+    read_bound: int | None
+    pending_from: int | None
+    totals: list[Measurement]
+    owners: list[Measurement] = field(default_factory=list)
+    owners_differing: int = 0
+
+    @property
+    def is_zero(self) -> bool:
+        return all(m.difference == 0 for m in self.totals)
+
+    @property
+    def differing(self) -> list[Measurement]:
+        return [m for m in self.totals if m.difference != 0]
+
+    def table(self) -> str:
+        """The comparison as a text table, for the task log and the CLI."""
+        title = {"before": "before the refresh", "after": "after the refresh", "on_demand": "now"}[self.phase]
+        pending = f"; rows at or above row version {self.pending_from} are pending, left out" if self.pending_from \
+            else ""
+        verdict = "no drift" if self.is_zero else f"{len(self.differing)} measure(s) differ"
+        lines = [f"Drift of {self.entity.name} {title} (ASPIRE read bound {self.read_bound}{pending}): {verdict}",
+                 f"  {'measure':<28}{'aspire':>18}{'portal':>18}{'difference':>16}"]
+        lines += [f"  {m.measure:<28}{_fmt(m.aspire):>18}{_fmt(m.portal):>18}{_fmt(m.difference):>16}"
+                  for m in self.totals]
+        if self.owners:
+            lines.append(f"  per customer: {self.owners_differing} differ"
+                         + (f" (the {OWNERS_KEPT} largest shown)" if self.owners_differing > OWNERS_KEPT else ""))
+            lines += [f"    {_owner(m):<24}{m.measure:<28}{_fmt(m.aspire):>18}{_fmt(m.portal):>18}"
+                      f"{_fmt(m.difference):>16}" for m in self.owners]
+        return "\n".join(lines)
+
+
+class Drifted(RuntimeError):
+    """After its merge and deletes, a refresh's portal table still differs from what it read from ASPIRE: the
+    refresh is rolled back (the portal keeps its previous state) and the task fails."""
+
+    def __init__(self, before: Drift, after: Drift) -> None:
+        self.drifts = (before, after)
+        super().__init__(
+            f"after the refresh of {after.entity.name}, the portal still differs from ASPIRE's in-scope data: "
+            + ", ".join(f"{m.measure} {_fmt(m.difference)}" for m in after.differing)
+            + "; the refresh was rolled back. Measurements: aspire_sync.reconciliation (phase 'after'); see the "
+            "runbook, 'The daily refresh failed on drift after the refresh'.")
+
+
+def compare(target: psycopg.Connection, entity: Entity, stage: str, columns: Sequence[str], *, phase: str,
+            read_bound: int | None, pending_from: int | None) -> Drift:
+    """Compares the staged rows with the portal table (see the module docstring). `columns`: the staged columns."""
+    quote = lambda name: sql.Identifier(name).as_string(target)  # noqa: E731
+    statement = sqlfiles.render("load/compare_stage.sql", stage=stage, target=entity.target_table,
+                                key=[quote(k) for k in entity.key], columns=[quote(c) for c in columns],
+                                money=[quote(m) for m in entity.money], per=quote(entity.per) if entity.per else None)
+    groups = target.execute(statement, {"pending_from": pending_from}).fetchall()
+    totals = _measurements(entity, [sum(values) for values in zip(*(g[1:] for g in groups), strict=True)]
+                           if groups else [0] * (5 + 2 * len(entity.money)))
+    owners: list[tuple[Number, Measurement]] = []
+    for owner, *values in groups if entity.per else ():
+        differing = [m for m in _measurements(entity, values, owner) if m.difference != 0]
+        weight = sum(abs(m.difference) for m in differing)
+        owners += [(weight, m) for m in differing]
+    ranked = sorted({_owner(m): w for w, m in owners}.items(), key=lambda item: -item[1])
+    kept = {name for name, _w in ranked[:OWNERS_KEPT]}
+    return Drift(entity=entity, phase=phase, read_bound=read_bound, pending_from=pending_from, totals=totals,
+                 owners=[m for _w, m in owners if _owner(m) in kept], owners_differing=len(ranked))
+
+
+def _measurements(entity: Entity, values: Sequence[Number], owner: int | None = None) -> list[Measurement]:
+    aspire_rows, portal_rows, missing, extra, changed, *money = values
+    whose = {"contract_oid": owner} if entity.per == "contract_oid" else {"account_oid": owner}
+    out = [
+        Measurement("rows", aspire_rows, portal_rows, portal_rows - aspire_rows, **whose),
+        Measurement("missing_keys", missing, 0, -missing, **whose),
+        Measurement("extra_keys", 0, extra, extra, **whose),
+        Measurement("changed_rows", None, None, changed, **whose),
+    ]
+    for i, column in enumerate(entity.money):
+        aspire, portal = money[2 * i], money[2 * i + 1]
+        out.append(Measurement(f"sum:{column}", aspire, portal, portal - aspire, **whose))
+    return out
+
+
+def pending_from(target: psycopg.Connection, entity: Entity, read_bound: int) -> int:
+    """Where pending changes start: a 15-minute entity's watermark (changes above it wait for its next run, they are
+    not drift); for a daily entity, the read bound (every change before it is the refresh's to apply)."""
+    if entity.cadence == "15min":
+        row = target.execute(sqlfiles.read("sync/select_watermark.sql"), {"entity": entity.name}).fetchone()
+        if row is not None:
+            return min(row[0], read_bound)
+    return read_bound
+
+
+def confirm(target: psycopg.Connection, entity: Entity, stage: str, columns: Sequence[str], before: Drift,
+            run: Any) -> Drift:
+    """After a refresh's merge and deletes: the same comparison, which must be zero. Stores both in the caller's
+    (the refresh's) transaction and logs them; raises Drifted when the portal still differs."""
+    after = compare(target, entity, stage, columns, phase="after", read_bound=before.read_bound, pending_from=None)
+    log.info("%s", before.table())
+    if not after.is_zero:
+        log.error("%s", after.table())
+        raise Drifted(before, after)
+    log.info("%s", after.table())
+    save(target, (before, after), run)
+    return after
+
+
+def save(target: psycopg.Connection, drifts: Iterable[Drift], run: Any) -> int:
+    """Stores the measurements (every total, and the customers that differ); how many rows it wrote."""
+    rows = [
+        {"dag_id": run.dag_id, "run_id": run.run_id, "task_id": run.task_id, "phase": drift.phase,
+         "entity": drift.entity.name, "measure": m.measure, "account_oid": m.account_oid,
+         "contract_oid": m.contract_oid, "aspire_value": m.aspire, "portal_value": m.portal,
+         "difference": m.difference, "read_bound": drift.read_bound}
+        for drift in drifts for m in (*drift.totals, *drift.owners)
+    ]
+    with target.cursor() as cursor:
+        cursor.executemany(sqlfiles.read("sync/insert_reconciliation.sql"), rows)
+        cursor.execute(sqlfiles.read("sync/delete_old_reconciliation.sql"))
+    return len(rows)
+
+
+def measure_now(source: Any, target: psycopg.Connection, dialect: str, entities: Sequence[Entity],
+                run: Any, batch_size: int = 20_000) -> list[Drift]:
+    """The comparison on demand: every entity's in-scope rows are extracted from ASPIRE into a temp stage and
+    compared with the portal, one transaction per entity; only the measurements are written."""
+    from aspire_portal import engine, scope
+
+    resolved = scope.resolve(source, target, dialect, persist=False)
+    drifts = []
+    for entity in entities:
+        with target.transaction():
+            stage, columns = engine.stage_scope(source, target, entity, dialect, resolved, batch_size)
+            drift = compare(target, entity, stage, columns, phase="on_demand", read_bound=resolved.read_bound,
+                            pending_from=pending_from(target, entity, resolved.read_bound))
+            save(target, (drift,), run)
+        drifts.append(drift)
+    return drifts
+
+
+def _owner(m: Measurement) -> str:
+    return f"contract {m.contract_oid}" if m.contract_oid is not None else f"account {m.account_oid}"
+
+
+def _fmt(value: Number | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.2f}" if isinstance(value, Decimal) else f"{value:,}"

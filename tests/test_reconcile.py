@@ -1,0 +1,177 @@
+"""Drift, measured (issue 10): the daily refresh compares what it staged from ASPIRE with the portal before its merge
+and again after it, stores both in aspire_sync.reconciliation, and fails, rolled back, when the portal still differs
+after; `python -m aspire_portal reconcile` measures the same on demand. Emulator -> portal on a real PostgreSQL,
+through the real DAGs (dag.test()).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import psycopg
+import pytest
+from conftest import minimal_work_mem, run_cli, use_connections
+from projection import assert_portal_equals_source
+from test_incremental import DAILY_DAG_ID, run_dag, settle
+
+from aspire_emulator import generate
+from aspire_emulator import portal as portal_app
+from aspire_portal import catalogue, engine, reconcile
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def world(fresh_database, dagbag):
+    aspire_dsn = fresh_database("reconcile_aspire")
+    generate.create(aspire_dsn, size="small", seed=515)
+    portal_dsn = fresh_database("reconcile_portal")
+    portal_app.create_portal_schema(portal_dsn)
+    minimal_work_mem(portal_dsn)
+    portal_app.enroll(portal_dsn, aspire_dsn, count=25, seed=5)
+    use_connections(aspire_dsn, portal_dsn)
+    with psycopg.connect(aspire_dsn, autocommit=True) as aspire, \
+            psycopg.connect(portal_dsn, autocommit=True) as portal:
+        settle(aspire)
+        run_dag(dagbag)  # the incremental: every entity's watermark set, the portal filled
+        run_dag(dagbag, DAILY_DAG_ID)
+        yield aspire_dsn, portal_dsn, aspire, portal
+
+
+@pytest.fixture(autouse=True)
+def _connections(world):
+    use_connections(world[0], world[1])
+
+
+def measured(portal: psycopg.Connection, run_id: str, phase: str) -> dict[tuple, tuple]:
+    """(entity, measure, account_oid, contract_oid) -> (aspire, portal, difference) of one run and phase."""
+    rows = portal.execute(
+        "select entity, measure, account_oid, contract_oid, aspire_value, portal_value, difference "
+        "from aspire_sync.reconciliation where run_id = %s and phase = %s", (run_id, phase)).fetchall()
+    return {tuple(r[:4]): tuple(r[4:]) for r in rows}
+
+
+def nonzero(measures: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    return {k: v for k, v in measures.items() if v[2] != 0}
+
+
+def inject_drift(portal: psycopg.Connection) -> dict:
+    """Drift the 15-minute path could have left: an invoice deleted from the portal, a receipt's amount changed,
+    an amortization line's principal changed. Returns what was done, for the expected differences."""
+    invoice = portal.execute("select invoice_oid, account_oid, amount, balance from aspire.invoice "
+                             "order by invoice_oid limit 1").fetchone()
+    portal.execute("delete from aspire.invoice where invoice_oid = %s", (invoice[0],))
+    receipt = portal.execute("select receipt_oid, account_oid from aspire.cash_receipt order by receipt_oid "
+                             "limit 1").fetchone()
+    portal.execute("update aspire.cash_receipt set amount = amount + 100.25 where receipt_oid = %s", (receipt[0],))
+    line = portal.execute("select contract_oid, line_no from aspire.amortization_line order by 1, 2 limit 1").fetchone()
+    portal.execute("update aspire.amortization_line set principal = principal - 7.5 "
+                   "where contract_oid = %s and line_no = %s", line)
+    return {"invoice": invoice, "receipt": receipt, "line": line}
+
+
+def expect_injected(measures: dict[tuple, tuple], drift: dict) -> None:
+    invoice_oid, account, amount, balance = drift["invoice"]
+    assert measures[("invoice", "missing_keys", None, None)][2] == -1
+    assert measures[("invoice", "rows", None, None)][2] == -1
+    assert measures[("invoice", "sum:amount", None, None)][2] == -amount
+    assert measures[("invoice", "sum:balance", None, None)][2] == -balance
+    assert measures[("invoice", "sum:amount", account, None)][2] == -amount  # the customer it belongs to
+    receipt_oid, receipt_account = drift["receipt"]
+    assert measures[("cash_receipt", "changed_rows", None, None)][2] == 1
+    assert measures[("cash_receipt", "sum:amount", None, None)][2] == Decimal("100.25")
+    assert measures[("cash_receipt", "sum:amount", receipt_account, None)][2] == Decimal("100.25")
+    contract, _line_no = drift["line"]
+    assert measures[("amortization_line", "sum:principal", None, None)][2] == Decimal("-7.5")
+    assert measures[("amortization_line", "sum:principal", None, contract)][2] == Decimal("-7.5")
+    touched = {("invoice", "missing_keys"), ("invoice", "rows"), ("invoice", "sum:amount"), ("invoice", "sum:balance"),
+               ("cash_receipt", "changed_rows"), ("cash_receipt", "sum:amount"),
+               ("amortization_line", "changed_rows"), ("amortization_line", "sum:principal")}
+    others = {k: v for k, v in nonzero(measures).items() if k[2] is None and k[3] is None and k[:2] not in touched}
+    assert not others, f"drift measured where none was injected: {others}"
+
+
+def test_the_daily_refresh_measures_injected_drift_and_leaves_none(dagbag, world):
+    aspire_dsn, portal_dsn, aspire, portal = world
+    quiet = run_dag(dagbag, DAILY_DAG_ID)
+    assert not nonzero(measured(portal, quiet.run_id, "before")), "a portal in step with ASPIRE shows drift"
+    drift = inject_drift(portal)
+
+    run = run_dag(dagbag, DAILY_DAG_ID)
+
+    before, after = measured(portal, run.run_id, "before"), measured(portal, run.run_id, "after")
+    expect_injected(before, drift)
+    assert {k[0] for k in after} == {e.name for e in catalogue.ENTITIES}  # every entity checked after its merge
+    assert not nonzero(after)
+    assert_portal_equals_source(aspire, portal, portal_app.enrolled_accounts(portal_dsn))
+
+
+def test_changes_above_the_watermark_are_pending_not_drift(dagbag, world):
+    aspire_dsn, portal_dsn, aspire, portal = world
+    invoice = portal.execute("select invoice_oid from aspire.invoice order by invoice_oid desc limit 1").fetchone()[0]
+    aspire.execute("update dbo.invoice set balance = balance - 1 where invoiceoid = %s", (invoice,))
+    settle(aspire)
+
+    run = run_dag(dagbag, DAILY_DAG_ID)  # no 15-minute run since the change: it is pending, not missed
+
+    assert not nonzero(measured(portal, run.run_id, "before"))
+    assert not nonzero(measured(portal, run.run_id, "after"))
+    assert portal.execute("select balance from aspire.invoice where invoice_oid = %s", (invoice,)).fetchone()[0] == \
+        aspire.execute("select balance from dbo.invoice where invoiceoid = %s", (invoice,)).fetchone()[0]
+
+
+def test_reconcile_on_demand_measures_the_same_and_writes_nothing_else(world):
+    aspire_dsn, portal_dsn, aspire, portal = world
+    drift = inject_drift(portal)
+    portal_before = {e.name: portal.execute(f"select count(*), max(synced_at) from {e.target_table}").fetchone()
+                     for e in catalogue.ENTITIES}
+
+    out = run_cli(aspire_dsn, portal_dsn, "reconcile", "--json")
+
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert {r["entity"] for r in report["entities"]} == {e.name for e in catalogue.ENTITIES}
+    invoice = next(r for r in report["entities"] if r["entity"] == "invoice")
+    assert invoice["drift"] is True
+    assert {m["measure"]: Decimal(m["difference"]) for m in invoice["totals"]}["sum:amount"] == -drift["invoice"][2]
+    stored = measured(portal, report["run_id"], "on_demand")
+    expect_injected(stored, drift)
+    assert {e.name: portal.execute(f"select count(*), max(synced_at) from {e.target_table}").fetchone()
+            for e in catalogue.ENTITIES} == portal_before  # measured, not repaired
+
+    text = run_cli(aspire_dsn, portal_dsn, "reconcile", "--entity", "cash_receipt", "--check")
+    assert text.returncode == 1, text.stderr  # --check: drift measured
+    assert "Drift of cash_receipt now" in text.stdout and "sum:amount" in text.stdout and "100.25" in text.stdout
+
+
+def test_drift_left_after_the_refresh_fails_it_and_rolls_it_back(world):
+    aspire_dsn, portal_dsn, aspire, portal = world
+    # a row no load can explain: out of scope, yet at a row version above any read, so no delete takes it
+    portal.execute("insert into aspire.invoice select invoice_oid + 900000000, invoice_number, account_oid, "
+                   "contract_oid, invoice_date, due_date, amount, balance, status, last_modified_at, "
+                   "4611686018427387904, now() from aspire.invoice order by invoice_oid limit 1")
+    portal.execute("update aspire.invoice set amount = amount + 1 where invoice_oid = "
+                   "(select min(invoice_oid) from aspire.invoice)")  # drift the refresh would repair
+    changed = portal.execute("select min(invoice_oid) from aspire.invoice").fetchone()[0]
+    request = engine.LoadRequest(entity=catalogue.entity("invoice"), kind="full", reconcile=True,
+                                 run=engine.RunContext("test_reconcile", "failing_refresh", "reconcile_invoice"))
+    with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        with pytest.raises(reconcile.Drifted, match="extra_keys 1.*rolled back"):
+            engine.load_entity(source, target, request, dialect="postgres")
+
+    after = nonzero(measured(portal, "failing_refresh", "after"))
+    assert after[("invoice", "extra_keys", None, None)][2] == 1
+    assert ("invoice", "changed_rows", None, None) in nonzero(measured(portal, "failing_refresh", "before"))
+    status, error = portal.execute("select status, error from aspire_sync.run_log where run_id = 'failing_refresh'"
+                                   ).fetchone()
+    assert status == "failed" and "Drifted" in error
+    # rolled back: the repair the merge made is not there
+    assert portal.execute("select amount - 1 from aspire.invoice where invoice_oid = %s", (changed,)).fetchone()[0] == \
+        aspire.execute("select amount from dbo.invoice where invoiceoid = %s", (changed,)).fetchone()[0]
+    portal.execute("delete from aspire.invoice where invoice_oid > 900000000")
+
+
+def test_reconcile_is_only_for_a_full_load_over_everyone():
+    with pytest.raises(ValueError, match="needs a full load over every enrolled customer, not a full load of some"):
+        engine.LoadRequest(entity=catalogue.entity("invoice"), kind="full", accounts=(1,), reconcile=True)
