@@ -134,7 +134,7 @@ def claim_customers_without_full_sync(target: psycopg.Connection, max_triggers: 
     """Enrolled customers with no full sync completed since their latest portal link, at most `max_triggers`,
     marked as requested now."""
     with target.transaction():
-        rows = target.execute(sqlfiles.read("sync/claim_customers_without_full_sync.sql"),
+        rows = target.execute(sqlfiles.render("sync/claim_customers_without_full_sync.sql"),
                               {"max_triggers": max_triggers, "cooldown_minutes": cooldown_minutes}).fetchall()
     customers = sorted(row[0] for row in rows)
     if customers:
@@ -170,3 +170,26 @@ def summarize_run(**context: Any) -> None:
 
     with target_connection() as target:
         log_run_summary(target, context["dag"].dag_id, context["run_id"])
+
+
+@task
+def explain_object(kind: str, oid: Any) -> dict[str, Any]:
+    """Logs why one contract, invoice, receipt or customer is or is not in the portal (see aspire_portal.explain);
+    returns the same answer as `python -m aspire_portal explain --json`."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aspire_portal import explain
+    from aspire_portal.connections import source_connection, target_connection
+
+    try:
+        kind = str(kind)
+        if kind not in explain.KINDS:
+            raise ValueError(f"kind must be one of {sorted(explain.KINDS)}, got {kind!r}")
+        number = parse_customer_id(oid, f"the {kind} id", column=explain.ID_COLUMNS[kind])
+    except ValueError as error:
+        raise AirflowFailException(str(error)) from error
+    with source_connection() as (source, dialect), target_connection() as target:
+        answer = explain.explain(source, target, dialect, kind, number)
+    for line in answer.text().splitlines():
+        log.info("%s", line)
+    return answer.as_dict()

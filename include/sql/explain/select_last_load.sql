@@ -1,0 +1,6 @@
+-- The newest load of one entity (any kind, any DAG), for `explain` and `status`: did it fail, and with what error.
+select l.status, l.error, l.started_at, l.finished_at, l.dag_id, l.run_id, l.task_id, l.load_kind
+from aspire_sync.run_log as l
+where l.entity = %(entity)s
+order by l.started_at desc, l.run_log_id desc
+limit 1

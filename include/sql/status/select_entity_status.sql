@@ -1,0 +1,35 @@
+-- Per entity (for `status`): its watermark and "data as of", and its newest load and newest successful load.
+select
+    e.entity,
+    w.high_water_mark,
+    w.data_as_of,
+    last_load.status as last_status,
+    last_load.load_kind as last_kind,
+    last_load.dag_id as last_dag_id,
+    last_load.task_id as last_task_id,
+    last_load.started_at as last_started_at,
+    last_load.rows_read,
+    last_load.rows_inserted,
+    last_load.rows_updated,
+    last_load.rows_deleted,
+    last_load.error as last_error,
+    last_success.finished_at as last_success_at
+from unnest(cast(%(entities)s as text[])) with ordinality as e (entity, position)
+left join aspire_sync.watermark as w on w.entity = e.entity
+left join lateral (
+    select l.status, l.load_kind, l.dag_id, l.task_id, l.started_at, l.rows_read, l.rows_inserted, l.rows_updated,
+           l.rows_deleted, l.error
+    from aspire_sync.run_log as l
+    where l.entity = e.entity
+    order by l.started_at desc
+    limit 1
+) as last_load on true
+left join lateral (
+    select l.finished_at
+    from aspire_sync.run_log as l
+    where l.entity = e.entity
+      and l.status = 'success'
+    order by l.started_at desc
+    limit 1
+) as last_success on true
+order by e.position

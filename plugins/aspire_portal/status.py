@@ -1,0 +1,112 @@
+"""`python -m aspire_portal status`: the sync's health from the portal's side, worst first.
+
+Per entity: its watermark, honest "data as of" and lag, and its newest load (counts, or the error); then the enrolled
+customers without a completed full sync and the quarantined enrolment values. Reads only the portal database.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from aspire_portal import catalogue, sqlfiles
+
+STALE_AFTER = timedelta(minutes=45)  # the freshness alert's default threshold (Variable aspire_portal_staleness_...)
+SEVERITY = {"failing": 0, "stale": 1, "never": 2, "ok": 3}
+
+
+@dataclass
+class EntityStatus:
+    entity: str
+    cadence: str
+    state: str  # failing | stale | never | ok
+    high_water_mark: int | None
+    data_as_of: datetime | None
+    lag_minutes: float | None
+    last_load: dict[str, Any] | None
+    last_success_at: datetime | None
+    advice: str
+
+
+@dataclass
+class Status:
+    checked_at: datetime
+    entities: list[EntityStatus]
+    customers_without_full_sync: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def worst(self) -> str:
+        return min((e.state for e in self.entities), key=SEVERITY.__getitem__, default="ok")
+
+    def as_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps({**asdict(self), "worst": self.worst}, default=str))
+
+    def text(self) -> str:
+        lines = [f"aspire_portal status at {self.checked_at:%Y-%m-%d %H:%M:%S} UTC: {self.worst}"]
+        for e in sorted(self.entities, key=lambda e: (SEVERITY[e.state], e.entity)):
+            lag = f"lag {e.lag_minutes:,.0f} min" if e.lag_minutes is not None else "lag -"
+            stamp = f"{e.data_as_of:%Y-%m-%d %H:%M} UTC" if e.data_as_of else "unknown"
+            load = e.last_load
+            last = (f"last {load['load_kind']} {load['status']} {load['started_at']:%m-%d %H:%M}: read "
+                    f"{load['rows_read']}, +{load['rows_inserted']} ~{load['rows_updated']} -{load['rows_deleted']}"
+                    if load else "never loaded")
+            lines.append(f"{e.state.upper():<8} {e.entity:<18} {e.cadence:<6} watermark {e.high_water_mark or '-'}  "
+                         f"data as of {stamp} ({lag})  {last}")
+            if e.advice:
+                lines.append(f"         {e.advice}")
+        lines.append(f"customers enrolled without a completed full sync: {len(self.customers_without_full_sync)}")
+        for c in self.customers_without_full_sync[:20]:
+            requested = f", requested {c['full_sync_requested_at']:%m-%d %H:%M}" if c["full_sync_requested_at"] else ""
+            lines.append(f"         {c['account_oid']} (linked {c['linked_at']:%Y-%m-%d %H:%M}{requested}): "
+                         f"airflow dags trigger aspire_portal_customer_full_sync --conf "
+                         f"'{{\"customer_id\": {c['account_oid']}}}'")
+        lines.append(f"quarantined enrolment values: {len(self.quarantined)}")
+        lines += [f"         {q['account_oid']!r}: {q['reason']} ({q['portal_users']} portal user(s), since "
+                  f"{q['first_seen_at']:%Y-%m-%d %H:%M}); fix the row in portal.portal_user_account"
+                  for q in self.quarantined]
+        return "\n".join(lines)
+
+
+def status(target: psycopg.Connection, now: datetime | None = None, stale_after: timedelta = STALE_AFTER) -> Status:
+    """The sync's state as the portal database records it."""
+    now = now or datetime.now(UTC)
+    names = [e.name for e in catalogue.ENTITIES]
+    with target.cursor(row_factory=dict_row) as cursor:
+        rows = cursor.execute(sqlfiles.read("status/select_entity_status.sql"), {"entities": names}).fetchall()
+        without = cursor.execute(sqlfiles.render("status/select_customers_without_full_sync.sql")).fetchall()
+        quarantined = cursor.execute(sqlfiles.read("status/select_quarantine.sql")).fetchall()
+    return Status(checked_at=now, entities=[_entity_status(row, now, stale_after) for row in rows],
+                  customers_without_full_sync=without, quarantined=quarantined)
+
+
+def _entity_status(row: dict[str, Any], now: datetime, stale_after: timedelta) -> EntityStatus:
+    entity = catalogue.entity(row["entity"])
+    load = None if row["last_status"] is None else {
+        "status": row["last_status"], "load_kind": row["last_kind"], "dag_id": row["last_dag_id"],
+        "task_id": row["last_task_id"], "started_at": row["last_started_at"], "rows_read": row["rows_read"],
+        "rows_inserted": row["rows_inserted"], "rows_updated": row["rows_updated"],
+        "rows_deleted": row["rows_deleted"], "error": row["last_error"]}
+    lag = (now - row["data_as_of"]).total_seconds() / 60 if row["data_as_of"] else None
+    if load and load["status"] == "failed":
+        state = "failing"
+        advice = (f"{load['dag_id']}.{load['task_id']} failed: {(load['error'] or '')[:300]} -- see the task log; "
+                  f"python -m aspire_portal explain shows what it holds back")
+    elif load is None:
+        state, advice = "never", "never loaded: is the DAG unpaused? (airflow dags list)"
+    elif entity.cadence == "15min" and (lag is None or lag > stale_after.total_seconds() / 60):
+        state = "stale"
+        advice = ("data as of is unknown or older than "
+                  f"{stale_after.total_seconds() / 60:.0f} min: is aspire_portal_incremental running (airflow dags "
+                  "list-runs aspire_portal_incremental)? A transaction held open on ASPIRE holds it back (the load's "
+                  "task log names the row version)")
+    else:
+        state, advice = "ok", ""
+    return EntityStatus(entity=entity.name, cadence=entity.cadence, state=state,
+                        high_water_mark=row["high_water_mark"], data_as_of=row["data_as_of"], lag_minutes=lag,
+                        last_load=load, last_success_at=row["last_success_at"], advice=advice)
