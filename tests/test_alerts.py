@@ -184,6 +184,24 @@ def test_a_failed_load_delivers_a_mail_naming_its_entity_with_the_run_log_query_
             f"--start-date {logical} --end-date {logical} --yes") in text
 
 
+@pytest.mark.timeout(300)
+def test_a_retried_task_mails_once_when_its_last_try_fails(dags, world, mail, monkeypatch):
+    """The freshness check has one retry, 30 s later: a threshold Variable that is not a number fails both tries, and
+    only the second, final failure mails (Airflow calls on_retry_callback, which sends nothing, for the first)."""
+    monkeypatch.setenv("AIRFLOW_VAR_ASPIRE_PORTAL_STALENESS_THRESHOLD_MINUTES", "soon")
+    dag_run = run(dags, FRESHNESS, expect="failed")
+    assert dag_run.get_task_instance("check_portal_freshness").try_number == 2
+    [message] = mail.take()
+    assert message["Subject"] == f"[aspire-portal] {FRESHNESS}: check_portal_freshness failed"
+    text = body(message)
+    assert f"Task check_portal_freshness of DAG {FRESHNESS} failed for good, after 2 tries" in text
+    assert ("ValueError: the Variable aspire_portal_staleness_threshold_minutes must be a whole number of minutes of "
+            "at least 1, got 'soon'; set it with: airflow variables set aspire_portal_staleness_threshold_minutes 45"
+            ) in text
+    assert "nobody is told when the portal goes stale" in text
+    assert f"airflow tasks clear {FRESHNESS} --task-regex '^check_portal_freshness$'" in text
+
+
 def test_a_run_that_failed_without_a_failed_task_is_mailed_by_the_dags_callback(dags, mail):
     """A run that times out has its unfinished tasks marked skipped: no task mail. The DAG's callback, which the DAG
     processor calls with this context (dag, run_id, reason), mails it."""
