@@ -58,11 +58,11 @@ def prepare(aspire: str, portal: str, size: str, fraction: float, seed: int) -> 
           f"in {time.perf_counter() - started:.0f}s")
 
 
-def one_pass(aspire: str, portal: str, number: int) -> None:
+def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True) -> None:
     run = engine.RunContext(dag_id=DAG_ID, run_id=f"bench_daily_refresh_{int(time.time())}_{number}")
     totals = [0, 0, 0, 0]
     print(f"\npass {number}: {'entity':<18} {'read':>9} {'inserted':>9} {'updated':>9} {'deleted':>8} "
-          f"{'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12}")
+          f"{'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12} {'reconcile s':>12}")
     started = time.perf_counter()
     with psycopg.connect(portal, autocommit=True) as target:
         for entity in ORDER:
@@ -70,13 +70,14 @@ def one_pass(aspire: str, portal: str, number: int) -> None:
             with psycopg.connect(aspire) as source:  # a connection per load, as each task opens its own
                 result = engine.load_entity(source, target, engine.LoadRequest(
                     entity=entity, kind="full", run=engine.RunContext(run.dag_id, run.run_id, f"{kind}_{entity.name}"),
-                ), dialect="postgres")
+                    reconcile=reconcile), dialect="postgres")
             for i, value in enumerate((result.rows_read, result.rows_inserted, result.rows_updated,
                                        result.rows_deleted)):
                 totals[i] += value
             print(f"        {entity.name:<18} {result.rows_read:>9} {result.rows_inserted:>9} "
                   f"{result.rows_updated:>9} {result.rows_deleted:>8} {result.seconds:>8.2f} "
-                  f"{result.rows_read / max(result.seconds, 1e-9):>9.0f} {peak_rss_mb():>12.1f}")
+                  f"{result.rows_read / max(result.seconds, 1e-9):>9.0f} {peak_rss_mb():>12.1f} "
+                  f"{result.seconds_reconcile or 0:>12.2f}")
     seconds = time.perf_counter() - started
     print(f"        {'total':<18} {totals[0]:>9} {totals[1]:>9} {totals[2]:>9} {totals[3]:>8} {seconds:>8.2f} "
           f"{totals[0] / seconds:>9.0f} {peak_rss_mb():>12.1f}")
@@ -93,6 +94,8 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=2, help="how many times to run the 12 loads (default 2)")
     parser.add_argument("--simulate", type=int, default=0, metavar="N",
                         help="ASPIRE transactions to simulate before each pass after the first (default 0)")
+    parser.add_argument("--no-reconcile", action="store_true",
+                        help="skip the drift measurement the DAG's loads make (to measure what it costs)")
     args = parser.parse_args()
     if not args.aspire or not args.portal:
         parser.error("give --aspire and --portal (or set ASPIRE_DSN and PORTAL_DSN)")
@@ -106,7 +109,7 @@ def main() -> int:
     for number in range(1, args.passes + 1):
         if number > 1 and args.simulate:
             emulator(args.aspire, args.portal, "simulate", "--events", str(args.simulate), "--seed", str(number))
-        one_pass(args.aspire, args.portal, number)
+        one_pass(args.aspire, args.portal, number, reconcile=not args.no_reconcile)
     return 0
 
 

@@ -126,9 +126,41 @@ def main() -> int:
         runs.append((dag_id, run.run_id, run.state, time.perf_counter() - clock))
 
     report(portal_dsn, runs)
+    support_commands(aspire_dsn, portal_dsn, customers)
     portal_uri = dsn.masked(os.environ["AIRFLOW_CONN_PORTAL"])
     print(f"\nDemo done in {time.perf_counter() - started:.1f}s. Portal: {portal_uri}")
     return 0
+
+
+def support_commands(aspire_dsn: str, portal_dsn: str, customers: list[int]) -> None:
+    """What the daily run's reconciliation found, and the support commands run on the demo's data as a person runs
+    them (`python -m aspire_portal …`, a new process)."""
+    import psycopg
+
+    from aspire_emulator.dsn import conninfo_to_uri
+
+    with psycopg.connect(portal_dsn) as portal, psycopg.connect(aspire_dsn) as aspire:
+        drift = portal.execute(
+            "select entity, measure, aspire_value, portal_value, difference from aspire_sync.reconciliation "
+            "where phase = 'before' and account_oid is null and contract_oid is null and difference <> 0 "
+            "and run_id = (select max(run_id) from aspire_sync.reconciliation where dag_id = %s) order by 1, 2",
+            ("aspire_portal_daily_refresh",)).fetchall()
+        contract = portal.execute("select min(contract_oid) from aspire.contract where customer_account_oid = %s",
+                                  (customers[0],)).fetchone()[0]
+        unbooked = aspire.execute("select min(contractoid) from dbo.contract where isbooked = 0").fetchone()[0]
+    print("\nDrift the daily run measured before its merge (what the 15-minute path left; aspire_sync.reconciliation):")
+    if not drift:
+        print("  none: every entity's totals matched ASPIRE's in-scope data")
+    for entity, measure, aspire_value, portal_value, difference in drift:
+        print(f"  {entity:18} {measure:22} aspire {aspire_value!s:>14}  portal {portal_value!s:>14}  "
+              f"difference {difference!s:>10}")
+    uris = ["--aspire-dsn", conninfo_to_uri(aspire_dsn), "--portal-dsn", conninfo_to_uri(portal_dsn)]
+    for args in (["explain", "contract", str(contract)], ["explain", "contract", str(unbooked)],
+                 ["reconcile", "--entity", "invoice"], ["status"]):
+        print(f"\n$ python -m aspire_portal {' '.join(args)}")
+        done = subprocess.run([sys.executable, "-m", "aspire_portal", *args, *uris], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO / "plugins")})
+        print(done.stdout.rstrip() or done.stderr.rstrip())
 
 
 def report(portal_dsn: str, runs: list[tuple[int | str, str, str, float]]) -> None:

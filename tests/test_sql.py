@@ -64,6 +64,13 @@ def test_source_lookups_parse_as_tsql(path):
     assert_tsql(sqlfiles.render(path, dialect="mssql"), path)
 
 
+@pytest.mark.parametrize("path", ["explain/select_contract.sql", "explain/select_contract_roles.sql",
+                                  "explain/select_invoice.sql", "explain/select_receipt.sql",
+                                  "explain/select_account.sql"])
+def test_explain_lookups_parse_as_tsql(path):
+    assert_tsql(sqlfiles.render(path, dialect="mssql"), path)
+
+
 def test_invoice_owners_parse_as_tsql():
     path = "extract/select_invoice_owners.sql"
     assert_tsql(sqlfiles.render(path, dialect="mssql", load_kind="full", scope_known=True), path)

@@ -77,15 +77,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _use_dsns(args: argparse.Namespace) -> None:
-    """--aspire-dsn / --portal-dsn become the Airflow connections for this process (AIRFLOW_CONN_*), so every
-    command opens its connections the one standard way."""
+    """The connections `aspire` and `portal` for this process, as AIRFLOW_CONN_* (so every command opens them the one
+    standard way): --aspire-dsn / --portal-dsn, else AIRFLOW_CONN_* already set, else Airflow's own lookup (secrets
+    backends, then the metadata database), which the task SDK does not do outside a task."""
     for name, dsn in (("aspire", args.aspire_dsn), ("portal", args.portal_dsn)):
-        if dsn is None:
-            continue
-        if "://" not in dsn:
-            raise ValueError(f"--{name}-dsn must be a connection URI such as postgresql://user@host:5432/database "
-                             f"(or mssql://... for ASPIRE), got {dsn!r}")
-        os.environ[f"AIRFLOW_CONN_{name.upper()}"] = dsn
+        variable = f"AIRFLOW_CONN_{name.upper()}"
+        if dsn is not None:
+            if "://" not in dsn:
+                raise ValueError(f"--{name}-dsn must be a connection URI such as postgresql://user@host:5432/database "
+                                 f"(or mssql://... for ASPIRE), got {dsn!r}")
+            os.environ[variable] = dsn
+        elif variable not in os.environ and (name == "portal" or args.command != "status"):
+            from airflow.models.connection import Connection
+
+            os.environ[variable] = Connection.get_connection_from_secrets(name).get_uri()
 
 
 def _explain(args: argparse.Namespace, out: TextIO) -> int:

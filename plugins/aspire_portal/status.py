@@ -53,11 +53,12 @@ class Status:
             lag = f"lag {e.lag_minutes:,.0f} min" if e.lag_minutes is not None else "lag -"
             stamp = f"{e.data_as_of:%Y-%m-%d %H:%M} UTC" if e.data_as_of else "unknown"
             load = e.last_load
-            last = (f"last {load['load_kind']} {load['status']} {load['started_at']:%m-%d %H:%M}: read "
+            last = (f"last load {load['status']} ({load['load_kind']}, {load['started_at']:%m-%d %H:%M}): read "
                     f"{load['rows_read']}, +{load['rows_inserted']} ~{load['rows_updated']} -{load['rows_deleted']}"
                     if load else "never loaded")
-            lines.append(f"{e.state.upper():<8} {e.entity:<18} {e.cadence:<6} watermark {e.high_water_mark or '-'}  "
-                         f"data as of {stamp} ({lag})  {last}")
+            mark = f"watermark {e.high_water_mark or '-'}" if e.cadence == "15min" else "full refresh"
+            lines.append(f"{e.state.upper():<8} {e.entity:<18} {e.cadence:<6} {mark}  data as of {stamp} ({lag})  "
+                         f"{last}")
             if e.advice:
                 lines.append(f"         {e.advice}")
         lines.append(f"customers enrolled without a completed full sync: {len(self.customers_without_full_sync)}")
@@ -92,21 +93,27 @@ def _entity_status(row: dict[str, Any], now: datetime, stale_after: timedelta) -
         "task_id": row["last_task_id"], "started_at": row["last_started_at"], "rows_read": row["rows_read"],
         "rows_inserted": row["rows_inserted"], "rows_updated": row["rows_updated"],
         "rows_deleted": row["rows_deleted"], "error": row["last_error"]}
-    lag = (now - row["data_as_of"]).total_seconds() / 60 if row["data_as_of"] else None
+    # a 15-minute entity is as fresh as its watermark; a daily one as its last successful load
+    as_of = row["data_as_of"] if entity.cadence == "15min" else row["last_success_data_as_of"]
+    lag = (now - as_of).total_seconds() / 60 if as_of else None
     if load and load["status"] == "failed":
         state = "failing"
         advice = (f"{load['dag_id']}.{load['task_id']} failed: {(load['error'] or '')[:300]} -- see the task log; "
                   f"python -m aspire_portal explain shows what it holds back")
     elif load is None:
         state, advice = "never", "never loaded: is the DAG unpaused? (airflow dags list)"
+    elif entity.cadence == "15min" and row["high_water_mark"] is None:
+        state = "stale"
+        advice = ("no 15-minute load yet (no watermark): is aspire_portal_incremental unpaused and running? "
+                  "(airflow dags list-runs aspire_portal_incremental)")
     elif entity.cadence == "15min" and (lag is None or lag > stale_after.total_seconds() / 60):
         state = "stale"
-        advice = ("data as of is unknown or older than "
-                  f"{stale_after.total_seconds() / 60:.0f} min: is aspire_portal_incremental running (airflow dags "
-                  "list-runs aspire_portal_incremental)? A transaction held open on ASPIRE holds it back (the load's "
-                  "task log names the row version)")
+        advice = (f"data as of is {'unknown' if lag is None else 'older than'} "
+                  f"{'' if lag is None else f'{stale_after.total_seconds() / 60:.0f} min'}: is "
+                  "aspire_portal_incremental running (airflow dags list-runs aspire_portal_incremental)? A transaction "
+                  "held open on ASPIRE holds it back (the load's task log names the row version)")
     else:
         state, advice = "ok", ""
     return EntityStatus(entity=entity.name, cadence=entity.cadence, state=state,
-                        high_water_mark=row["high_water_mark"], data_as_of=row["data_as_of"], lag_minutes=lag,
+                        high_water_mark=row["high_water_mark"], data_as_of=as_of, lag_minutes=lag,
                         last_load=load, last_success_at=row["last_success_at"], advice=advice)

@@ -1,4 +1,5 @@
--- Per entity (for `status`): its watermark and "data as of", and its newest load and newest successful load.
+-- Per entity (for `status`): its watermark and "data as of", its newest load, and its newest successful load (with
+-- the "data as of" it reached: a daily entity's freshness).
 select
     e.entity,
     w.high_water_mark,
@@ -13,7 +14,8 @@ select
     last_load.rows_updated,
     last_load.rows_deleted,
     last_load.error as last_error,
-    last_success.finished_at as last_success_at
+    last_success.finished_at as last_success_at,
+    last_success.data_as_of as last_success_data_as_of
 from unnest(cast(%(entities)s as text[])) with ordinality as e (entity, position)
 left join aspire_sync.watermark as w on w.entity = e.entity
 left join lateral (
@@ -25,7 +27,7 @@ left join lateral (
     limit 1
 ) as last_load on true
 left join lateral (
-    select l.finished_at
+    select l.finished_at, l.data_as_of
     from aspire_sync.run_log as l
     where l.entity = e.entity
       and l.status = 'success'
