@@ -159,7 +159,7 @@ def test_a_failed_task_delivers_one_mail_naming_the_dag_task_and_customer_and_wh
 
 
 def test_a_failed_load_delivers_a_mail_naming_its_entity_with_the_run_log_query_and_the_clear_command(
-        dags, world, mail):
+        dags, world, mail, caplog):
     """A load asked for a customer no portal user is linked to fails at once, without retries, and writes nothing
     (engine.NotEnrolled). resolve_scope refuses such a run earlier, so it is marked success here with dag.test's own
     `mark_success_pattern`: the load then meets the customer as it does when the portal deletes the customer's last
@@ -172,6 +172,8 @@ def test_a_failed_load_delivers_a_mail_naming_its_entity_with_the_run_log_query_
                           "and entity = 'cash_receipt'", ("%not enrolled%", dag_run.run_id)).fetchone() == (
         "failed", True)
 
+    # One mail, the task's: the DAG's callback ran too (dag.test runs it inline) and left the run to that mail.
+    assert "Run failed by a failed task: that task's failure alert told it" in caplog.text
     [message] = mail.take()
     assert message["Subject"] == f"[aspire-portal] {INCREMENTAL}: load_cash_receipt failed (entity cash_receipt)"
     text = body(message)

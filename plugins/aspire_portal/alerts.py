@@ -84,8 +84,9 @@ def deliver(alert: Alert, context: Mapping[str, Any] | None = None) -> bool:
         log.warning("Alert NOT sent: no mail is configured; set %s (README, Alerts). It said: %s",
                     " and ".join(missing), alert.subject)
         return False
-    SmtpNotifier(to=recipients, subject=alert.subject, html_content=alert.html,
-                 smtp_conn_id=SMTP_CONN_ID).notify(dict(context or {}))
+    # Every field given, so the notifier renders none of them (an error text with "{{" in it stays as it is).
+    SmtpNotifier(to=recipients, from_email=connection.extra_dejson["from_email"], subject=alert.subject,
+                 html_content=alert.html, smtp_conn_id=SMTP_CONN_ID).notify(dict(context or {}))
     log.info("Alert sent to %s: %s", ", ".join(recipients), alert.subject)
     return True
 
@@ -111,6 +112,11 @@ class Failure:
 
 class FailureNotifier(BaseNotifier):
     """Mails a failure (see the module docstring); a run failed by one of its tasks is left to that task's mail."""
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Nothing to render (the mail is built from the context, never templated). Skipping it also spares the
+        Jinja environment BaseNotifier builds from context["dag"], which dag.test() sets to the scheduler's
+        SerializedDAG for a DAG callback: it has no template environment and the callback would fail."""
 
     def notify(self, context: Any) -> None:
         failure = failure_from_context(context)
