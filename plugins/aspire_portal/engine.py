@@ -9,14 +9,18 @@ A failure rolls all of it back and records the error.
 from __future__ import annotations
 
 import logging
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Buffer
+from psycopg.adapt import Dumper, Loader
 from psycopg.types.string import TextLoader
 
 from aspire_portal import reconcile, sqlfiles
@@ -444,38 +448,119 @@ def _stream_rows(
     batch_size: int,
 ) -> int:
     """Streams the extract's rows from a server-side cursor into COPY to `table`, batch by batch; memory stays
-    flat."""
+    flat. Text rows (the emulator's pass-through) go in as text COPY; typed rows (ASPIRE's, through pymssql) as
+    binary COPY when their types allow it (see `_binary_copy_types`): the portal then parses nothing."""
     rows_read = 0
     with _server_side_cursor(source, batch_size) as cursor:
         cursor.execute(extract, parameters)
-        _check_extract_columns([d[0] for d in cursor.description], columns)
-        copy_sql = sqlfiles.render("load/copy_rows.sql", table=table,
-                                   columns=[quoted[columns.index(d[0])] for d in cursor.description])
-        with target.cursor() as tcur, tcur.copy(copy_sql) as copy:
-            while batch := cursor.fetchmany(batch_size):
-                for row in batch:
-                    copy.write_row(row)
-                rows_read += len(batch)
+        names = [d[0] for d in cursor.description]
+        _check_extract_columns(names, columns)
+        batch = cursor.fetchmany(batch_size)
+        with target.cursor() as tcur:
+            types = _binary_copy_types(tcur, table, names, batch) if _rows_are_typed(source) else None
+            log.debug("COPY into %s: %s", table, "binary" if types is not None else "text")
+            copy_sql = sqlfiles.render("load/copy_rows.sql", table=table, binary=types is not None,
+                                       columns=[quoted[columns.index(name)] for name in names])
+            with tcur.copy(copy_sql) as copy:
+                if types is not None:
+                    copy.set_types(types)
+                while batch:
+                    for row in batch:
+                        copy.write_row(row)
+                    rows_read += len(batch)
+                    batch = cursor.fetchmany(batch_size)
     return rows_read
+
+
+def _rows_are_typed(source: Any) -> bool:
+    """Whether the source hands Python objects (pymssql always; the emulator unless it passes text through)."""
+    return not (isinstance(source, psycopg.Connection) and _TEXT_PASS_THROUGH)
+
+
+def _binary_copy_types(cursor: psycopg.Cursor, table: str, names: Sequence[str],
+                       sample: Sequence[Sequence[Any]]) -> list[int] | None:
+    """The type of each of `names` in `table`, for a binary COPY of typed rows (set_types); None for a text COPY.
+
+    Binary only when every column's type is one of `_BINARY_COPY_TAKES` and the first value of each column in
+    `sample` (the first batch) is of a Python type its dumper takes: a source column of another type (a float
+    for a numeric column, a UUID for a varchar) goes in as text, which the portal converts as before. Binary COPY
+    wraps an integer too large for an int2 or int4 column, so those columns take dumpers that refuse it.
+    """
+    types = {name: (oid, type_name) for name, oid, type_name in
+             cursor.execute(sqlfiles.read("load/select_copy_types.sql"), {"table": table})}
+    chosen = []
+    for position, name in enumerate(names):
+        oid, type_name = types[name]
+        takes = _BINARY_COPY_TAKES.get(type_name)
+        first = next((row[position] for row in sample if row[position] is not None), None)
+        if takes is None or not (first is None or isinstance(first, takes)):
+            return None
+        chosen.append(psycopg.postgres.types["text"].oid if type_name == "bpchar" else oid)  # same bytes as text
+    for checked in (_Int2BinaryDumper, _Int4BinaryDumper):
+        cursor.adapters.register_dumper(None, checked)
+    return chosen
+
+
+_BINARY_COPY_TAKES: dict[str, type | tuple[type, ...]] = {
+    "int2": int, "int4": int, "int8": int, "numeric": (Decimal, int), "bool": bool, "date": date,
+    "timestamp": datetime, "varchar": str, "bpchar": str, "text": str,
+}
+"""The portal's column types binary COPY is used for, and the Python values (what pymssql hands) it takes."""
+
+
+class _Int4BinaryDumper(Dumper):
+    """int4 for binary COPY that refuses a value out of range (psycopg's own keeps its low 32 bits)."""
+
+    format = psycopg.pq.Format.BINARY
+    oid = psycopg.postgres.types["int4"].oid
+    type_name, _pack = "integer", struct.Struct("!i").pack
+
+    def dump(self, obj: int) -> bytes:
+        try:
+            return self._pack(obj)
+        except struct.error:
+            raise psycopg.DataError(f"{obj!r} does not fit a column of type {self.type_name}") from None
+
+
+class _Int2BinaryDumper(_Int4BinaryDumper):
+    """int2 for binary COPY that refuses a value out of range (psycopg's own keeps its low 16 bits)."""
+
+    oid = psycopg.postgres.types["int2"].oid
+    type_name, _pack = "smallint", struct.Struct("!h").pack
 
 
 def _server_side_cursor(source: Any, batch_size: int) -> Any:
     """A cursor that streams: a named (server-side) cursor on PostgreSQL; pymssql's cursors stream already.
 
     On PostgreSQL the values stay in their text form: COPY takes that text as it is, so parsing each value into
-    a Python object only to format it back would be wasted work per row.
+    a Python object only to format it back would be wasted work per row. With `_TEXT_PASS_THROUGH` off they become
+    the Python objects pymssql hands from ASPIRE (a bit as bool, which the emulator keeps as smallint).
     """
     if isinstance(source, psycopg.Connection):
         cursor = source.cursor(name="aspire_extract")
         cursor.itersize = batch_size
-        for type_name in _PASS_THROUGH_TYPES:
-            cursor.adapters.register_loader(type_name, TextLoader)
+        if _TEXT_PASS_THROUGH:
+            for type_name in _PASS_THROUGH_TYPES:
+                cursor.adapters.register_loader(type_name, TextLoader)
+        else:
+            cursor.adapters.register_loader("int2", _BitLoader)
         return cursor
     return source.cursor()  # pymssql streams rows as they are fetched
 
 
 _PASS_THROUGH_TYPES = ("int2", "int4", "int8", "numeric", "float4", "float8", "bool", "date", "time", "timestamp",
                        "timestamptz")
+
+_TEXT_PASS_THROUGH = True
+"""Whether a PostgreSQL source (the emulator) hands its values as text. Off, the rows are what production's rows
+are: `make bench`'s engine_typed and tests/test_engine_typed.py turn it off to measure and check that path."""
+
+
+class _BitLoader(Loader):
+    """An emulated ASPIRE bit (smallint 0 or 1) as the bool pymssql makes of a bit."""
+
+    def load(self, data: Buffer) -> bool:
+        return bytes(data) != b"0"
 
 
 def _check_extract_columns(returned: Sequence[str], expected: Sequence[str]) -> None:
