@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test lint format bench clean stack stack-down
 
 venv: $(STAMP)
 
@@ -30,6 +30,15 @@ lint: venv
 format: venv
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
+
+## A live Airflow on this machine: CeleryExecutor, two workers, Redis, PostgreSQL metadata (README "A live stack").
+## STACK_ARGS="--port 8081 --customers 20" passes options to `scripts/stack.py up`.
+stack: venv
+	$(PY) scripts/stack.py up $(STACK_ARGS)
+
+## Stops what `make stack` started, by pid (its databases stay; `scripts/stack.py down --drop-databases` drops them).
+stack-down: venv
+	$(PY) scripts/stack.py down
 
 ## Benchmarks (issue 5): SIZE=medium|large.
 bench: venv
