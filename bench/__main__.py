@@ -2,8 +2,10 @@
 
 Creates the ASPIRE emulator at the chosen size, enrolls 25% of its customers, and measures each method into a
 portal of its own, from empty ("initial") and again after 1% of every ASPIRE table changed ("refresh"):
-  limit             psql COPY (extract) TO STDOUT (FORMAT binary) | psql COPY FROM STDIN (refresh: staging + merge)
+  limit             psql COPY (extract) TO STDOUT | psql COPY FROM STDIN (refresh: staging + merge), in binary and in
+                    text format: per entity the faster
   engine            the project's full load of every entity (aspire_portal.engine.load_entity, kind "full")
+  engine_typed      the same with the source's values as Python objects, as pymssql hands them in production
   generic_transfer  Airflow common-sql GenericTransfer (get_records -> insert_rows; refresh: replace=True)
   dlt               dlt's sql_database source (pyarrow backend when installed) -> PostgreSQL, write_disposition="merge"
 and the 15-minute incremental run with no change and with 1,000 changed rows, the customer full sync of the largest
@@ -28,7 +30,8 @@ from bench.world import World, prepare, touch_in_scope, touch_one_percent, unenr
 
 log = logging.getLogger("bench")
 
-FULL_METHODS = ("limit", "engine", "generic_transfer", "dlt")
+FULL_METHODS = ("limit", "engine", "engine_typed", "generic_transfer", "dlt")
+PER_ENTITY = ("engine", "engine_typed", "limit")  # the methods whose loads the report also lists entity by entity
 SCOPE_METHODS = ("incremental", "full_sync", "exit")
 INCREMENTAL_CHANGES = 1_000
 
@@ -82,7 +85,8 @@ def run(world: World, methods: list[str]) -> list[dict[str, Any]]:
 
 
 def rows_of(world: World, measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The result objects: one per method and case, then one per engine entity load (with the key "entity")."""
+    """The result objects: one per method and case, then one per entity load of the methods in PER_ENTITY (with the
+    key "entity"; the limit's also "format", the COPY format it kept)."""
     def rate(seconds: float, rows: int) -> float:
         return round(rows / seconds, 1) if seconds else 0.0
 
@@ -94,20 +98,21 @@ def rows_of(world: World, measured: list[dict[str, Any]]) -> list[dict[str, Any]
         out.append({"size": world.size, "method": m["method"], "case": m["case"], "seconds": round(m["seconds"], 3),
                     "rows": m["rows"], "rows_per_s": rate(m["seconds"], m["rows"]),
                     "peak_rss_mb": round(m["peak_rss_mb"], 1), "ratio_to_limit": round(ratio, 3) if ratio else None})
-        if m["method"] != "engine":
+        if m["method"] not in PER_ENTITY:
             continue
         for name, e in m["entities"].items():
             b = base["entities"].get(name) if base else None
             ratio = rate(e["seconds"], e["rows"]) / rate(b["seconds"], b["rows"]) if b and b["rows"] else None
-            per_entity.append({"size": world.size, "method": "engine", "case": m["case"], "entity": name,
+            per_entity.append({"size": world.size, "method": m["method"], "case": m["case"], "entity": name,
                                "seconds": round(e["seconds"], 3), "rows": e["rows"],
                                "rows_per_s": rate(e["seconds"], e["rows"]), "peak_rss_mb": None,
-                               "ratio_to_limit": round(ratio, 3) if ratio else None})
+                               "ratio_to_limit": round(ratio, 3) if ratio else None,
+                               **({"format": e["format"]} if "format" in e else {})})
     return out + per_entity
 
 
 def report(world: World, results: list[dict[str, Any]], measured: list[dict[str, Any]]) -> str:
-    """The printed table: method x case, then the engine's loads entity by entity."""
+    """The printed table: method x case, then the loads of the methods in PER_ENTITY entity by entity."""
     def header(first: str) -> list[str]:
         line = f"{first:<18}{'case':<9}{'seconds':>9}{'rows':>11}{'rows/s':>10}{'peak RSS MB':>13}{'vs limit':>10}"
         return [line, "-" * len(line)]
@@ -121,10 +126,16 @@ def report(world: World, results: list[dict[str, Any]], measured: list[dict[str,
     lines = [f"ASPIRE -> portal benchmark, size {world.size}: {len(world.accounts):,} customers enrolled (25%)",
              "", *header("method")]
     lines += [line(r["method"], r) for r in results if "entity" not in r]
-    entities = [r for r in results if "entity" in r]
-    if entities:
-        lines += ["", "engine, entity by entity (vs the limit's load of the same entity)", *header("entity")]
-        lines += [line(r["entity"], r) for r in entities]
+    for method in PER_ENTITY:
+        entities = [r for r in results if r.get("entity") and r["method"] == method]
+        if not entities:
+            continue
+        if method == "limit":
+            lines += ["", "limit, entity by entity (the COPY format it kept)", *header("entity")]
+            lines += [f"{line(r['entity'], r)}  {r['format']}" for r in entities]
+        else:
+            lines += ["", f"{method}, entity by entity (vs the limit's load of the same entity)", *header("entity")]
+            lines += [line(r["entity"], r) for r in entities]
     lines += [""] + [f"{m['method']} ({m['case']}): {m['note']}" for m in measured if m.get("note")]
     moved: dict[str, set[int]] = {}
     for m in measured:
@@ -139,8 +150,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=("small", "medium", "large"), default="medium")
     parser.add_argument("--methods", default=",".join((*FULL_METHODS, *SCOPE_METHODS)),
-                        help="comma-separated subset of: limit, engine, generic_transfer, dlt, incremental, "
-                             "full_sync, exit (full_sync and exit need incremental)")
+                        help="comma-separated subset of: limit, engine, engine_typed, generic_transfer, dlt, "
+                             "incremental, full_sync, exit (full_sync and exit need incremental)")
     parser.add_argument("--reuse-source", action="store_true",
                         help="keep the emulator of an earlier run at the same size instead of re-creating it")
     args = parser.parse_args()

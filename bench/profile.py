@@ -8,7 +8,8 @@ portal, the load runs:
    alone, so the rest of the streaming phase is write_row and COPY;
 3. under cProfile: the functions with the most time of their own (the profiler's cost per call inflates the
    per-row calls, so read shares from 1 and 2 and names from 3).
-`--case refresh` loads once first and changes 1% of ASPIRE's rows, so the measured load is a refresh.
+`--case refresh` loads once first and changes 1% of ASPIRE's rows, so the measured load is a refresh; `--typed`
+profiles the production row path (the values as Python objects, binary COPY: the bench's `engine_typed`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def fetch_alone(world: World, entity: Entity) -> float:
     with psycopg.connect(world.source_dsn) as source:
         started = time.perf_counter()
         with engine._server_side_cursor(source, engine.BATCH_SIZE) as cursor:
-            cursor.execute(engine.render_extract(entity, "full", "postgres"),
+            cursor.execute(engine.render_extract(entity, "full", "postgres", scope_known=False),
                            {"accounts": json.dumps(list(world.accounts))})
             while cursor.fetchmany(engine.BATCH_SIZE):
                 pass
@@ -60,7 +61,9 @@ def main() -> None:
     parser.add_argument("--entity", default="invoice", choices=[e.name for e in catalogue.ENTITIES])
     parser.add_argument("--case", choices=("initial", "refresh"), default="initial")
     parser.add_argument("--top", type=int, default=25, help="functions to list from cProfile")
+    parser.add_argument("--typed", action="store_true", help="the values as Python objects, as pymssql hands them")
     args = parser.parse_args()
+    engine._TEXT_PASS_THROUGH = not args.typed
     logging.basicConfig(level=logging.WARNING)
     entity = catalogue.entity(args.entity)
     world = prepare(args.size, reuse_source=True)
@@ -73,7 +76,8 @@ def main() -> None:
     profiler.runcall(load, world, portal_dsn, entity)
 
     rate = result.rows_read / result.seconds if result.seconds else 0
-    print(f"engine full load of {entity.name} ({args.size}, {args.case}): {result.rows_read:,} rows read, "
+    method = "engine_typed" if args.typed else "engine"
+    print(f"{method} full load of {entity.name} ({args.size}, {args.case}): {result.rows_read:,} rows read, "
           f"{result.rows_inserted:,} inserted, {result.rows_updated:,} updated, {result.rows_deleted:,} deleted "
           f"in {result.seconds:.2f} s ({rate:,.0f} rows/s)\n")
     phases = [result.seconds_extract, result.seconds_merge, result.seconds_delete]

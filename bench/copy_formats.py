@@ -1,0 +1,73 @@
+"""`python -m bench.copy_formats --size medium --runs 5`: what each way of handing rows to COPY costs the engine.
+
+The engine's full load of every entity, into an empty copy of the benchmark's portal, three ways, in turn:
+  text          the emulator's values passed through as text, text COPY (`engine`)
+  typed_text    the values as Python objects (what pymssql hands), text COPY (the engine before binary COPY)
+  typed_binary  the values as Python objects, binary COPY (`engine_typed`, production's path)
+For each: seconds, and CPU seconds of this process (fetching, building and dumping the values), of the source's
+server process (the extract) and of the portal's (parsing and storing the rows), read from /proc, so the
+comparison holds on a machine busy with other work, where seconds do not. Prints the median of the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import time
+from pathlib import Path
+
+import psycopg
+
+from aspire_portal import catalogue, engine
+from bench.world import PREFIX, World, prepare, recreate_database
+
+WAYS = ("text", "typed_text", "typed_binary")
+BINARY_COPY_TYPES = engine._binary_copy_types
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process `pid` (a server process on this machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_everything(world: World, way: str) -> dict[str, float]:
+    engine._TEXT_PASS_THROUGH = way == "text"
+    engine._binary_copy_types = BINARY_COPY_TYPES if way == "typed_binary" else lambda *_args: None
+    portal_dsn = recreate_database(f"{PREFIX}_portal_copy_formats", template=f"{PREFIX}_portal")
+    with psycopg.connect(world.source_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        pids = source.info.backend_pid, target.info.backend_pid
+        before = time.perf_counter(), time.process_time(), *map(cpu_seconds, pids)
+        rows = sum(engine.load_entity(source, target, engine.LoadRequest(entity, "full"), dialect="postgres").rows_read
+                   for entity in catalogue.ENTITIES)
+        after = time.perf_counter(), time.process_time(), *map(cpu_seconds, pids)
+    seconds, client, source_cpu, portal_cpu = (b - a for a, b in zip(before, after, strict=True))
+    return {"rows": rows, "seconds": seconds, "client": client, "source": source_cpu, "portal": portal_cpu,
+            "cpu": client + source_cpu + portal_cpu}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.copy_formats", description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=("small", "medium", "large"), default="medium")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    world = prepare(args.size, reuse_source=True)
+    measured: dict[str, list[dict[str, float]]] = {way: [] for way in WAYS}
+    for run in range(args.runs):  # in turn, the order reversed every other run
+        for way in WAYS if run % 2 == 0 else WAYS[::-1]:
+            measured[way].append(load_everything(world, way))
+    with psycopg.connect(world.source_dsn, autocommit=True) as conn:
+        conn.execute(f"drop database if exists {PREFIX}_portal_copy_formats with (force)")
+    print(f"engine full loads, size {args.size}, median of {args.runs} runs (CPU seconds from /proc)\n")
+    print(f"{'way':<14}{'rows':>10}{'seconds':>9}{'CPU':>7}{'client':>8}{'source':>8}{'portal':>8}")
+    for way, runs in measured.items():
+        median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        print(f"{way:<14}{median['rows']:>10,.0f}{median['seconds']:>9.2f}{median['cpu']:>7.2f}{median['client']:>8.2f}"
+              f"{median['source']:>8.2f}{median['portal']:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
