@@ -72,7 +72,7 @@ def run(world: World, methods: list[str]) -> list[dict[str, Any]]:
         measure(world, "incremental", "prime", portal)  # the first run sets the watermarks
         measured.append({"method": "incremental", "case": 0, **measure(world, "incremental", 0, portal)})
         log.info("changed %d rows of enrolled customers: %s", INCREMENTAL_CHANGES,
-                 touch_in_scope(world.source_dsn, world.accounts, INCREMENTAL_CHANGES))
+                 touch_in_scope(world.source_dsn, world.scope, INCREMENTAL_CHANGES))
         measured.append({"method": "incremental", "case": INCREMENTAL_CHANGES,
                          **measure(world, "incremental", INCREMENTAL_CHANGES, portal)})
         if "full_sync" in methods:  # into the portal the incremental runs filled with every enrolled customer

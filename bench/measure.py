@@ -48,12 +48,6 @@ def timed(entities: Iterable[Entity], load: Callable[[Entity], int]) -> dict[str
     return result
 
 
-def _enrolled(target: psycopg.Connection) -> tuple[int, ...]:
-    """The enrolled accounts, as the engine's loads over everyone read them (quarantined values left out)."""
-    enrolled, _quarantined = scope.enrolled_accounts(target)
-    return tuple(sorted(enrolled))
-
-
 # ---- the engine -----------------------------------------------------------------------------------------------
 
 def engine_full(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
@@ -125,16 +119,17 @@ LIMIT_FORMATS = ("binary", "text")
 
 def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
     """psql COPY (extract) TO STDOUT | psql COPY FROM STDIN: straight into the target table for the initial load,
-    through the engine's staging table and merge for the refresh. No Python touches a row; the statements are
-    prepared before the clock starts.
+    through the engine's staging table and merge for the refresh. The extract is the statement the engine's full
+    load runs (its scope resolved the same way). No Python touches a row; the statements are prepared before the
+    clock starts.
 
     Each entity is copied in both formats, binary and text, and the faster one counts: which is faster depends on
     the types (binary saves the server parsing dates and timestamps, text is shorter for numerics) and on the
     machine. Both copy the same rows into the same portal: the one that runs first (binary for every other entity,
     text for the rest) does it in a transaction it rolls back."""
     with psycopg.connect(source_dsn, autocommit=True) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
-        accounts = _enrolled(target)
-        plans = {(entity.name, copy_format): _limit_plan(source, target, entity, accounts, case, copy_format)
+        resolved = scope.resolve(source, target, "postgres", persist=False)
+        plans = {(entity.name, copy_format): _limit_plan(source, target, entity, resolved, case, copy_format)
                  for entity in catalogue.ENTITIES for copy_format in LIMIT_FORMATS}
     result: dict[str, Any] = {"seconds": 0.0, "rows": 0, "entities": {}}
     peaks_kb: list[int] = []
@@ -162,12 +157,12 @@ def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
     return {**result, "peak_rss_mb": max(peaks_kb) / 1024}
 
 
-def _limit_plan(source: psycopg.Connection, target: psycopg.Connection, entity: Entity, accounts: tuple[int, ...],
+def _limit_plan(source: psycopg.Connection, target: psycopg.Connection, entity: Entity, resolved: scope.Scope,
                 case: str, copy_format: str) -> tuple[str, list[str]]:
     """What the two psql run for one entity: the select to copy out, and the statements that take it in."""
     columns = engine._target_columns(target, entity)
     quoted = [sql.Identifier(c).as_string(target) for c in columns]
-    select = _typed_select(source, target, entity, accounts, columns, cast=copy_format == "binary")
+    select = _typed_select(source, target, entity, resolved, columns, cast=copy_format == "binary")
     if case == "initial":
         return select, [f"copy {entity.target_table} ({', '.join(quoted)}) from stdin (format {copy_format})"]
     stage = sql.Identifier(f"stage_{entity.name}").as_string(target)
@@ -179,12 +174,12 @@ def _limit_plan(source: psycopg.Connection, target: psycopg.Connection, entity: 
     ]
 
 
-def _typed_select(source: psycopg.Connection, target: psycopg.Connection, entity: Entity, accounts: tuple[int, ...],
+def _typed_select(source: psycopg.Connection, target: psycopg.Connection, entity: Entity, resolved: scope.Scope,
                   columns: list[str], *, cast: bool = True) -> str:
     """The extract in the target's column order and, with `cast`, its types. Binary COPY and bound parameters need
     the exact types (a bit column of ASPIRE, smallint in the emulator, lands in a boolean), so a column whose type
     differs is cast; text COPY converts it on the way in."""
-    extract = inlined_extract(source, entity, accounts)
+    extract = inlined_extract(source, entity, resolved)
     source_types = {d.name: d.type_code for d in source.execute(f"select * from ({extract}) as e limit 0").description}
     target_types = {name: (oid, name_of_type) for name, oid, name_of_type in
                     target.execute(TARGET_TYPES, {"table": entity.target_table})}
@@ -268,9 +263,9 @@ def generic_transfer(source_dsn: str, portal_dsn: str, case: str) -> dict[str, A
     os.environ[f"AIRFLOW_CONN_{SOURCE_CONN_ID.upper()}"] = uri(source_dsn)
     os.environ[f"AIRFLOW_CONN_{PORTAL_CONN_ID.upper()}"] = uri(portal_dsn)
     with psycopg.connect(source_dsn, autocommit=True) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
-        accounts = _enrolled(target)
+        resolved = scope.resolve(source, target, "postgres", persist=False)
         columns = {e.name: engine._target_columns(target, e) for e in catalogue.ENTITIES}
-        selects = {e.name: _typed_select(source, target, e, accounts, columns[e.name]) for e in catalogue.ENTITIES}
+        selects = {e.name: _typed_select(source, target, e, resolved, columns[e.name]) for e in catalogue.ENTITIES}
 
     def load(entity: Entity) -> int:
         counted = [0]

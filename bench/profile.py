@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import logging
 import pstats
 import sys
@@ -26,7 +25,7 @@ import psycopg
 
 from aspire_portal import catalogue, engine
 from aspire_portal.catalogue import Entity
-from bench.world import World, prepare, touch_one_percent
+from bench.world import World, inlined_extract, prepare, touch_one_percent
 
 
 def load(world: World, portal_dsn: str, entity: Entity) -> engine.LoadResult:
@@ -46,10 +45,10 @@ def fresh_portal(world: World, entity: Entity, case: str) -> str:
 def fetch_alone(world: World, entity: Entity) -> float:
     """Seconds to read the extract through the engine's server-side cursor, dropping the rows."""
     with psycopg.connect(world.source_dsn) as source:
+        statement = inlined_extract(source, entity, world.scope)
         started = time.perf_counter()
         with engine._server_side_cursor(source, engine.BATCH_SIZE) as cursor:
-            cursor.execute(engine.render_extract(entity, "full", "postgres", scope_known=False),
-                           {"accounts": json.dumps(list(world.accounts))})
+            cursor.execute(statement)
             while cursor.fetchmany(engine.BATCH_SIZE):
                 pass
         return time.perf_counter() - started

@@ -21,7 +21,7 @@ from psycopg import sql
 from aspire_emulator import generate
 from aspire_emulator import portal as portal_app
 from aspire_emulator.dsn import conninfo_to_uri
-from aspire_portal import catalogue, engine, migrations
+from aspire_portal import catalogue, engine, migrations, scope, sqlfiles
 from aspire_portal.catalogue import Entity
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class World:
     size: str
     source_dsn: str
     accounts: tuple[int, ...]
+    scope: scope.Scope  # as resolved once the customers were enrolled (the benchmark's changes keep it)
 
     def portal(self, method: str) -> str:
         """A fresh portal for `method`: the template's copy, migrated and enrolled, with nothing loaded."""
@@ -110,8 +111,15 @@ def prepare(size: str, reuse_source: bool = False) -> World:
         migrations.migrate(conn)
     count = round(generate.SIZES[size].customers * ENROLLED_SHARE)
     accounts = tuple(sorted(portal_app.enroll(template_dsn, source_dsn, count=count, seed=SEED)))
-    _create_dlt_views(source_dsn, accounts)
-    return World(size, source_dsn, accounts)
+    resolved = resolve_scope(source_dsn, template_dsn)
+    _create_dlt_views(source_dsn, resolved)
+    return World(size, source_dsn, accounts, resolved)
+
+
+def resolve_scope(source_dsn: str, portal_dsn: str) -> scope.Scope:
+    """Every enrolled customer's scope, resolved as a full load over everyone resolves it (not persisted)."""
+    with psycopg.connect(source_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        return scope.resolve(source, target, "postgres", persist=False)
 
 
 def _source_size(source_dsn: str) -> str | None:
@@ -123,19 +131,22 @@ def _source_size(source_dsn: str) -> str | None:
     return json.loads(row[0])["size"] if row and row[0] else None
 
 
-def inlined_extract(source: psycopg.Connection, entity: Entity, accounts: tuple[int, ...]) -> str:
-    """The engine's full extract of `entity` with the enrolled accounts inlined as a literal, for tools that
-    take SQL text without parameters (psql, GenericTransfer, a view)."""
-    extract = engine.render_extract(entity, "full", "postgres", scope_known=False)
-    return psycopg.ClientCursor(source).mogrify(extract, {"accounts": json.dumps(list(accounts))}).strip()
+def inlined_extract(source: psycopg.Connection, entity: Entity, resolved: scope.Scope) -> str:
+    """The statement the engine's full load of `entity` over every enrolled customer runs (the accounts and
+    in-scope contracts of `resolved` as its id lists), its parameters inlined as literals, for tools that take SQL
+    text without parameters (psql, GenericTransfer, a view): every method reads with the same SQL."""
+    plan = scope.plan_everyone(entity, resolved, scope.Held())
+    short_lists, parameters = sqlfiles.id_lists(accounts=plan.accounts, scoped_contracts=plan.contracts)
+    extract = engine.render_extract(entity, "full", "postgres", short_lists=short_lists)
+    return psycopg.ClientCursor(source).mogrify(extract, parameters).strip()
 
 
-def _create_dlt_views(source_dsn: str, accounts: tuple[int, ...]) -> None:
+def _create_dlt_views(source_dsn: str, resolved: scope.Scope) -> None:
     """dlt's sql_database source reads tables or views: one view per entity holds the same extract."""
     with psycopg.connect(source_dsn) as conn:
         for entity in catalogue.ENTITIES:
             conn.execute(f"drop view if exists {DLT_VIEWS}.{entity.name}")
-            conn.execute(f"create view {DLT_VIEWS}.{entity.name} as\n{inlined_extract(conn, entity, accounts)}")
+            conn.execute(f"create view {DLT_VIEWS}.{entity.name} as\n{inlined_extract(conn, entity, resolved)}")
 
 
 def touch_one_percent(source_dsn: str) -> dict[str, int]:
@@ -149,7 +160,7 @@ def touch_one_percent(source_dsn: str) -> dict[str, int]:
     return touched
 
 
-def touch_in_scope(source_dsn: str, accounts: tuple[int, ...], total: int) -> dict[str, int]:
+def touch_in_scope(source_dsn: str, resolved: scope.Scope, total: int) -> dict[str, int]:
     """Changes `total` rows of the enrolled customers (the 15-minute entities, mostly invoices, details and
     receipts), picked in a fixed pseudo-random order, in one transaction; rows per entity."""
     touched = {}
@@ -158,7 +169,7 @@ def touch_in_scope(source_dsn: str, accounts: tuple[int, ...], total: int) -> di
             entity = catalogue.entity(name)
             table = entity.source_table.removeprefix("dbo.")
             key, assignment = TOUCHES[table]
-            pick = (f"select e.{entity.key[0]} from ({inlined_extract(conn, entity, accounts)}) as e "
+            pick = (f"select e.{entity.key[0]} from ({inlined_extract(conn, entity, resolved)}) as e "
                     f"order by md5(e.{entity.key[0]}::text) limit {round(total * share)}")
             keys = [row[0] for row in conn.execute(pick)]
             cursor = conn.execute(f"update dbo.{table} set {assignment} where {key} = any(%s)", (keys,))
