@@ -143,7 +143,8 @@ def support_commands(aspire_dsn: str, portal_dsn: str, customers: list[int]) -> 
         drift = portal.execute(
             "select entity, measure, aspire_value, portal_value, difference from aspire_sync.reconciliation "
             "where phase = 'before' and account_oid is null and contract_oid is null and difference <> 0 "
-            "and run_id = (select max(run_id) from aspire_sync.reconciliation where dag_id = %s) order by 1, 2",
+            "and run_id = (select run_id from aspire_sync.reconciliation where dag_id = %s "
+            "order by checked_at desc limit 1) order by 1, 2",
             ("aspire_portal_daily_refresh",)).fetchall()
         contract = portal.execute("select min(contract_oid) from aspire.contract where customer_account_oid = %s",
                                   (customers[0],)).fetchone()[0]

@@ -182,6 +182,22 @@ def test_a_contract_just_transferred_away_is_pending_removal_then_gone(world, da
     assert customer in accounts
 
 
+def test_a_receipt_missing_below_the_watermark_is_drift_the_daily_refresh_repairs(world, dagbag):
+    _a, _p, aspire, portal = world
+    receipt, account = portal.execute("select receipt_oid, account_oid from aspire.cash_receipt where account_oid = "
+                                      "any(%s) order by receipt_oid limit 1", (enrolled(world),)).fetchone()
+    portal.execute("delete from aspire.cash_receipt where receipt_oid = %s", (receipt,))  # lost by the portal
+    answer = ask(world, "receipt", receipt)
+    assert (answer.reason, answer.in_scope, answer.in_portal) == ("pending_next_run", True, False)
+    assert "drift, which the next 15-minute run will not repair" in answer.next and "daily refresh" in answer.next
+    run_dag(dagbag)
+    assert ask(world, "receipt", receipt).in_portal is False  # indeed not repaired by the 15-minute run
+    conf = json.loads(answer.command.split("--conf ", 1)[1].strip("'"))
+    assert conf == {"entities": ["cash_receipt"], "customer_ids": [account]}
+    run_dag(dagbag, conf=conf)
+    assert ask(world, "receipt", receipt).reason == "in_portal"
+
+
 def test_an_invoice_whose_entity_load_is_failing(world):
     aspire_dsn, portal_dsn, aspire, portal = world
     settle(aspire)
@@ -256,11 +272,19 @@ def test_status_shows_the_failing_load_first_then_quarantine_and_staleness(world
         settle(aspire)
         run_dag(dagbag)  # the invoice load succeeds again; the bad enrolment value is quarantined
         report = json.loads(cli(world, "status", "--json").stdout)
+        daily = {e["entity"]: (e["state"], e["advice"]) for e in report["entities"] if e["cadence"] == "daily"}
+        assert {state for state, _advice in daily.values()} == {"stale"}  # no daily refresh has run yet
+        assert all("is aspire_portal_daily_refresh unpaused" in advice for _state, advice in daily.values())
+        run_dag(dagbag, "aspire_portal_daily_refresh")
+        report = json.loads(cli(world, "status", "--json").stdout)
         assert report["worst"] == "ok"
         assert {e["entity"]: e["state"] for e in report["entities"]} == {e.name: "ok" for e in catalogue.ENTITIES}
         assert [(q["account_oid"], q["reason"]) for q in report["quarantined"]] == [
             ("999999999999", "names no ASPIRE account (no dbo.Account row with this AccountOid)")]
-        stale = cli(world, "status", "--stale-after", "0")
+        assert cli(world, "status", "--stale-after", "0").returncode == 2  # a usage error
+        portal.execute("update aspire_sync.watermark set data_as_of = data_as_of - interval '2 hours' "
+                       "where entity = 'account'")  # as if the incremental had stood still for two hours
+        stale = cli(world, "status", "--stale-after", "60")
         assert stale.stdout.splitlines()[0].endswith(": stale")
         assert "STALE    account" in stale.stdout and "is aspire_portal_incremental running" in stale.stdout
     finally:

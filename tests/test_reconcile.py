@@ -68,16 +68,25 @@ def inject_drift(portal: psycopg.Connection) -> dict:
     line = portal.execute("select contract_oid, line_no from aspire.amortization_line order by 1, 2 limit 1").fetchone()
     portal.execute("update aspire.amortization_line set principal = principal - 7.5 "
                    "where contract_oid = %s and line_no = %s", line)
-    return {"invoice": invoice, "receipt": receipt, "line": line}
+    # an invoice the portal files under another customer: that customer sees someone else's invoice
+    moved = portal.execute("select invoice_oid, account_oid, amount from aspire.invoice where account_oid <> %s "
+                           "order by invoice_oid limit 1", (invoice[1],)).fetchone()
+    portal.execute("update aspire.invoice set account_oid = %s where invoice_oid = %s", (invoice[1], moved[0]))
+    return {"invoice": invoice, "receipt": receipt, "line": line, "moved": moved}
 
 
 def expect_injected(measures: dict[tuple, tuple], drift: dict) -> None:
     invoice_oid, account, amount, balance = drift["invoice"]
     assert measures[("invoice", "missing_keys", None, None)][2] == -1
+    assert measures[("invoice", "changed_rows", None, None)][2] == 1  # the moved one
+    moved_oid, owner, moved_amount = drift["moved"]
+    assert measures[("invoice", "missing_keys", owner, None)][2] == -1  # its customer lacks it
+    assert measures[("invoice", "extra_keys", account, None)][2] == 1  # the other one sees it
+    assert measures[("invoice", "sum:amount", owner, None)][2] == -moved_amount
     assert measures[("invoice", "rows", None, None)][2] == -1
     assert measures[("invoice", "sum:amount", None, None)][2] == -amount
     assert measures[("invoice", "sum:balance", None, None)][2] == -balance
-    assert measures[("invoice", "sum:amount", account, None)][2] == -amount  # the customer it belongs to
+    assert measures[("invoice", "sum:amount", account, None)][2] == moved_amount - amount  # lost one, got another
     receipt_oid, receipt_account = drift["receipt"]
     assert measures[("cash_receipt", "changed_rows", None, None)][2] == 1
     assert measures[("cash_receipt", "sum:amount", None, None)][2] == Decimal("100.25")
@@ -86,6 +95,7 @@ def expect_injected(measures: dict[tuple, tuple], drift: dict) -> None:
     assert measures[("amortization_line", "sum:principal", None, None)][2] == Decimal("-7.5")
     assert measures[("amortization_line", "sum:principal", None, contract)][2] == Decimal("-7.5")
     touched = {("invoice", "missing_keys"), ("invoice", "rows"), ("invoice", "sum:amount"), ("invoice", "sum:balance"),
+               ("invoice", "changed_rows"),
                ("cash_receipt", "changed_rows"), ("cash_receipt", "sum:amount"),
                ("amortization_line", "changed_rows"), ("amortization_line", "sum:principal")}
     others = {k: v for k, v in nonzero(measures).items() if k[2] is None and k[3] is None and k[:2] not in touched}
@@ -141,35 +151,75 @@ def test_reconcile_on_demand_measures_the_same_and_writes_nothing_else(world):
             for e in catalogue.ENTITIES} == portal_before  # measured, not repaired
 
     text = run_cli(aspire_dsn, portal_dsn, "reconcile", "--entity", "cash_receipt", "--check")
-    assert text.returncode == 1, text.stderr  # --check: drift measured
+    assert text.returncode == 3, text.stderr  # --check: drift measured
     assert "Drift of cash_receipt now" in text.stdout and "sum:amount" in text.stdout and "100.25" in text.stdout
 
 
-def test_drift_left_after_the_refresh_fails_it_and_rolls_it_back(world):
-    aspire_dsn, portal_dsn, aspire, portal = world
-    # a row no load can explain: out of scope, yet at a row version above any read, so no delete takes it
+def invoice_refresh(world, run_id: str) -> engine.LoadResult:
+    """The daily refresh of invoices, as its task runs it."""
+    aspire_dsn, portal_dsn, _aspire, _portal = world
+    request = engine.LoadRequest(entity=catalogue.entity("invoice"), kind="full", reconcile=True,
+                                 run=engine.RunContext("test_reconcile", run_id, "reconcile_invoice"))
+    with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        return engine.load_entity(source, target, request, dialect="postgres")
+
+
+def test_a_portal_row_newer_than_the_read_is_not_drift(world):
+    _a, _p, aspire, portal = world
+    # out of scope, at a row version above this read: the delete leaves it (a newer read wrote it); so must the check
     portal.execute("insert into aspire.invoice select invoice_oid + 900000000, invoice_number, account_oid, "
                    "contract_oid, invoice_date, due_date, amount, balance, status, last_modified_at, "
                    "4611686018427387904, now() from aspire.invoice order by invoice_oid limit 1")
-    portal.execute("update aspire.invoice set amount = amount + 1 where invoice_oid = "
-                   "(select min(invoice_oid) from aspire.invoice)")  # drift the refresh would repair
-    changed = portal.execute("select min(invoice_oid) from aspire.invoice").fetchone()[0]
-    request = engine.LoadRequest(entity=catalogue.entity("invoice"), kind="full", reconcile=True,
-                                 run=engine.RunContext("test_reconcile", "failing_refresh", "reconcile_invoice"))
-    with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
-        with pytest.raises(reconcile.Drifted, match="extra_keys 1.*rolled back"):
-            engine.load_entity(source, target, request, dialect="postgres")
+    try:
+        result = invoice_refresh(world, "newer_row")
+        assert result.rows_deleted == 0
+        assert not nonzero(measured(portal, "newer_row", "after"))
+    finally:
+        portal.execute("delete from aspire.invoice where invoice_oid > 900000000")
 
-    after = nonzero(measured(portal, "failing_refresh", "after"))
-    assert after[("invoice", "extra_keys", None, None)][2] == 1
-    assert ("invoice", "changed_rows", None, None) in nonzero(measured(portal, "failing_refresh", "before"))
-    status, error = portal.execute("select status, error from aspire_sync.run_log where run_id = 'failing_refresh'"
-                                   ).fetchone()
-    assert status == "failed" and "Drifted" in error
-    # rolled back: the repair the merge made is not there
-    assert portal.execute("select amount - 1 from aspire.invoice where invoice_oid = %s", (changed,)).fetchone()[0] == \
+
+def test_drift_left_after_the_refresh_fails_it_but_keeps_its_repairs(world):
+    aspire_dsn, portal_dsn, aspire, portal = world
+    # something else writes the table: a trigger someone added changes every row the sync updates
+    portal.execute("create function aspire.test_nudge() returns trigger language plpgsql as "
+                   "$$ begin new.balance := new.balance + 0.01; return new; end $$")
+    portal.execute("create trigger test_nudge before update on aspire.invoice for each row "
+                   "execute function aspire.test_nudge()")
+    changed = portal.execute("select min(invoice_oid) from aspire.invoice").fetchone()[0]
+    try:
+        portal.execute("update aspire.invoice set amount = amount + 1 where invoice_oid = %s", (changed,))
+        with pytest.raises(reconcile.Drifted, match="changed_rows 1, sum:balance 0.01; the refresh itself was commit"):
+            invoice_refresh(world, "foreign_writer")
+    finally:
+        portal.execute("drop trigger test_nudge on aspire.invoice")
+        portal.execute("drop function aspire.test_nudge()")
+
+    before, after = measured(portal, "foreign_writer", "before"), nonzero(measured(portal, "foreign_writer", "after"))
+    assert before[("invoice", "changed_rows", None, None)][2] == 1
+    assert before[("invoice", "sum:amount", None, None)][2] == 1
+    assert after[("invoice", "changed_rows", None, None)][2] == 1
+    assert after[("invoice", "sum:balance", None, None)][2] == Decimal("0.01")
+    assert portal.execute("select status from aspire_sync.run_log where run_id = 'foreign_writer'").fetchone() == (
+        "success",)  # the refresh committed: its repair stands
+    assert portal.execute("select amount from aspire.invoice where invoice_oid = %s", (changed,)).fetchone()[0] == \
         aspire.execute("select amount from dbo.invoice where invoiceoid = %s", (changed,)).fetchone()[0]
-    portal.execute("delete from aspire.invoice where invoice_oid > 900000000")
+    invoice_refresh(world, "foreign_writer_gone")  # with the writer gone, the next refresh repairs and checks clean
+    assert not nonzero(measured(portal, "foreign_writer_gone", "after"))
+
+
+def test_scope_changes_since_the_last_run_are_pending_not_drift(dagbag, world):
+    aspire_dsn, portal_dsn, aspire, portal = world
+    run_dag(dagbag, DAILY_DAG_ID)  # repairs what the tests above left
+    gone = portal_app.enrolled_accounts(portal_dsn)[0]
+    portal_app.unenroll(portal_dsn, gone)
+    (new,) = portal_app.enroll(portal_dsn, aspire_dsn, count=1, seed=99)
+
+    run = run_dag(dagbag, DAILY_DAG_ID)  # no 15-minute run since: the exit and the entry are pending
+
+    assert not nonzero(measured(portal, run.run_id, "before"))
+    assert not nonzero(measured(portal, run.run_id, "after"))
+    assert portal.execute("select count(*) from aspire.account where account_oid = %s", (gone,)).fetchone() == (0,)
+    assert portal.execute("select count(*) from aspire.account where account_oid = %s", (new,)).fetchone() == (1,)
 
 
 def test_reconcile_is_only_for_a_full_load_over_everyone():

@@ -2,8 +2,8 @@
 
 Each reads ASPIRE and the portal through the Airflow connections `aspire` and `portal` (however they are set: the
 metadata database, AIRFLOW_CONN_*, a secrets backend), or through --aspire-dsn / --portal-dsn. Human text by
-default, one JSON object with --json. Exit code 0 whenever it could answer (`reconcile --check`: 1 when it measured
-drift), 2 for bad arguments, 1 when it could not answer (the error says why).
+default, one JSON object with --json. Exit code 0 whenever it could answer (`reconcile --check`: 3 when it measured
+drift), 1 when it could not (the error says why: a bad id, a database it cannot reach), 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -64,16 +64,22 @@ def _parser() -> argparse.ArgumentParser:
                                     help="measure the drift between ASPIRE's in-scope data and the portal now")
     reconcile.add_argument("--entity", action="append", choices=[e.name for e in catalogue.ENTITIES],
                            help="only this entity (repeatable; default: all twelve)")
-    reconcile.add_argument("--check", action="store_true", help="exit 1 when any drift is measured")
+    reconcile.add_argument("--check", action="store_true", help="exit 3 when any drift is measured")
     reconcile.set_defaults(run=_reconcile)
 
     status = commands.add_parser("status", parents=[connections],
                                  help="per entity: watermark, data as of, lag, last load; customers without a full "
                                       "sync; quarantined enrolment values")
-    status.add_argument("--stale-after", type=int, default=45, metavar="MINUTES",
+    status.add_argument("--stale-after", type=_minutes, default=45, metavar="MINUTES",
                         help="a 15-minute entity whose data is older than this is stale (default 45)")
     status.set_defaults(run=_status)
     return parser
+
+
+def _minutes(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of minutes, at least 1, got {text!r}")
+    return int(text)
 
 
 def _use_dsns(args: argparse.Namespace) -> None:
@@ -121,7 +127,7 @@ def _reconcile(args: argparse.Namespace, out: TextIO) -> int:
         print("\n\n".join(d.table() for d in drifts), file=out)
         print(f"\n{len(drifted)} of {len(drifts)} entities drift; stored in aspire_sync.reconciliation, run_id "
               f"'{run.run_id}'", file=out)
-    return 1 if args.check and drifted else 0
+    return 3 if args.check and drifted else 0
 
 
 def _drift_dict(drift: Any) -> dict[str, Any]:

@@ -169,6 +169,7 @@ def load_entity(
     result = LoadResult(entity=entity.name, load_kind=request.kind)
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
+    drift = None
     try:
         target.execute(sqlfiles.read("sync/insert_sync_lock.sql"), {"entity": entity.name})
         with target.transaction():
@@ -199,7 +200,7 @@ def load_entity(
             else:
                 target.execute(sqlfiles.render("load/analyze_stage.sql", stage=stage))
                 result.seconds_extract, phase = time.perf_counter() - phase, time.perf_counter()
-                before = _drift_before(target, request, stage, columns, result)
+                before = _drift_before(target, request, stage, columns, result, plan)
                 if before is not None:
                     result.seconds_reconcile, phase = time.perf_counter() - phase, time.perf_counter()
                 result.rows_inserted, result.rows_updated = _merge(target, entity, stage, columns, started_at,
@@ -209,7 +210,7 @@ def load_entity(
                                               result, batch_size)
                 result.seconds_delete, phase = time.perf_counter() - phase, time.perf_counter()
                 if before is not None:
-                    reconcile.confirm(target, entity, stage, columns, before, request.run)
+                    drift = before, reconcile.confirm(target, entity, stage, columns, before, request.run)
                     result.seconds_reconcile += time.perf_counter() - phase
             scope_state.record_held(target, entity, plan)
             if request.kind == "incremental":
@@ -234,6 +235,8 @@ def load_entity(
     finally:
         _end_source_transaction(source)
     log.info("Loaded %s", result.summary())
+    if drift and not drift[1].is_zero:
+        raise reconcile.Drifted(*drift)
     return result
 
 
@@ -265,12 +268,13 @@ def _stage_table(target: psycopg.Connection, entity: Entity, columns: list[str],
 
 
 def _drift_before(target: psycopg.Connection, request: LoadRequest, stage: str, columns: list[str],
-                  result: LoadResult) -> reconcile.Drift | None:
+                  result: LoadResult, plan: scope_state.Plan) -> reconcile.Drift | None:
     """What ASPIRE's staged rows and the portal disagree on before the merge, when the load reconciles."""
     if not request.reconcile:
         return None
     return reconcile.compare(target, request.entity, stage, columns, phase="before", read_bound=result.high_rowver,
-                             pending_from=reconcile.pending_from(target, request.entity, result.high_rowver))
+                             pending_from=reconcile.pending_from(target, request.entity, result.high_rowver),
+                             scope_changes=reconcile.scope_changes(plan))
 
 
 def _take_turn(target: psycopg.Connection, request: LoadRequest, timeouts: LockTimeouts) -> None:
@@ -623,8 +627,6 @@ def _record_failure(target: psycopg.Connection, request: LoadRequest, result: Lo
             target.rollback()
         with target.transaction():
             _record(target, request, result, started_at, status="failed", error=message)
-            if isinstance(error, reconcile.Drifted):  # the measurements stay, the refresh was rolled back
-                reconcile.save(target, error.drifts, request.run)
     except psycopg.Error as log_error:  # the portal itself may be what failed
         log.warning("Could not record the failure in aspire_sync.run_log: %s", log_error)
 

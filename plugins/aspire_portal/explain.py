@@ -94,10 +94,10 @@ class _Contract:
 
     def describe(self) -> str:
         if not self.found:
-            return f"contract {self.oid} is not in ASPIRE"
+            return f"contract {self.oid}: not in ASPIRE"
         parties = ", ".join(f"{p.role} {p.account_oid} ({'enrolled' if p.enrolled else 'not enrolled'})"
                             for p in self.parties if p.role in SCOPE_ROLES) or "no Customer or Guarantor"
-        return f"contract {self.oid} is {'booked' if self.booked else 'not booked'}; {parties}"
+        return f"contract {self.oid}: {'booked' if self.booked else 'not booked'}; {parties}"
 
 
 def explain(source: Any, target: psycopg.Connection, dialect: str, kind: str, oid: int,
@@ -125,7 +125,9 @@ def explain(source: Any, target: psycopg.Connection, dialect: str, kind: str, oi
              "watermark": watermark, "last_load": last_load}
     if contract:
         facts["contract"] = asdict(contract)
-    decide = _Decision(kind, oid, entity, row, portal, contract, enrolled, bound, watermark, last_load, now, dialect)
+    held = _held(target, entity, kind, oid, row)
+    decide = _Decision(kind, oid, entity, row, portal, contract, enrolled, bound, watermark, last_load, now, dialect,
+                       held)
     answer = decide.explanation(facts)
     if kind == "customer":
         _add_customer_state(target, answer)
@@ -169,6 +171,7 @@ class _Decision:
     last_load: dict | None
     now: datetime
     dialect: str
+    held: bool  # whether the entity already holds rows of the object's account or contract
 
     def explanation(self, facts: dict[str, Any]) -> Explanation:
         in_scope, out_reason, why, owner = self._scope()
@@ -196,7 +199,7 @@ class _Decision:
         account = int(self.row["account_oid"])
         billed = f"{'billed to' if self.kind == 'invoice' else 'paid by'} account {account} " + (
             "(enrolled)" if account in self.enrolled else "(not enrolled)")
-        on_contract = f"; on {self.contract.describe()}" if self.contract else "; on no contract"
+        on_contract = f"; {self.contract.describe()}" if self.contract else "; on no contract"
         if account in self.enrolled:
             return True, "", billed + on_contract, account
         if self.contract and self.contract.in_scope:
@@ -232,12 +235,16 @@ class _Decision:
                     _open_transactions_query(self.dialect))
         behind = "an older version is" if in_portal else "it is not"
         watermark = self.watermark["high_water_mark"] if self.watermark else None
-        if watermark is not None and rowver < watermark and owner is not None:
-            why = (f"{behind} in the portal although its row version {rowver} is below the watermark {watermark}: "
-                   f"it came into scope since the last run, so {fifteen} brings it (if not, the daily refresh at "
-                   f"{_next_daily(self.now)} repairs it; `python -m aspire_portal reconcile` measures such drift).")
-        else:
+        if watermark is None or rowver >= watermark:
             why = f"Committed (row version {rowver}), {behind} in the portal yet: {fifteen} brings it."
+        elif not self.held:
+            why = (f"{behind} in the portal: it came into scope since the last run (row version {rowver}, below the "
+                   f"watermark {watermark}), so {fifteen} brings it with the rest of what entered the scope.")
+        else:
+            why = (f"{behind} in the portal although the 15-minute path already read past its row version {rowver} "
+                   f"(watermark {watermark}) for a scope it holds: drift, which the next 15-minute run will not "
+                   f"repair. The daily refresh at {_next_daily(self.now)} does (`python -m aspire_portal reconcile` "
+                   "measures it); the command below reloads that customer now.")
         return "pending_next_run", why[0].upper() + why[1:], _load_now(self.kind, self.entity, owner)
 
     def _what_would_bring_it(self, reason: str) -> str:
@@ -251,6 +258,16 @@ class _Decision:
                     "Guarantor account (or an enrolled account takes one of those roles).")
         return ("It comes in with the first 15-minute run after a portal user is created for that account"
                 + (" (or its contract comes into scope)." if self.kind in ("invoice", "receipt") else "."))
+
+
+def _held(target: psycopg.Connection, entity: catalogue.Entity, kind: str, oid: int, row: dict | None) -> bool:
+    if row is None:
+        return False
+    accounts = [oid] if kind == "customer" else [int(row["account_oid"])] if "account_oid" in row else []
+    contracts = [oid] if kind == "contract" else [int(row["contract_oid"])] if row.get("contract_oid") else []
+    return target.execute(sqlfiles.read("explain/select_held.sql"), {
+        "entity": entity.name, "accounts": accounts if entity.follows_accounts else [],
+        "contracts": contracts if entity.follows_contracts else []}).fetchone()[0]
 
 
 def _source_row(source: Any, dialect: str, path: str, oid: int) -> dict | None:

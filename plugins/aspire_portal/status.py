@@ -17,7 +17,8 @@ from psycopg.rows import dict_row
 from aspire_portal import catalogue, sqlfiles
 
 STALE_AFTER = timedelta(minutes=45)  # the freshness alert's default threshold (Variable aspire_portal_staleness_...)
-SEVERITY = {"failing": 0, "stale": 1, "never": 2, "ok": 3}
+DAILY_STALE_AFTER = timedelta(hours=26)  # a daily refresh a day old, plus the two hours it may take
+SEVERITY = {"failing": 0, "never": 1, "stale": 2, "ok": 3}
 
 
 @dataclass
@@ -28,8 +29,8 @@ class EntityStatus:
     high_water_mark: int | None
     data_as_of: datetime | None
     lag_minutes: float | None
-    last_load: dict[str, Any] | None
-    last_success_at: datetime | None
+    last_load: dict[str, Any] | None  # the newest load over everyone (any kind)
+    last_refresh: dict[str, Any] | None  # the newest full load over everyone (the daily refresh)
     advice: str
 
 
@@ -56,9 +57,11 @@ class Status:
             last = (f"last load {load['status']} ({load['load_kind']}, {load['started_at']:%m-%d %H:%M}): read "
                     f"{load['rows_read']}, +{load['rows_inserted']} ~{load['rows_updated']} -{load['rows_deleted']}"
                     if load else "never loaded")
-            mark = f"watermark {e.high_water_mark or '-'}" if e.cadence == "15min" else "full refresh"
+            mark = f"watermark {e.high_water_mark or '-'}" if e.cadence == "15min" else "daily refresh"
+            refresh = (f"; daily refresh {e.last_refresh['status']} {e.last_refresh['started_at']:%m-%d %H:%M}"
+                       if e.last_refresh else "; no daily refresh yet")
             lines.append(f"{e.state.upper():<8} {e.entity:<18} {e.cadence:<6} {mark}  data as of {stamp} ({lag})  "
-                         f"{last}")
+                         f"{last}{refresh}")
             if e.advice:
                 lines.append(f"         {e.advice}")
         lines.append(f"customers enrolled without a completed full sync: {len(self.customers_without_full_sync)}")
@@ -93,27 +96,41 @@ def _entity_status(row: dict[str, Any], now: datetime, stale_after: timedelta) -
         "task_id": row["last_task_id"], "started_at": row["last_started_at"], "rows_read": row["rows_read"],
         "rows_inserted": row["rows_inserted"], "rows_updated": row["rows_updated"],
         "rows_deleted": row["rows_deleted"], "error": row["last_error"]}
-    # a 15-minute entity is as fresh as its watermark; a daily one as its last successful load
-    as_of = row["data_as_of"] if entity.cadence == "15min" else row["last_success_data_as_of"]
+    refresh = None if row["refresh_status"] is None else {
+        "status": row["refresh_status"], "started_at": row["refresh_started_at"], "task_id": row["refresh_task_id"],
+        "error": row["refresh_error"]}
+    # a 15-minute entity is as fresh as its watermark; a daily one as its last successful refresh
+    fifteen = entity.cadence == "15min"
+    as_of = row["data_as_of"] if fifteen else row["refreshed_data_as_of"]
+    limit = stale_after if fifteen else DAILY_STALE_AFTER
     lag = (now - as_of).total_seconds() / 60 if as_of else None
-    if load and load["status"] == "failed":
+    failed = next((x for x in (load, refresh) if x and x["status"] == "failed"), None)
+    if failed:
         state = "failing"
-        advice = (f"{load['dag_id']}.{load['task_id']} failed: {(load['error'] or '')[:300]} -- see the task log; "
-                  f"python -m aspire_portal explain shows what it holds back")
+        advice = (f"{failed.get('dag_id') or 'aspire_portal_daily_refresh'}.{failed['task_id']} failed "
+                  f"{failed['started_at']:%m-%d %H:%M}: {(failed['error'] or '')[:300]} -- see the task log and the "
+                  "runbook; python -m aspire_portal explain shows what it holds back")
     elif load is None:
         state, advice = "never", "never loaded: is the DAG unpaused? (airflow dags list)"
-    elif entity.cadence == "15min" and row["high_water_mark"] is None:
+    elif fifteen and row["high_water_mark"] is None:
         state = "stale"
         advice = ("no 15-minute load yet (no watermark): is aspire_portal_incremental unpaused and running? "
                   "(airflow dags list-runs aspire_portal_incremental)")
-    elif entity.cadence == "15min" and (lag is None or lag > stale_after.total_seconds() / 60):
+    elif lag is None or lag > limit.total_seconds() / 60:
         state = "stale"
-        advice = (f"data as of is {'unknown' if lag is None else 'older than'} "
-                  f"{'' if lag is None else f'{stale_after.total_seconds() / 60:.0f} min'}: is "
-                  "aspire_portal_incremental running (airflow dags list-runs aspire_portal_incremental)? A transaction "
-                  "held open on ASPIRE holds it back (the load's task log names the row version)")
+        what = "unknown" if lag is None else f"older than {_span(limit)}"
+        advice = (f"data as of is {what}: is aspire_portal_incremental running (airflow dags list-runs "
+                  "aspire_portal_incremental)? A transaction held open on ASPIRE holds it back (the load's task log "
+                  "names the row version)" if fifteen else
+                  f"last refresh data as of is {what}: is aspire_portal_daily_refresh unpaused and succeeding? "
+                  "(airflow dags list-runs aspire_portal_daily_refresh)")
     else:
         state, advice = "ok", ""
     return EntityStatus(entity=entity.name, cadence=entity.cadence, state=state,
                         high_water_mark=row["high_water_mark"], data_as_of=as_of, lag_minutes=lag,
-                        last_load=load, last_success_at=row["last_success_at"], advice=advice)
+                        last_load=load, last_refresh=refresh, advice=advice)
+
+
+def _span(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.0f} h"

@@ -1,5 +1,6 @@
--- Per entity (for `status`): its watermark and "data as of", its newest load, and its newest successful load (with
--- the "data as of" it reached: a daily entity's freshness).
+-- Per entity (for `status`): its watermark and "data as of", its newest load over everyone (loads of some customers
+-- are left out: one customer's failure is not the entity's), and its newest full load over everyone (the daily
+-- refresh) with the "data as of" of the newest that succeeded (a daily entity's freshness).
 select
     e.entity,
     w.high_water_mark,
@@ -14,8 +15,11 @@ select
     last_load.rows_updated,
     last_load.rows_deleted,
     last_load.error as last_error,
-    last_success.finished_at as last_success_at,
-    last_success.data_as_of as last_success_data_as_of
+    last_refresh.status as refresh_status,
+    last_refresh.started_at as refresh_started_at,
+    last_refresh.task_id as refresh_task_id,
+    last_refresh.error as refresh_error,
+    refreshed.data_as_of as refreshed_data_as_of
 from unnest(cast(%(entities)s as text[])) with ordinality as e (entity, position)
 left join aspire_sync.watermark as w on w.entity = e.entity
 left join lateral (
@@ -23,15 +27,27 @@ left join lateral (
            l.rows_deleted, l.error
     from aspire_sync.run_log as l
     where l.entity = e.entity
+      and l.customer_id is null
     order by l.started_at desc
     limit 1
 ) as last_load on true
 left join lateral (
-    select l.finished_at, l.data_as_of
+    select l.status, l.started_at, l.task_id, l.error
     from aspire_sync.run_log as l
     where l.entity = e.entity
+      and l.load_kind = 'full'
+      and l.customer_id is null
+    order by l.started_at desc
+    limit 1
+) as last_refresh on true
+left join lateral (
+    select l.data_as_of
+    from aspire_sync.run_log as l
+    where l.entity = e.entity
+      and l.load_kind = 'full'
+      and l.customer_id is null
       and l.status = 'success'
     order by l.started_at desc
     limit 1
-) as last_success on true
+) as refreshed on true
 order by e.position
