@@ -10,6 +10,7 @@ EXPECTED_SCHEDULES = {
     "aspire_portal_incremental": ("CronDataIntervalTimetable", "*/15 * * * *", "UTC"),
     "aspire_portal_daily_refresh": ("CronTriggerTimetable", "0 4 * * *", "America/Chicago"),
     "aspire_portal_freshness_check": ("CronTriggerTimetable", "*/5 * * * *", "UTC"),
+    "aspire_portal_explain": None,
 }
 NOT_RETRIED = {"trigger_missing_full_syncs"}
 
@@ -120,3 +121,24 @@ def test_daily_dag_shape(dagbag):
         f"reconcile_{e.name}" for e in catalogue.entities("15min")} | {"migrate_portal_schema", "summarize_run"} == set(
         dag.task_ids)
     assert all(dag.get_task(t).load_kind == "full" for t in dag.task_ids if t.startswith(("refresh_", "reconcile_")))
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_SCHEDULES))
+def test_every_load_task_declares_its_portal_table_as_an_outlet(dagbag, dag_id):
+    """A load adds an event of its table's Asset (aspire.<entity>) through this alias, only when it wrote rows."""
+    from airflow.sdk import AssetAlias
+
+    for task in dagbag.get_dag(dag_id).tasks:
+        if task.task_type == "AspireToPortalOperator":
+            assert task.outlets == [AssetAlias(name=f"aspire_portal.writes.{task.entity}")], task.task_id
+
+
+def test_the_explain_dag_asks_for_a_kind_and_an_id_and_only_reads():
+    from airflow.dag_processing.dagbag import DagBag
+    from conftest import REPO
+
+    dag = DagBag(dag_folder=str(REPO / "dags" / "aspire_portal_explain.py")).get_dag("aspire_portal_explain")
+    assert dag.task_ids == ["explain_object"]
+    assert dag.params["kind"] == "contract" and set(dag.params.get_param("kind").schema["enum"]) == {
+        "contract", "invoice", "receipt", "customer"}
+    assert dag.params.get_param("id").schema["maximum"] == 2**63 - 1

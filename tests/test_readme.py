@@ -106,7 +106,8 @@ def test_the_readme_commands_work_verbatim(tmp_path):
         dags = cli_json(bash("airflow dags list -o json", env).stdout)
         assert {d["dag_id"]: str(d["is_paused"]) for d in dags} == {  # the CLI prints the flag as text
             "aspire_portal_incremental": "False", "aspire_portal_daily_refresh": "False",
-            "aspire_portal_customer_full_sync": "False", "aspire_portal_freshness_check": "False"}
+            "aspire_portal_customer_full_sync": "False", "aspire_portal_freshness_check": "False",
+            "aspire_portal_explain": "False"}
         assert cli_json(bash("airflow pools get aspire_source -o json", env).stdout)[0]["slots"] in (4, "4")
         for variable, value in [("aspire_portal_max_full_sync_triggers_per_run", "25"),
                                 ("aspire_portal_alert_to", "oncall@example.com"),
@@ -145,6 +146,7 @@ def test_the_readme_commands_work_verbatim(tmp_path):
 
         out = bash(ours(blocks["runbook"]), env).stdout
         assert str(CUSTOMER) in out and "(0 rows)" in out  # its status row; an empty quarantine
+        assert f"customer {CUSTOMER}: in_portal" in out  # explain, through the Airflow connections
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
