@@ -105,16 +105,19 @@ def test_a_new_migration_numbered_below_the_highest_applied_is_an_error_and_appl
                                                                                            tmp_path):
     dsn = fresh_database("migrations_order")
     folder = copy_of_migrations(tmp_path)
-    (folder / "V010__later.sql").write_text("create table aspire_sync.later (x int);\n")
+    highest = max(int(path.name[1:4]) for path in folder.glob("V*.sql"))  # numbered above the real ones
+    between, later, next_ = (f"V{highest + n:03d}" for n in (1, 3, 4))
+    (folder / f"{later}__later.sql").write_text("create table aspire_sync.later (x int);\n")
     with psycopg.connect(dsn, autocommit=True) as conn:
         migrations.migrate(conn, folder)
-        (folder / "V008__between.sql").write_text("create table aspire_sync.between_ (x int);\n")
-        (folder / "V011__next.sql").write_text("create table aspire_sync.next_ (x int);\n")
-        with pytest.raises(migrations.MigrationError, match=r"\['V008__between\.sql'\] are numbered below V010"):
+        (folder / f"{between}__between.sql").write_text("create table aspire_sync.between_ (x int);\n")
+        (folder / f"{next_}__next.sql").write_text("create table aspire_sync.next_ (x int);\n")
+        with pytest.raises(migrations.MigrationError,
+                           match=rf"\['{between}__between\.sql'\] are numbered below {later}"):
             migrations.migrate(conn, folder)
         assert conn.execute("select to_regclass('aspire_sync.next_')").fetchone()[0] is None  # nothing applied
-        (folder / "V008__between.sql").unlink()
-        assert migrations.migrate(conn, folder) == ["V011__next"]
+        (folder / f"{between}__between.sql").unlink()
+        assert migrations.migrate(conn, folder) == [f"{next_}__next"]
 
 
 def test_a_database_migrated_with_the_earlier_texts_of_the_rewritten_migrations_takes_the_new_ones(
