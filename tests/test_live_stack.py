@@ -13,8 +13,9 @@ POST /auth/token, as the portal does), the backfill with `airflow backfill creat
    triggered through the REST API, with the daily refresh. Then the drained worker is killed (SIGKILL, its whole
    process tree) in the middle of the load.
    What a kill looks like: the task process dies with no exception (SIGKILL), so the engine's except block never
-   runs and aspire_sync.run_log gets no row for the attempt; PostgreSQL rolls the load's transaction back (rows,
-   held scope, watermark and its run-log row together). Airflow's scheduler finds the task without a heartbeat
+   runs; PostgreSQL rolls the load's transaction back (rows, held scope, watermark); its aspire_sync.run_log row,
+   written as running when the load started, stays running until the retry's load marks it failed (its session is
+   gone). Airflow's scheduler finds the task without a heartbeat
    (the timeout is 30 s here, 300 s by default), the dag-processor fails the try and the task is retried, on the
    only worker left. A SIGTERM would not have killed the load: Celery's warm shutdown waits for running tasks,
    and Airflow 3.3's task runner answers SIGTERM with the operator's on_kill() only.
@@ -429,8 +430,8 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
         lock.rollback()  # the lock is released only after the killed load's transaction is gone
         assert portal.execute("select high_water_mark from aspire_sync.watermark where entity = 'invoice'"
                               ).fetchone()[0] == mark_before, "the killed load's watermark must not have committed"
-        assert not portal.execute("select 1 from aspire_sync.run_log where run_id = %s and task_id = %s",
-                                  (victim_run, VICTIM_TASK)).fetchall(), "the killed load committed its run log"
+        assert portal.execute("select status from aspire_sync.run_log where run_id = %s and task_id = %s",
+                              (victim_run, VICTIM_TASK)).fetchall() == [("running",)], "the killed load committed"
 
         # Phase 3: activity stamped in a past window, then a backfill of that window.
         # The window: the first scheduled run's interval (completed: reprocessed) and the one before (no run yet).
@@ -475,10 +476,12 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
         assert [e for e in events if e["event"] == "heartbeat timeout" and e["run_id"] == victim_run], events
 
         with portal.cursor(row_factory=psycopg.rows.dict_row) as cur:
-            logged = cur.execute("select * from aspire_sync.run_log where run_id = %s and task_id = %s",
-                                 (victim_run, VICTIM_TASK)).fetchall()
-            assert [row["status"] for row in logged] == ["success"], logged  # the killed attempt left no row
-            assert logged[0]["rows_read"] > 0
+            logged = cur.execute("select * from aspire_sync.run_log where run_id = %s and task_id = %s "
+                                 "order by run_log_id", (victim_run, VICTIM_TASK)).fetchall()
+            # the killed attempt once failed (marked by the retry's load), the retry once succeeded
+            assert [row["status"] for row in logged] == ["failed", "success"], logged
+            assert "process ended before the load did" in logged[0]["error"]
+            assert logged[1]["rows_read"] > 0
             backfilled = cur.execute(
                 "select entity, sum(rows_read) as rows_read from aspire_sync.run_log where load_kind = 'backfill' "
                 "and status = 'success' group by entity").fetchall()

@@ -169,9 +169,10 @@ def load_entity(
     result = LoadResult(entity=entity.name, load_kind=request.kind)
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
-    drift = None
+    drift = log_id = None
     try:
         target.execute(sqlfiles.read("sync/insert_sync_lock.sql"), {"entity": entity.name})
+        log_id = _start_log(target, request, result, started_at)
         with target.transaction():
             _take_turn(target, request, timeouts)
             if not _over_everyone(request):  # short statements: compiling them (JIT) cost more than running them
@@ -219,18 +220,18 @@ def load_entity(
                     "data_as_of": result.data_as_of, "run_id": request.run.run_id,
                 })
             result.seconds = time.perf_counter() - clock
-            _record(target, request, result, started_at, status="success")
+            _record(target, request, result, started_at, status="success", log_id=log_id)
     except psycopg.errors.LockNotAvailable as error:
         result.seconds = time.perf_counter() - clock
         timeout = LockTimeout(
             f"the load of {entity.name} waited longer than its lock timeout (coordination {timeouts.coordination}, "
             f"other locks {timeouts.other}) for a lock another session holds{_where(error)}; nothing was written "
             "and the task retries. See the runbook, 'A load waits for a lock'.")
-        _record_failure(target, request, result, started_at, timeout)
+        _record_failure(target, request, result, started_at, timeout, log_id)
         raise timeout from error
     except Exception as error:
         result.seconds = time.perf_counter() - clock
-        _record_failure(target, request, result, started_at, error)
+        _record_failure(target, request, result, started_at, error, log_id)
         raise
     finally:
         _end_source_transaction(source)
@@ -593,9 +594,25 @@ def _merge(target: psycopg.Connection, entity: Entity, stage: str, columns: list
     return inserted, updated
 
 
+def _start_log(target: psycopg.Connection, request: LoadRequest, result: LoadResult, started_at: datetime) -> int:
+    """Writes the load's run-log row as running, on its own (committed at once), with its session's pid: if the process
+    dies before the load ends, the row stays, and the next load of the entity marks it failed (first doing so for
+    earlier ones)."""
+    target.execute(sqlfiles.read("sync/update_abandoned_run_logs.sql"), {"entity": request.entity.name})
+    return _record(target, request, result, started_at, status="running")
+
+
 def _record(target: psycopg.Connection, request: LoadRequest, result: LoadResult, started_at: datetime, *,
-            status: str, error: str | None = None) -> None:
-    target.execute(sqlfiles.read("sync/insert_run_log.sql"), {
+            status: str, error: str | None = None, log_id: int | None = None) -> int | None:
+    """Writes the load's run-log row (completes the one `log_id` names, else inserts one); its id."""
+    if log_id is not None:
+        target.execute(sqlfiles.read("sync/update_run_log.sql"), {
+            "run_log_id": log_id, "low_rowver": result.low_rowver, "high_rowver": result.high_rowver,
+            "data_as_of": result.data_as_of, "rows_read": result.rows_read, "rows_inserted": result.rows_inserted,
+            "rows_updated": result.rows_updated, "rows_deleted": result.rows_deleted, "status": status,
+            "error": error})
+        return log_id
+    return target.execute(sqlfiles.read("sync/insert_run_log.sql"), {
         "dag_id": request.run.dag_id,
         "run_id": request.run.run_id,
         "task_id": request.run.task_id,
@@ -614,11 +631,11 @@ def _record(target: psycopg.Connection, request: LoadRequest, result: LoadResult
         "rows_deleted": result.rows_deleted,
         "status": status,
         "error": error,
-    })
+    }).fetchone()[0]
 
 
 def _record_failure(target: psycopg.Connection, request: LoadRequest, result: LoadResult, started_at: datetime,
-                    error: BaseException) -> None:
+                    error: BaseException, log_id: int | None = None) -> None:
     """Records a failed load in its own transaction; the load's own writes were rolled back."""
     message = f"{type(error).__name__}: {error}"[:4000]
     log.error("Load of %s failed after %.2fs, nothing written: %s", result.entity, result.seconds, message)
@@ -626,7 +643,7 @@ def _record_failure(target: psycopg.Connection, request: LoadRequest, result: Lo
         if target.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             target.rollback()
         with target.transaction():
-            _record(target, request, result, started_at, status="failed", error=message)
+            _record(target, request, result, started_at, status="failed", error=message, log_id=log_id)
     except psycopg.Error as log_error:  # the portal itself may be what failed
         log.warning("Could not record the failure in aspire_sync.run_log: %s", log_error)
 
