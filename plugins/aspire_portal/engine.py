@@ -242,12 +242,13 @@ def load_entity(
 
 
 def stage_scope(source: Any, target: psycopg.Connection, entity: Entity, dialect: Dialect,
-                resolved: scope_state.Scope, batch_size: int = BATCH_SIZE) -> tuple[str, list[str]]:
-    """Extracts the entity's rows in `resolved` (every enrolled customer's scope) into its temp staging table, in the
-    caller's transaction, writing nothing else; the stage and its columns (reconciliation on demand reads this)."""
+                resolved: scope_state.Scope, plan: scope_state.Plan,
+                batch_size: int = BATCH_SIZE) -> tuple[str, list[str]]:
+    """Extracts the entity's rows in `resolved` (every enrolled customer's scope; `plan`: its plan_everyone) into its
+    temp staging table, in the caller's transaction, writing nothing else; the stage and its columns (reconciliation
+    on demand reads this)."""
     columns = _target_columns(target, entity)
     stage, quoted = _stage_table(target, entity, columns)
-    plan = scope_state.plan_everyone(entity, resolved, scope_state.Held())
     request = LoadRequest(entity=entity, kind="full")
     result = LoadResult(entity=entity.name, load_kind="full", high_rowver=resolved.read_bound)
     short_lists, parameters = _parameters(request, result, plan.accounts, plan.contracts)
@@ -400,14 +401,20 @@ def _watermark(target: psycopg.Connection, entity: Entity) -> int:
     return row[0] if row else 0
 
 
-def read_bound(source: Any, target: psycopg.Connection, dialect: Dialect) -> int:
-    """ASPIRE's read bound (MIN_ACTIVE_ROWVERSION()), with a sample of its clock kept for "data as of"."""
+def sample_read_bound(source: Any, dialect: str) -> tuple[int, datetime, int]:
+    """ASPIRE's read bound (MIN_ACTIVE_ROWVERSION()), its clock (UTC) and its newest row version (@@DBTS), read
+    without writing anything."""
     with source.cursor() as cursor:
         cursor.execute(sqlfiles.render("extract/select_min_active_rowversion.sql", dialect=dialect))
         bound, sampled_at, dbts = cursor.fetchone()
-    bound, dbts = int(bound), int(dbts)
     if sampled_at.tzinfo is None:
         sampled_at = sampled_at.replace(tzinfo=UTC)
+    return int(bound), sampled_at, int(dbts)
+
+
+def read_bound(source: Any, target: psycopg.Connection, dialect: Dialect) -> int:
+    """ASPIRE's read bound (MIN_ACTIVE_ROWVERSION()), with a sample of its clock kept for "data as of"."""
+    bound, sampled_at, dbts = sample_read_bound(source, dialect)
     target.execute(sqlfiles.read("sync/insert_aspire_clock.sql"), {"sampled_at": sampled_at, "dbts": dbts})
     if dbts >= bound:
         log.info("ASPIRE read bound %d: a transaction open on ASPIRE since row version %d holds it back (newest "

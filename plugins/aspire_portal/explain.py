@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from aspire_portal import catalogue, sqlfiles
+from aspire_portal import catalogue, engine, sqlfiles
 from aspire_portal import scope as scope_state
 
 KINDS = {"contract": "contract", "invoice": "invoice", "receipt": "cash_receipt", "customer": "account"}
@@ -112,7 +112,7 @@ def explain(source: Any, target: psycopg.Connection, dialect: str, kind: str, oi
     contract = None
     if kind == "contract" or (row and row.get("contract_oid") is not None):
         contract = _contract(source, dialect, oid if kind == "contract" else int(row["contract_oid"]), enrolled)
-    bound, dbts = _read_bound(source, dialect)
+    bound, _sampled_at, dbts = engine.sample_read_bound(source, dialect)
     source.rollback()
     portal = target.execute(sqlfiles.render("explain/select_portal_row.sql", target=entity.target_table,
                                             key=sql.Identifier(entity.key[0]).as_string(target)),
@@ -287,13 +287,6 @@ def _contract(source: Any, dialect: str, oid: int, enrolled: dict[int, int]) -> 
         roles = cursor.fetchall()
     return _Contract(oid, found=True, booked=bool(row["is_booked"]),
                      parties=[_Party(int(a), str(r), int(a) in enrolled) for a, r in roles])
-
-
-def _read_bound(source: Any, dialect: str) -> tuple[int, int]:
-    with source.cursor() as cursor:
-        cursor.execute(sqlfiles.render("extract/select_min_active_rowversion.sql", dialect=dialect))
-        bound, _sampled_at, dbts = cursor.fetchone()
-    return int(bound), int(dbts)
 
 
 def _next_quarter(now: datetime) -> str:

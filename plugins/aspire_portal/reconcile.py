@@ -206,8 +206,8 @@ def measure_now(source: Any, target: psycopg.Connection, dialect: str, entities:
     drifts = []
     for entity in entities:
         with target.transaction():
-            stage, columns = engine.stage_scope(source, target, entity, dialect, resolved, batch_size)
             changes = scope.plan_everyone(entity, resolved, scope.held(target, entity, resolved.resolved_at))
+            stage, columns = engine.stage_scope(source, target, entity, dialect, resolved, changes, batch_size)
             drift = compare(target, entity, stage, columns, phase="on_demand", read_bound=resolved.read_bound,
                             pending_from=pending_from(target, entity, resolved.read_bound),
                             scope_changes=scope_changes(changes))
