@@ -48,10 +48,12 @@ def _seed(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m aspire_emulator", description=__doc__.split("\n\n")[0])
-    main.add_argument("--aspire", metavar="DSN", help="ASPIRE emulator database (default: $ASPIRE_DSN, "
-                      "else $AIRFLOW_CONN_ASPIRE)")
-    main.add_argument("--portal", metavar="DSN", help="portal database (default: $PORTAL_DSN, "
-                      "else $AIRFLOW_CONN_PORTAL)")
+    main.add_argument(
+        "--aspire", metavar="DSN", help="ASPIRE emulator database (default: $ASPIRE_DSN, else $AIRFLOW_CONN_ASPIRE)"
+    )
+    main.add_argument(
+        "--portal", metavar="DSN", help="portal database (default: $PORTAL_DSN, else $AIRFLOW_CONN_PORTAL)"
+    )
     main.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -135,8 +137,9 @@ COMMANDS = {"create": _create, "enroll": _enroll, "unenroll": _unenroll, "simula
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     started = time.perf_counter()
     try:
         COMMANDS[args.command](args)

@@ -98,8 +98,10 @@ def masked(dsn: str) -> str:
             parts = urlsplit(text)
             userinfo, at, hostport = parts.netloc.rpartition("@")
             user, colon, _password = userinfo.partition(":")
-            query = "&".join(f"{key}={'****' if key == 'password' else quote(value, safe='')}"
-                             for key, value in parse_qsl(parts.query, keep_blank_values=True))
+            query = "&".join(
+                f"{key}={'****' if key == 'password' else quote(value, safe='')}"
+                for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            )
             netloc = f"{user}:****{at}{hostport}" if colon else parts.netloc
             return parts._replace(netloc=netloc, query=query).geturl()
         info = conninfo_to_dict(text)

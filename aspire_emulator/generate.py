@@ -67,10 +67,14 @@ class Portfolio:
     def __init__(self, size: Size, seed: int, as_of: date = REFERENCE_DATE) -> None:
         self.seed, self.as_of = seed, as_of
         ids = SeedIds()
-        self.customers = [pf.customer_account(oid, stream(seed, oid, Purpose.ACCOUNT))
-                          for oid in (ids("Account") for _ in range(size.customers))]
-        self.vendors = [pf.vendor_account(oid, stream(seed, oid, Purpose.ACCOUNT))
-                        for oid in (ids("Account") for _ in range(size.vendors))]
+        self.customers = [
+            pf.customer_account(oid, stream(seed, oid, Purpose.ACCOUNT))
+            for oid in (ids("Account") for _ in range(size.customers))
+        ]
+        self.vendors = [
+            pf.vendor_account(oid, stream(seed, oid, Purpose.ACCOUNT))
+            for oid in (ids("Account") for _ in range(size.vendors))
+        ]
         self.customer_oids = [row[0] for row, _ in self.customers]
         self.vendor_oids = [row[0] for row in self.vendors]
         self.plans = self._plan_contracts(size, ids)
@@ -201,7 +205,11 @@ def create(aspire_dsn: str, size: str = "small", seed: int = 42) -> dict[str, in
         indexes_started = time.perf_counter()
         conn.execute(statement("create_aspire_indexes.sql"))
         log.info("indexed and analyzed in %.1f s", time.perf_counter() - indexes_started)
-    log.info("created a %s ASPIRE (seed %d): %d rows in %.1f s", size, seed, sum(counts.values()),
-             time.perf_counter() - started)
+    log.info(
+        "created a %s ASPIRE (seed %d): %d rows in %.1f s",
+        size,
+        seed,
+        sum(counts.values()),
+        time.perf_counter() - started,
+    )
     return counts
-

@@ -52,8 +52,10 @@ def _chosen(aspire_dsn: str, enrolled: set[int], count: int | None, account_oid:
             if kind is None:
                 raise ValueError(f"account {account_oid} does not exist in ASPIRE")
             if not kind:
-                raise ValueError(f"account {account_oid} is not a customer (it holds no Customer role on any "
-                                 "contract); portal users are created for customers")
+                raise ValueError(
+                    f"account {account_oid} is not a customer (it holds no Customer role on any "
+                    "contract); portal users are created for customers"
+                )
             return [account_oid]
         candidates = _candidates(aspire, enrolled, seed)
     if len(candidates) < count:
@@ -88,8 +90,12 @@ def unenroll(portal_dsn: str, account_oid: int) -> int:
     """Unlinks every portal user from the account (deleting users left with no account); returns links removed."""
     _positive(account_oid, "account_oid")
     with psycopg.connect(portal_dsn) as portal:
-        users = [row[0] for row in portal.execute(statement("portal/delete_portal_user_account.sql"),
-                                                  {"account_oid": account_oid}).fetchall()]
+        users = [
+            row[0]
+            for row in portal.execute(
+                statement("portal/delete_portal_user_account.sql"), {"account_oid": account_oid}
+            ).fetchall()
+        ]
         portal.execute(statement("portal/delete_unlinked_portal_users.sql"), {"user_ids": users})
     log.info("unenrolled account %d: %d link(s) removed", account_oid, len(users))
     return len(users)

@@ -100,8 +100,13 @@ def _phone(rng: random.Random, place: Place) -> str:
 
 def _address(rng: random.Random, place: Place) -> tuple[str, str | None, str, str, str]:
     suite = f"Suite {rng.randint(100, 999)}" if rng.random() < 0.2 else None
-    return (f"{rng.randint(100, 9999)} {rng.choice(vocab.STREETS)}", suite, place[0], place[1],
-            f"{place[2]}{rng.randrange(100):02d}")
+    return (
+        f"{rng.randint(100, 9999)} {rng.choice(vocab.STREETS)}",
+        suite,
+        place[0],
+        place[1],
+        f"{place[2]}{rng.randrange(100):02d}",
+    )
 
 
 def customer_account(oid: int, rng: random.Random) -> tuple[Row, Place]:
@@ -118,8 +123,7 @@ def customer_account(oid: int, rng: random.Random) -> tuple[Row, Place]:
         dba = f"{last} {rng.choice(vocab.BUSINESS_TRADES)}" if rng.random() < 0.4 else None
         email = f"{_slug(first)}.{_slug(last)}{rng.randrange(100)}@example.net"
     status = "Active" if rng.random() < 0.97 else "Inactive"
-    row = (oid, account_number(oid), name, dba, is_business, email, _phone(rng, place),
-           *_address(rng, place), status)
+    row = (oid, account_number(oid), name, dba, is_business, email, _phone(rng, place), *_address(rng, place), status)
     return row, place
 
 
@@ -127,8 +131,17 @@ def vendor_account(oid: int, rng: random.Random) -> Row:
     """An equipment dealer or manufacturer that sold the equipment: its own account, always a business."""
     place = rng.choice(vocab.PLACES)
     base = f"{rng.choice(vocab.BUSINESS_WORDS)} {rng.choice(vocab.VENDOR_NAMES)}"
-    return (oid, account_number(oid, vendor=True), f"{base} {rng.choice(vocab.BUSINESS_SUFFIXES)}", None, 1,
-            f"sales@{_slug(base)}.example.com", _phone(rng, place), *_address(rng, place), "Active")
+    return (
+        oid,
+        account_number(oid, vendor=True),
+        f"{base} {rng.choice(vocab.BUSINESS_SUFFIXES)}",
+        None,
+        1,
+        f"sales@{_slug(base)}.example.com",
+        _phone(rng, place),
+        *_address(rng, place),
+        "Active",
+    )
 
 
 def contact_rows(account: Row, rng: random.Random, next_id: NextId, *, vendor: bool = False) -> Iterator[Row]:
@@ -138,8 +151,15 @@ def contact_rows(account: Row, rng: random.Random, next_id: NextId, *, vendor: b
     area = account[6][1:4] if account[6] else "312"
     for i in range(count):
         first, last = rng.choice(vocab.FIRST_NAMES), rng.choice(vocab.LAST_NAMES)
-        yield (next_id("AccountContact"), account[0], first, last, f"{_slug(first)}.{_slug(last)}@{domain}",
-               f"({area}) 555-{rng.randrange(10000):04d}", 1 if i == 0 else 0)
+        yield (
+            next_id("AccountContact"),
+            account[0],
+            first,
+            last,
+            f"{_slug(first)}.{_slug(last)}@{domain}",
+            f"({area}) 555-{rng.randrange(10000):04d}",
+            1 if i == 0 else 0,
+        )
 
 
 # --- contracts ---------------------------------------------------------------------------------------------
@@ -256,23 +276,64 @@ def plan_contract(
     per_year = 12 // MONTHS_PER_PERIOD[frequency]
     payment = level_payment(cost, residual, rate, per_year, term * per_year // 12, timing == "Advance")
     booked, booked_date, commencement, maturity, termination = _life(status, term, rng, as_of)
-    return ContractPlan(oid, customer, place, scenario, line_of_credit, status, booked, booked_date,
-                        commencement, maturity, termination, term, frequency, timing, payment, cost, residual, rate)
+    return ContractPlan(
+        oid,
+        customer,
+        place,
+        scenario,
+        line_of_credit,
+        status,
+        booked,
+        booked_date,
+        commencement,
+        maturity,
+        termination,
+        term,
+        frequency,
+        timing,
+        payment,
+        cost,
+        residual,
+        rate,
+    )
 
 
 def contract_row(plan: ContractPlan) -> Row:
-    return (plan.oid, contract_id(plan.oid), plan.customer, plan.scenario.oid, plan.line_of_credit, plan.status,
-            int(plan.booked), plan.booked_date, plan.commencement, plan.maturity, plan.term, plan.frequency,
-            plan.timing, money(plan.payment), money(plan.cost), money(plan.residual), rate_text(plan.rate),
-            plan.termination)
+    return (
+        plan.oid,
+        contract_id(plan.oid),
+        plan.customer,
+        plan.scenario.oid,
+        plan.line_of_credit,
+        plan.status,
+        int(plan.booked),
+        plan.booked_date,
+        plan.commencement,
+        plan.maturity,
+        plan.term,
+        plan.frequency,
+        plan.timing,
+        money(plan.payment),
+        money(plan.cost),
+        money(plan.residual),
+        rate_text(plan.rate),
+        plan.termination,
+    )
 
 
 def schedule(plan: ContractPlan) -> list[Line]:
     """The contract's level-payment schedule (also computed for operating leases: their rent and balance)."""
     months = plan.months_per_period
     first_due = plan.commencement if plan.advance else add_months(plan.commencement, months)
-    return amortize(plan.cost, plan.residual, plan.rate, plan.per_year, plan.payment,
-                    due_dates(first_due, months, plan.periods), first_interest_free=plan.advance)
+    return amortize(
+        plan.cost,
+        plan.residual,
+        plan.rate,
+        plan.per_year,
+        plan.payment,
+        due_dates(first_due, months, plan.periods),
+        first_interest_free=plan.advance,
+    )
 
 
 def amortization_rows(plan: ContractPlan, lines: list[Line]) -> Iterator[Row]:
@@ -347,8 +408,21 @@ def equipment_rows(plan: ContractPlan, rng: random.Random, next_id: NextId, as_o
         vin = _vin(rng, code, year, oid) if vehicle else None
         quantity = rng.randint(1, max_quantity) if max_quantity > 1 and rng.random() < 0.4 else 1
         city, state = (plan.place[0], plan.place[1]) if rng.random() < 0.8 else rng.choice(vocab.PLACES)[:2]
-        yield (oid, plan.oid, f"{year} {make} {model} {noun}", make, model, year, serial, vin, quantity,
-               money(basis), city, state, status)
+        yield (
+            oid,
+            plan.oid,
+            f"{year} {make} {model} {noun}",
+            make,
+            model,
+            year,
+            serial,
+            vin,
+            quantity,
+            money(basis),
+            city,
+            state,
+            status,
+        )
 
 
 # --- billing: invoices, their details, and the cash received ---------------------------------------------
@@ -455,8 +529,17 @@ class _Biller:
         method = method or self._method()
         posted = None if status == "Pending" else _settled(method, received, self.as_of, self.rng)
         plan = self.plan
-        return (self.next_id("CashReceipt"), plan.customer, plan.oid, received, posted, money(amount), method,
-                status, reference_number(self.rng, method))
+        return (
+            self.next_id("CashReceipt"),
+            plan.customer,
+            plan.oid,
+            received,
+            posted,
+            money(amount),
+            method,
+            status,
+            reference_number(self.rng, method),
+        )
 
     def bill(self, line: Line, index: int, status: str) -> Bill:
         """An invoice for schedule line `line` that ends up in `status` (Paid, Open, PartiallyPaid, Reversed)."""
@@ -484,10 +567,21 @@ class _Biller:
         balances = [0] * len(amounts) if status in ("Paid", "Reversed") else _apply(amounts, paid)
         balance = sum(balances)
         invoice_oid = self.next_id("Invoice")
-        invoice = (invoice_oid, invoice_number(invoice_oid), plan.customer, plan.oid, invoice_date, due,
-                   money(amount), money(balance), status)
-        details = [(self.next_id("InvoiceDetail"), invoice_oid, plan.oid, code, money(a), money(b))
-                   for (code, a), b in zip(amounts, balances, strict=True)]
+        invoice = (
+            invoice_oid,
+            invoice_number(invoice_oid),
+            plan.customer,
+            plan.oid,
+            invoice_date,
+            due,
+            money(amount),
+            money(balance),
+            status,
+        )
+        details = [
+            (self.next_id("InvoiceDetail"), invoice_oid, plan.oid, code, money(a), money(b))
+            for (code, a), b in zip(amounts, balances, strict=True)
+        ]
         past_due = balance if due < as_of and status in ("Open", "PartiallyPaid") else 0
         return Bill(invoice, details, receipts, past_due, due)
 
@@ -507,8 +601,10 @@ class _Biller:
         if u < 0.05:
             first = amount * rng.randint(30, 70) // 100
             second = min(received + timedelta(days=rng.randint(3, 15)), as_of)
-            return [self._receipt(first, received, "Posted", method),
-                    self._receipt(amount - first, second, "Posted", method)]
+            return [
+                self._receipt(first, received, "Posted", method),
+                self._receipt(amount - first, second, "Posted", method),
+            ]
         if u < 0.09:
             failed = "Returned" if method in RETURNABLE else "Reversed"
             again = min(received + timedelta(days=rng.randint(5, 15)), as_of)
@@ -561,16 +657,39 @@ def values_row(plan: ContractPlan, lines: list[Line], past_due: int, oldest_due:
     if plan.status in ("FullyPaidOff", "Terminated"):
         end = plan.termination or plan.maturity
         interest = sum(line[4] for line in lines if line[1] <= end)
-        return (plan.oid, as_of, money(0), rate_text(plan.rate), money(plan.cost - plan.residual), money(interest),
-                0, None, money(0), money(past_due), days_past_due, money(past_due))
+        return (
+            plan.oid,
+            as_of,
+            money(0),
+            rate_text(plan.rate),
+            money(plan.cost - plan.residual),
+            money(interest),
+            0,
+            None,
+            money(0),
+            money(past_due),
+            days_past_due,
+            money(past_due),
+        )
     done = sum(1 for line in lines if line[1] <= as_of)
     balance = lines[done - 1][6] if done else plan.cost
     principal = sum(line[3] for line in lines[:done])
     interest = sum(line[4] for line in lines[:done])
     following = lines[done] if done < len(lines) else None
-    return (plan.oid, as_of, money(balance), rate_text(plan.rate), money(principal), money(interest),
-            len(lines) - done, following[1] if following else None, money(following[2] if following else 0),
-            money(past_due), days_past_due, money(balance + past_due))
+    return (
+        plan.oid,
+        as_of,
+        money(balance),
+        rate_text(plan.rate),
+        money(principal),
+        money(interest),
+        len(lines) - done,
+        following[1] if following else None,
+        money(following[2] if following else 0),
+        money(past_due),
+        days_past_due,
+        money(balance + past_due),
+    )
 
 
 CONTRACT_TABLES = ("Equipment", "AmortizationLine", "Invoice", "InvoiceDetail", "CashReceipt", "ContractValues")
@@ -617,13 +736,24 @@ def balance_on(plan: ContractPlan, lines: list[Line], as_of: date) -> int:
 # --- lines of credit -------------------------------------------------------------------------------------
 
 
-def line_of_credit_row(oid: int, account: int, used: int, first_use: date | None, rng: random.Random,
-                       as_of: date) -> Row:
+def line_of_credit_row(
+    oid: int, account: int, used: int, first_use: date | None, rng: random.Random, as_of: date
+) -> Row:
     """A master line the customer draws contracts from; approved comfortably above what is in use."""
     approved = max(used * rng.randint(120, 250) // 100, 25_000_000)
     approved = -(-approved // 2_500_000) * 2_500_000
     effective = (first_use or as_of) - timedelta(days=rng.randint(10, 400))
     expiration = add_months(effective, rng.choice((36, 48, 60)))
     status = "Active" if expiration > as_of else "Expired"
-    return (oid, account, f"LOC{oid}", money(approved), money(used), money(approved - used),
-            1 if rng.random() < 0.7 else 0, effective, expiration, status)
+    return (
+        oid,
+        account,
+        f"LOC{oid}",
+        money(approved),
+        money(used),
+        money(approved - used),
+        1 if rng.random() < 0.7 else 0,
+        effective,
+        expiration,
+        status,
+    )

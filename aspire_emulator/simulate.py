@@ -121,20 +121,33 @@ def _contract(conn: psycopg.Connection, contract_oid: int) -> ContractPlan:
     phone = row["phone"] or "(312)"
     place = (row["city"], row["state"], (row["postalcode"] or "")[:3], phone[1:4])
     return ContractPlan(
-        oid=row["contractoid"], customer=row["customeraccountoid"], place=place,
-        scenario=pf.SCENARIO_BY_OID[row["scenariooid"]], line_of_credit=row["lineofcreditoid"],
-        status=row["status"], booked=row["isbooked"] == 1, booked_date=row["bookeddate"],
-        commencement=row["commencementdate"], maturity=row["maturitydate"], termination=row["terminationdate"],
-        term=row["termmonths"], frequency=row["paymentfrequency"], timing=row["paymenttiming"],
-        payment=cents(row["paymentamount"]), cost=cents(row["equipmentcost"]),
-        residual=cents(row["residualamount"]), rate=rate_micro(row["rate"]),
+        oid=row["contractoid"],
+        customer=row["customeraccountoid"],
+        place=place,
+        scenario=pf.SCENARIO_BY_OID[row["scenariooid"]],
+        line_of_credit=row["lineofcreditoid"],
+        status=row["status"],
+        booked=row["isbooked"] == 1,
+        booked_date=row["bookeddate"],
+        commencement=row["commencementdate"],
+        maturity=row["maturitydate"],
+        termination=row["terminationdate"],
+        term=row["termmonths"],
+        frequency=row["paymentfrequency"],
+        timing=row["paymenttiming"],
+        payment=cents(row["paymentamount"]),
+        cost=cents(row["equipmentcost"]),
+        residual=cents(row["residualamount"]),
+        rate=rate_micro(row["rate"]),
     )
 
 
 def _commenced(plan: ContractPlan, action: str) -> None:
     if not (plan.booked and plan.status == "Commenced"):
-        raise ValueError(f"contract {plan.oid} is {plan.status} (booked={int(plan.booked)}); "
-                         f"only booked, commenced contracts can be {action}")
+        raise ValueError(
+            f"contract {plan.oid} is {plan.status} (booked={int(plan.booked)}); "
+            f"only booked, commenced contracts can be {action}"
+        )
 
 
 def _shift_details(conn: psycopg.Connection, invoice_oid: int, paid: int) -> list[int]:
@@ -149,8 +162,12 @@ def _shift_details(conn: psycopg.Connection, invoice_oid: int, paid: int) -> lis
         amount, balance = cents(detail["amount"]), cents(detail["balance"])
         step = min(balance, paid) if paid > 0 else -min(amount - balance, -paid)
         if step:
-            _rows(conn, "update_invoice_detail_balance", invoice_detail_oid=detail["invoicedetailoid"],
-                  balance=money(balance - step))
+            _rows(
+                conn,
+                "update_invoice_detail_balance",
+                invoice_detail_oid=detail["invoicedetailoid"],
+                balance=money(balance - step),
+            )
             changed.append(detail["invoicedetailoid"])
             paid -= step
     return changed
@@ -182,8 +199,17 @@ def new_invoice(target: Target, contract_oid: int | None = None, *, rng: random.
         ids = _SequenceIds(conn)
         invoice_oid = ids("Invoice")
         total = money(sum(amount for _, amount in amounts))
-        invoice = (invoice_oid, pf.invoice_number(invoice_oid), plan.customer, plan.oid, min(today, due), due,
-                   total, total, "Open")
+        invoice = (
+            invoice_oid,
+            pf.invoice_number(invoice_oid),
+            plan.customer,
+            plan.oid,
+            min(today, due),
+            due,
+            total,
+            total,
+            "Open",
+        )
         details = [(ids("InvoiceDetail"), invoice_oid, plan.oid, code, money(a), money(a)) for code, a in amounts]
         _insert(conn, "Invoice", [invoice])
         return {"Invoice": [invoice_oid], "InvoiceDetail": _insert(conn, "InvoiceDetail", details)}
@@ -208,19 +234,34 @@ def post_receipt(
             raise ValueError(f"invoice {invoice_oid} does not exist in ASPIRE")
         balance = cents(invoice["balance"])
         if invoice["status"] not in ("Open", "PartiallyPaid") or balance <= 0:
-            raise ValueError(f"invoice {invoice_oid} has nothing to pay (status {invoice['status']}, "
-                             f"balance {money(balance)})")
+            raise ValueError(
+                f"invoice {invoice_oid} has nothing to pay (status {invoice['status']}, balance {money(balance)})"
+            )
         paid = balance if amount is None else cents(amount)
         if not 0 < paid <= balance:
             raise ValueError(f"amount must be more than 0 and at most the balance {money(balance)}, got {amount}")
         today = _today(conn)
-        receipt = (_SequenceIds(conn)("CashReceipt"), invoice["accountoid"], invoice["contractoid"], today, today,
-                   money(paid), method, "Posted", pf.reference_number(rng, method))
+        receipt = (
+            _SequenceIds(conn)("CashReceipt"),
+            invoice["accountoid"],
+            invoice["contractoid"],
+            today,
+            today,
+            money(paid),
+            method,
+            "Posted",
+            pf.reference_number(rng, method),
+        )
         receipts = _insert(conn, "CashReceipt", [receipt])
         details = _shift_details(conn, invoice_oid, paid)
         left = balance - paid
-        _rows(conn, "update_invoice_balance", invoice_oid=invoice_oid, balance=money(left),
-              status="Paid" if left == 0 else "PartiallyPaid")
+        _rows(
+            conn,
+            "update_invoice_balance",
+            invoice_oid=invoice_oid,
+            balance=money(left),
+            status="Paid" if left == 0 else "PartiallyPaid",
+        )
         return {"CashReceipt": receipts, "Invoice": [invoice_oid], "InvoiceDetail": details}
 
 
@@ -243,8 +284,13 @@ def reverse_receipt(target: Target, receipt_oid: int | None = None, *, rng: rand
                 break
             amount, balance = cents(invoice["amount"]), cents(invoice["balance"])
             restored = min(remaining, amount - balance)
-            _rows(conn, "update_invoice_balance", invoice_oid=invoice["invoiceoid"], balance=money(balance + restored),
-                  status="Open" if balance + restored == amount else "PartiallyPaid")
+            _rows(
+                conn,
+                "update_invoice_balance",
+                invoice_oid=invoice["invoiceoid"],
+                balance=money(balance + restored),
+                status="Open" if balance + restored == amount else "PartiallyPaid",
+            )
             touched["Invoice"].append(invoice["invoiceoid"])
             touched["InvoiceDetail"] += _shift_details(conn, invoice["invoiceoid"], -restored)
             remaining -= restored
@@ -261,11 +307,14 @@ def reverse_invoice(target: Target, invoice_oid: int | None = None, *, rng: rand
             raise ValueError(f"invoice {invoice_oid} does not exist in ASPIRE")
         if invoice["status"] in ("Reversed", "Cancelled") or invoice["balance"] != invoice["amount"]:
             paid = invoice["amount"] - invoice["balance"]
-            raise ValueError(f"invoice {invoice_oid} is {invoice['status']} with {paid} paid; only an invoice with "
-                             "nothing paid can be reversed (reverse its receipts first)")
+            raise ValueError(
+                f"invoice {invoice_oid} is {invoice['status']} with {paid} paid; only an invoice with "
+                "nothing paid can be reversed (reverse its receipts first)"
+            )
         _rows(conn, "update_invoice_reversed", invoice_oid=invoice_oid)
-        details = [row["invoicedetailoid"] for row in _rows(conn, "update_invoice_details_reversed",
-                                                               invoice_oid=invoice_oid)]
+        details = [
+            row["invoicedetailoid"] for row in _rows(conn, "update_invoice_details_reversed", invoice_oid=invoice_oid)
+        ]
         return {"Invoice": [invoice_oid], "InvoiceDetail": details}
 
 
@@ -278,18 +327,28 @@ def book_contract(target: Target, contract_oid: int | None = None, *, rng: rando
     with _transaction(target) as conn:
         plan = _contract(conn, contract_oid or _pick(conn, "unbooked_contract", rng))
         if plan.booked or plan.status != "UnCommenced":
-            raise ValueError(f"contract {plan.oid} is {plan.status} (booked={int(plan.booked)}); "
-                             "only an unbooked UnCommenced contract can be booked")
+            raise ValueError(
+                f"contract {plan.oid} is {plan.status} (booked={int(plan.booked)}); "
+                "only an unbooked UnCommenced contract can be booked"
+            )
         today = _today(conn)
         plan.booked, plan.status = True, "Commenced"
         plan.booked_date = plan.commencement = today
         plan.maturity = add_months(today, plan.term)
         plan.payment = level_payment(plan.cost, plan.residual, plan.rate, plan.per_year, plan.periods, plan.advance)
-        _rows(conn, "update_contract_booking", contract_oid=plan.oid, booked_date=today, commencement_date=today,
-              maturity_date=plan.maturity, payment_amount=money(plan.payment))
+        _rows(
+            conn,
+            "update_contract_booking",
+            contract_oid=plan.oid,
+            booked_date=today,
+            commencement_date=today,
+            maturity_date=plan.maturity,
+            payment_amount=money(plan.payment),
+        )
         has_equipment = _row(conn, "select_equipment_count", contract_oid=plan.oid)["equipment_count"] > 0
-        rows = pf.contract_rows(plan, rng.randrange(2**31), _SequenceIds(conn), today,
-                                equipment=not has_equipment, bill=False)
+        rows = pf.contract_rows(
+            plan, rng.randrange(2**31), _SequenceIds(conn), today, equipment=not has_equipment, bill=False
+        )
         touched: Touched = {"Contract": [plan.oid]}
         for table in ("Equipment", "AmortizationLine", "ContractValues"):
             touched[table] = _insert(conn, table, rows[table])
@@ -353,31 +412,62 @@ def restructure(
                 raise NoCandidate(f"contract {plan.oid} cannot be restructured by a year either way")
             term_months = rng.choice(terms)
         if term_months % months or term_months < shortest or term_months == plan.term:
-            raise ValueError(f"term_months must be a multiple of {months}, at least {shortest} and not the "
-                             f"current {plan.term}, got {term_months}")
+            raise ValueError(
+                f"term_months must be a multiple of {months}, at least {shortest} and not the "
+                f"current {plan.term}, got {term_months}"
+            )
         periods = term_months // months - len(kept)
         balance = cents(kept[-1]["endbalance"]) if kept else plan.cost
         first_due = add_months(kept[-1]["duedate"], months) if kept else lines[0]["duedate"]
         advance = plan.advance and not kept
         payment = level_payment(balance, plan.residual, plan.rate, plan.per_year, periods, advance)
-        new_lines = amortize(balance, plan.residual, plan.rate, plan.per_year, payment,
-                             due_dates(first_due, months, periods), first_line_no=len(kept) + 1,
-                             first_interest_free=advance)
+        new_lines = amortize(
+            balance,
+            plan.residual,
+            plan.rate,
+            plan.per_year,
+            payment,
+            due_dates(first_due, months, periods),
+            first_line_no=len(kept) + 1,
+            first_interest_free=advance,
+        )
         changed = []
         with conn.cursor() as cur:
             for row in pf.amortization_rows(plan, new_lines):
-                cur.execute(statement("simulate/upsert_amortization_line.sql"),
-                            dict(zip(COLUMNS["AmortizationLine"], row, strict=True)))
+                cur.execute(
+                    statement("simulate/upsert_amortization_line.sql"),
+                    dict(zip(COLUMNS["AmortizationLine"], row, strict=True)),
+                )
                 if cur.rowcount:
                     changed.append(row[1])
-        deleted = [row["LineNo"] for row in _rows(conn, "delete_amortization_lines_after", contract_oid=plan.oid,
-                                                  last_line_no=new_lines[-1][0])]
-        _rows(conn, "update_contract_term", contract_oid=plan.oid, term_months=term_months,
-              maturity_date=add_months(plan.commencement, term_months), payment_amount=money(payment))
-        _rows(conn, "update_contract_values_schedule", contract_oid=plan.oid, as_of=today, remaining_payments=periods,
-              next_due_date=new_lines[0][1], next_due_amount=money(new_lines[0][2]))
-        return {"Contract": [plan.oid], "AmortizationLine": [(plan.oid, no) for no in sorted(changed + deleted)],
-                "ContractValues": [plan.oid]}
+        deleted = [
+            row["LineNo"]
+            for row in _rows(
+                conn, "delete_amortization_lines_after", contract_oid=plan.oid, last_line_no=new_lines[-1][0]
+            )
+        ]
+        _rows(
+            conn,
+            "update_contract_term",
+            contract_oid=plan.oid,
+            term_months=term_months,
+            maturity_date=add_months(plan.commencement, term_months),
+            payment_amount=money(payment),
+        )
+        _rows(
+            conn,
+            "update_contract_values_schedule",
+            contract_oid=plan.oid,
+            as_of=today,
+            remaining_payments=periods,
+            next_due_date=new_lines[0][1],
+            next_due_amount=money(new_lines[0][2]),
+        )
+        return {
+            "Contract": [plan.oid],
+            "AmortizationLine": [(plan.oid, no) for no in sorted(changed + deleted)],
+            "ContractValues": [plan.oid],
+        }
 
 
 def add_role(target: Target, contract_oid: int, account_oid: int, role_type: str) -> Touched:
@@ -401,8 +491,9 @@ def remove_role(target: Target, contract_role_oid: int | None = None, *, rng: ra
         if role is None:
             raise ValueError(f"contract role {contract_role_oid} does not exist in ASPIRE")
         if role["roletype"] == "Customer":
-            raise ValueError(f"contract role {contract_role_oid} is the contract's Customer role, "
-                             "which cannot be removed")
+            raise ValueError(
+                f"contract role {contract_role_oid} is the contract's Customer role, which cannot be removed"
+            )
         _rows(conn, "delete_contract_role", contract_role_oid=contract_role_oid)
         return {"ContractRole": [contract_role_oid]}
 
@@ -422,8 +513,14 @@ def edit_account(target: Target, account_oid: int | None = None, *, rng: random.
         account_oid = account_oid or _pick(conn, "account", rng)
         email, phone = _contact_details(rng, "billing")
         address = f"{rng.randint(100, 9999)} {rng.choice(vocab.STREETS)}"
-        if not _rows(conn, "update_account_contact_info", account_oid=account_oid, email=email, phone=phone,
-                     address_line1=address):
+        if not _rows(
+            conn,
+            "update_account_contact_info",
+            account_oid=account_oid,
+            email=email,
+            phone=phone,
+            address_line1=address,
+        ):
             raise ValueError(f"account {account_oid} does not exist in ASPIRE")
         return {"Account": [account_oid]}
 
@@ -542,6 +639,10 @@ def simulate(aspire_dsn: str, events: int, seed: int = 0) -> dict[str, int]:
             except NoCandidate:
                 name = "skipped"
             counts[name] += 1
-    log.info("simulated %d events in %.1f s: %s", events, time.perf_counter() - started,
-             ", ".join(f"{name} {count}" for name, count in counts.most_common()))
+    log.info(
+        "simulated %d events in %.1f s: %s",
+        events,
+        time.perf_counter() - started,
+        ", ".join(f"{name} {count}" for name, count in counts.most_common()),
+    )
     return dict(counts)

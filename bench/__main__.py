@@ -44,9 +44,22 @@ def measure(world: World, method: str, case: str | int, portal_dsn: str) -> dict
     log.info("measuring %s, %s", method, case)
     with log_file.open("w") as stderr:
         done = subprocess.run(
-            [sys.executable, "-m", "bench.measure", method, str(case), "--source", world.source_dsn,
-             "--portal", portal_dsn, "--out", str(out)],
-            cwd=REPO, stdout=stderr, stderr=stderr,
+            [
+                sys.executable,
+                "-m",
+                "bench.measure",
+                method,
+                str(case),
+                "--source",
+                world.source_dsn,
+                "--portal",
+                portal_dsn,
+                "--out",
+                str(out),
+            ],
+            cwd=REPO,
+            stdout=stderr,
+            stderr=stderr,
         )
     if done.returncode:
         tail = "".join(log_file.read_text().splitlines(keepends=True)[-30:])
@@ -71,10 +84,18 @@ def run(world: World, methods: list[str]) -> list[dict[str, Any]]:
         portal = world.portal("incremental")
         measure(world, "incremental", "prime", portal)  # the first run sets the watermarks
         measured.append({"method": "incremental", "case": 0, **measure(world, "incremental", 0, portal)})
-        log.info("changed %d rows of enrolled customers: %s", INCREMENTAL_CHANGES,
-                 touch_in_scope(world.source_dsn, world.scope, INCREMENTAL_CHANGES))
-        measured.append({"method": "incremental", "case": INCREMENTAL_CHANGES,
-                         **measure(world, "incremental", INCREMENTAL_CHANGES, portal)})
+        log.info(
+            "changed %d rows of enrolled customers: %s",
+            INCREMENTAL_CHANGES,
+            touch_in_scope(world.source_dsn, world.scope, INCREMENTAL_CHANGES),
+        )
+        measured.append(
+            {
+                "method": "incremental",
+                "case": INCREMENTAL_CHANGES,
+                **measure(world, "incremental", INCREMENTAL_CHANGES, portal),
+            }
+        )
         if "full_sync" in methods:  # into the portal the incremental runs filled with every enrolled customer
             for case in ("largest", "median"):
                 measured.append({"method": "full_sync", "case": case, **measure(world, "full_sync", case, portal)})
@@ -87,6 +108,7 @@ def run(world: World, methods: list[str]) -> list[dict[str, Any]]:
 def rows_of(world: World, measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The result objects: one per method and case, then one per entity load of the methods in PER_ENTITY (with the
     key "entity"; the limit's also "format", the COPY format it kept)."""
+
     def rate(seconds: float, rows: int) -> float:
         return round(rows / seconds, 1) if seconds else 0.0
 
@@ -95,24 +117,43 @@ def rows_of(world: World, measured: list[dict[str, Any]]) -> list[dict[str, Any]
     for m in measured:
         base = limit.get(m["case"]) if m["method"] not in ("incremental", "full_sync") else None
         ratio = rate(m["seconds"], m["rows"]) / rate(base["seconds"], base["rows"]) if base and base["rows"] else None
-        out.append({"size": world.size, "method": m["method"], "case": m["case"], "seconds": round(m["seconds"], 3),
-                    "rows": m["rows"], "rows_per_s": rate(m["seconds"], m["rows"]),
-                    "peak_rss_mb": round(m["peak_rss_mb"], 1), "ratio_to_limit": round(ratio, 3) if ratio else None})
+        out.append(
+            {
+                "size": world.size,
+                "method": m["method"],
+                "case": m["case"],
+                "seconds": round(m["seconds"], 3),
+                "rows": m["rows"],
+                "rows_per_s": rate(m["seconds"], m["rows"]),
+                "peak_rss_mb": round(m["peak_rss_mb"], 1),
+                "ratio_to_limit": round(ratio, 3) if ratio else None,
+            }
+        )
         if m["method"] not in PER_ENTITY:
             continue
         for name, e in m["entities"].items():
             b = base["entities"].get(name) if base else None
             ratio = rate(e["seconds"], e["rows"]) / rate(b["seconds"], b["rows"]) if b and b["rows"] else None
-            per_entity.append({"size": world.size, "method": m["method"], "case": m["case"], "entity": name,
-                               "seconds": round(e["seconds"], 3), "rows": e["rows"],
-                               "rows_per_s": rate(e["seconds"], e["rows"]), "peak_rss_mb": None,
-                               "ratio_to_limit": round(ratio, 3) if ratio else None,
-                               **({"format": e["format"]} if "format" in e else {})})
+            per_entity.append(
+                {
+                    "size": world.size,
+                    "method": m["method"],
+                    "case": m["case"],
+                    "entity": name,
+                    "seconds": round(e["seconds"], 3),
+                    "rows": e["rows"],
+                    "rows_per_s": rate(e["seconds"], e["rows"]),
+                    "peak_rss_mb": None,
+                    "ratio_to_limit": round(ratio, 3) if ratio else None,
+                    **({"format": e["format"]} if "format" in e else {}),
+                }
+            )
     return out + per_entity
 
 
 def report(world: World, results: list[dict[str, Any]], measured: list[dict[str, Any]]) -> str:
     """The printed table: method x case, then the loads of the methods in PER_ENTITY entity by entity."""
+
     def header(first: str) -> list[str]:
         line = f"{first:<18}{'case':<9}{'seconds':>9}{'rows':>11}{'rows/s':>10}{'peak RSS MB':>13}{'vs limit':>10}"
         return [line, "-" * len(line)]
@@ -120,11 +161,16 @@ def report(world: World, results: list[dict[str, Any]], measured: list[dict[str,
     def line(label: str, r: dict[str, Any]) -> str:
         rss = f"{r['peak_rss_mb']:.0f}" if r["peak_rss_mb"] is not None else "-"
         ratio = f"{r['ratio_to_limit']:.2f}" if r["ratio_to_limit"] is not None else "-"
-        return (f"{label:<18}{r['case']!s:<9}{r['seconds']:>9.2f}{r['rows']:>11,}{r['rows_per_s']:>10,.0f}"
-                f"{rss:>13}{ratio:>10}")
+        return (
+            f"{label:<18}{r['case']!s:<9}{r['seconds']:>9.2f}{r['rows']:>11,}{r['rows_per_s']:>10,.0f}"
+            f"{rss:>13}{ratio:>10}"
+        )
 
-    lines = [f"ASPIRE -> portal benchmark, size {world.size}: {len(world.accounts):,} customers enrolled (25%)",
-             "", *header("method")]
+    lines = [
+        f"ASPIRE -> portal benchmark, size {world.size}: {len(world.accounts):,} customers enrolled (25%)",
+        "",
+        *header("method"),
+    ]
     lines += [line(r["method"], r) for r in results if "entity" not in r]
     for method in PER_ENTITY:
         entities = [r for r in results if r.get("entity") and r["method"] == method]
@@ -141,19 +187,28 @@ def report(world: World, results: list[dict[str, Any]], measured: list[dict[str,
     for m in measured:
         if m["method"] not in ("incremental", "full_sync"):
             moved.setdefault(m["case"], set()).add(m["rows"])
-    lines += [f"WARNING: the methods moved different numbers of rows in the {case} case: {sorted(counts)}"
-              for case, counts in moved.items() if len(counts) > 1]
+    lines += [
+        f"WARNING: the methods moved different numbers of rows in the {case} case: {sorted(counts)}"
+        for case, counts in moved.items()
+        if len(counts) > 1
+    ]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=("small", "medium", "large"), default="medium")
-    parser.add_argument("--methods", default=",".join((*FULL_METHODS, *SCOPE_METHODS)),
-                        help="comma-separated subset of: limit, engine, engine_typed, generic_transfer, dlt, "
-                             "incremental, full_sync, exit (full_sync and exit need incremental)")
-    parser.add_argument("--reuse-source", action="store_true",
-                        help="keep the emulator of an earlier run at the same size instead of re-creating it")
+    parser.add_argument(
+        "--methods",
+        default=",".join((*FULL_METHODS, *SCOPE_METHODS)),
+        help="comma-separated subset of: limit, engine, engine_typed, generic_transfer, dlt, "
+        "incremental, full_sync, exit (full_sync and exit need incremental)",
+    )
+    parser.add_argument(
+        "--reuse-source",
+        action="store_true",
+        help="keep the emulator of an earlier run at the same size instead of re-creating it",
+    )
     args = parser.parse_args()
     methods = args.methods.split(",")
     unknown = set(methods) - {*FULL_METHODS, *SCOPE_METHODS}

@@ -40,12 +40,20 @@ def load_everything(world: World, way: str) -> dict[str, float]:
     with psycopg.connect(world.source_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
         pids = source.info.backend_pid, target.info.backend_pid
         before = time.perf_counter(), time.process_time(), *map(cpu_seconds, pids)
-        rows = sum(engine.load_entity(source, target, engine.LoadRequest(entity, "full"), dialect="postgres").rows_read
-                   for entity in catalogue.ENTITIES)
+        rows = sum(
+            engine.load_entity(source, target, engine.LoadRequest(entity, "full"), dialect="postgres").rows_read
+            for entity in catalogue.ENTITIES
+        )
         after = time.perf_counter(), time.process_time(), *map(cpu_seconds, pids)
     seconds, client, source_cpu, portal_cpu = (b - a for a, b in zip(before, after, strict=True))
-    return {"rows": rows, "seconds": seconds, "client": client, "source": source_cpu, "portal": portal_cpu,
-            "cpu": client + source_cpu + portal_cpu}
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "client": client,
+        "source": source_cpu,
+        "portal": portal_cpu,
+        "cpu": client + source_cpu + portal_cpu,
+    }
 
 
 def main() -> None:
@@ -65,8 +73,10 @@ def main() -> None:
     print(f"{'way':<14}{'rows':>10}{'seconds':>9}{'CPU':>7}{'client':>8}{'source':>8}{'portal':>8}")
     for way, runs in measured.items():
         median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-        print(f"{way:<14}{median['rows']:>10,.0f}{median['seconds']:>9.2f}{median['cpu']:>7.2f}{median['client']:>8.2f}"
-              f"{median['source']:>8.2f}{median['portal']:>8.2f}")
+        print(
+            f"{way:<14}{median['rows']:>10,.0f}{median['seconds']:>9.2f}{median['cpu']:>7.2f}{median['client']:>8.2f}"
+            f"{median['source']:>8.2f}{median['portal']:>8.2f}"
+        )
 
 
 if __name__ == "__main__":

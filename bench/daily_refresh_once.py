@@ -39,8 +39,12 @@ def peak_rss_mb() -> float:
 
 
 def emulator(aspire: str, portal: str, *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "aspire_emulator", "--aspire", aspire, "--portal", portal, "-q", *args],
-                   check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "aspire_emulator", "--aspire", aspire, "--portal", portal, "-q", *args],
+        check=True,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def prepare(aspire: str, portal: str, size: str, fraction: float, seed: int) -> None:
@@ -48,54 +52,83 @@ def prepare(aspire: str, portal: str, size: str, fraction: float, seed: int) -> 
     emulator(aspire, portal, "create", "--size", size, "--seed", str(seed))
     with psycopg.connect(aspire) as conn:
         customers = conn.execute(
-            "select count(distinct accountoid) from dbo.contractrole where roletype = 'Customer'").fetchone()[0]
+            "select count(distinct accountoid) from dbo.contractrole where roletype = 'Customer'"
+        ).fetchone()[0]
     with psycopg.connect(portal, autocommit=True) as conn:
         conn.execute("drop schema if exists aspire cascade")
         conn.execute("drop schema if exists aspire_sync cascade")
         conn.execute("truncate portal.portal_user_account, portal.portal_user")
     emulator(aspire, portal, "enroll", "--count", str(round(customers * fraction)), "--seed", str(seed))
-    print(f"prepared a {size} emulator, {round(customers * fraction)} of {customers} customers enrolled, "
-          f"in {time.perf_counter() - started:.0f}s")
+    print(
+        f"prepared a {size} emulator, {round(customers * fraction)} of {customers} customers enrolled, "
+        f"in {time.perf_counter() - started:.0f}s"
+    )
 
 
 def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True) -> None:
     run = engine.RunContext(dag_id=DAG_ID, run_id=f"bench_daily_refresh_{int(time.time())}_{number}")
     totals = [0, 0, 0, 0]
-    print(f"\npass {number}: {'entity':<18} {'read':>9} {'inserted':>9} {'updated':>9} {'deleted':>8} "
-          f"{'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12} {'reconcile s':>12}")
+    print(
+        f"\npass {number}: {'entity':<18} {'read':>9} {'inserted':>9} {'updated':>9} {'deleted':>8} "
+        f"{'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12} {'reconcile s':>12}"
+    )
     started = time.perf_counter()
     with psycopg.connect(portal, autocommit=True) as target:
         for entity in ORDER:
             kind = "refresh" if entity.cadence == "daily" else "reconcile"
             with psycopg.connect(aspire) as source:  # a connection per load, as each task opens its own
-                result = engine.load_entity(source, target, engine.LoadRequest(
-                    entity=entity, kind="full", run=engine.RunContext(run.dag_id, run.run_id, f"{kind}_{entity.name}"),
-                    reconcile=reconcile), dialect="postgres")
-            for i, value in enumerate((result.rows_read, result.rows_inserted, result.rows_updated,
-                                       result.rows_deleted)):
+                result = engine.load_entity(
+                    source,
+                    target,
+                    engine.LoadRequest(
+                        entity=entity,
+                        kind="full",
+                        run=engine.RunContext(run.dag_id, run.run_id, f"{kind}_{entity.name}"),
+                        reconcile=reconcile,
+                    ),
+                    dialect="postgres",
+                )
+            for i, value in enumerate(
+                (result.rows_read, result.rows_inserted, result.rows_updated, result.rows_deleted)
+            ):
                 totals[i] += value
-            print(f"        {entity.name:<18} {result.rows_read:>9} {result.rows_inserted:>9} "
-                  f"{result.rows_updated:>9} {result.rows_deleted:>8} {result.seconds:>8.2f} "
-                  f"{result.rows_read / max(result.seconds, 1e-9):>9.0f} {peak_rss_mb():>12.1f} "
-                  f"{result.seconds_reconcile or 0:>12.2f}")
+            print(
+                f"        {entity.name:<18} {result.rows_read:>9} {result.rows_inserted:>9} "
+                f"{result.rows_updated:>9} {result.rows_deleted:>8} {result.seconds:>8.2f} "
+                f"{result.rows_read / max(result.seconds, 1e-9):>9.0f} {peak_rss_mb():>12.1f} "
+                f"{result.seconds_reconcile or 0:>12.2f}"
+            )
     seconds = time.perf_counter() - started
-    print(f"        {'total':<18} {totals[0]:>9} {totals[1]:>9} {totals[2]:>9} {totals[3]:>8} {seconds:>8.2f} "
-          f"{totals[0] / seconds:>9.0f} {peak_rss_mb():>12.1f}")
+    print(
+        f"        {'total':<18} {totals[0]:>9} {totals[1]:>9} {totals[2]:>9} {totals[3]:>8} {seconds:>8.2f} "
+        f"{totals[0] / seconds:>9.0f} {peak_rss_mb():>12.1f}"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--aspire", default=os.environ.get("ASPIRE_DSN"), help="ASPIRE emulator DSN ($ASPIRE_DSN)")
     parser.add_argument("--portal", default=os.environ.get("PORTAL_DSN"), help="portal DSN ($PORTAL_DSN)")
-    parser.add_argument("--prepare", choices=["small", "medium", "large"],
-                        help="re-create the emulator at this size and enrol customers first (overwrites both)")
+    parser.add_argument(
+        "--prepare",
+        choices=["small", "medium", "large"],
+        help="re-create the emulator at this size and enrol customers first (overwrites both)",
+    )
     parser.add_argument("--enroll-fraction", type=float, default=0.25, help="with --prepare (default 0.25)")
     parser.add_argument("--seed", type=int, default=42, help="with --prepare (default 42)")
     parser.add_argument("--passes", type=int, default=2, help="how many times to run the 12 loads (default 2)")
-    parser.add_argument("--simulate", type=int, default=0, metavar="N",
-                        help="ASPIRE transactions to simulate before each pass after the first (default 0)")
-    parser.add_argument("--no-reconcile", action="store_true",
-                        help="skip the drift measurement the DAG's loads make (to measure what it costs)")
+    parser.add_argument(
+        "--simulate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="ASPIRE transactions to simulate before each pass after the first (default 0)",
+    )
+    parser.add_argument(
+        "--no-reconcile",
+        action="store_true",
+        help="skip the drift measurement the DAG's loads make (to measure what it costs)",
+    )
     args = parser.parse_args()
     if not args.aspire or not args.portal:
         parser.error("give --aspire and --portal (or set ASPIRE_DSN and PORTAL_DSN)")

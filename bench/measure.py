@@ -50,11 +50,16 @@ def timed(entities: Iterable[Entity], load: Callable[[Entity], int]) -> dict[str
 
 # ---- the engine -----------------------------------------------------------------------------------------------
 
+
 def engine_full(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
     """The project's full load of every entity for all enrolled customers (customer full sync, daily refresh)."""
     with psycopg.connect(source_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
-        return timed(catalogue.ENTITIES, lambda entity: engine.load_entity(
-            source, target, engine.LoadRequest(entity, "full"), dialect="postgres").rows_read)
+        return timed(
+            catalogue.ENTITIES,
+            lambda entity: (
+                engine.load_entity(source, target, engine.LoadRequest(entity, "full"), dialect="postgres").rows_read
+            ),
+        )
 
 
 def engine_typed(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
@@ -77,8 +82,12 @@ def incremental(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
         def load(entity: Entity) -> int:
             nonlocal deleted
             loaded = engine.load_entity(
-                source, target, engine.LoadRequest(entity, "incremental" if entity.cadence == "15min" else "scope",
-                                                   run=run), dialect="postgres", scope=resolved)
+                source,
+                target,
+                engine.LoadRequest(entity, "incremental" if entity.cadence == "15min" else "scope", run=run),
+                dialect="postgres",
+                scope=resolved,
+            )
             deleted += loaded.rows_deleted
             return loaded.rows_read
 
@@ -100,12 +109,20 @@ def full_sync(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
         customer = ranked[-1] if case == "largest" else ranked[len(ranked) // 2]
         run = engine.RunContext("bench", f"full-sync-{case}")
         started = time.perf_counter()
-        resolved = scope.resolve(source, target, "postgres", customers=[customer], dag_id=run.dag_id,
-                                 run_id=run.run_id)
+        resolved = scope.resolve(source, target, "postgres", customers=[customer], dag_id=run.dag_id, run_id=run.run_id)
         seconds = time.perf_counter() - started
-        result = timed(catalogue.ENTITIES, lambda entity: engine.load_entity(
-            source, target, engine.LoadRequest(entity, "full", accounts=(customer,), customer_id=customer, run=run),
-            dialect="postgres", scope=resolved).rows_read)
+        result = timed(
+            catalogue.ENTITIES,
+            lambda entity: (
+                engine.load_entity(
+                    source,
+                    target,
+                    engine.LoadRequest(entity, "full", accounts=(customer,), customer_id=customer, run=run),
+                    dialect="postgres",
+                    scope=resolved,
+                ).rows_read
+            ),
+        )
     result["entities"]["resolve_scope"] = {"seconds": seconds, "rows": len(resolved.links)}
     result["seconds"] += seconds
     result["note"] = f"customer {customer}, {len(resolved.contracts_of([customer]))} in-scope contracts"
@@ -129,8 +146,11 @@ def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
     text for the rest) does it in a transaction it rolls back."""
     with psycopg.connect(source_dsn, autocommit=True) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
         resolved = scope.resolve(source, target, "postgres", persist=False)
-        plans = {(entity.name, copy_format): _limit_plan(source, target, entity, resolved, case, copy_format)
-                 for entity in catalogue.ENTITIES for copy_format in LIMIT_FORMATS}
+        plans = {
+            (entity.name, copy_format): _limit_plan(source, target, entity, resolved, case, copy_format)
+            for entity in catalogue.ENTITIES
+            for copy_format in LIMIT_FORMATS
+        }
     result: dict[str, Any] = {"seconds": 0.0, "rows": 0, "entities": {}}
     peaks_kb: list[int] = []
     for number, entity in enumerate(catalogue.ENTITIES):
@@ -138,27 +158,40 @@ def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
         runs: dict[str, tuple[float, int]] = {}
         for copy_format in order:
             started = time.perf_counter()
-            rows, peak_kb = _pipe(source_dsn, portal_dsn, *plans[entity.name, copy_format], copy_format,
-                                  commit=copy_format == order[-1])
+            rows, peak_kb = _pipe(
+                source_dsn, portal_dsn, *plans[entity.name, copy_format], copy_format, commit=copy_format == order[-1]
+            )
             runs[copy_format] = (time.perf_counter() - started, rows)
             peaks_kb.append(peak_kb)
         if runs["binary"][1] != runs["text"][1]:
             raise RuntimeError(f"{entity.name}: binary COPY moved {runs['binary'][1]} rows, text {runs['text'][1]}")
         kept = min(LIMIT_FORMATS, key=lambda f: runs[f][0])
         seconds, rows = runs[kept]
-        result["entities"][entity.name] = {"seconds": seconds, "rows": rows, "format": kept,
-                                           **{f"seconds_{f}": runs[f][0] for f in LIMIT_FORMATS}}
+        result["entities"][entity.name] = {
+            "seconds": seconds,
+            "rows": rows,
+            "format": kept,
+            **{f"seconds_{f}": runs[f][0] for f in LIMIT_FORMATS},
+        }
         result["seconds"] += seconds
         result["rows"] += rows
     kept_by = {f: sum(e["format"] == f for e in result["entities"].values()) for f in LIMIT_FORMATS}
     alone = {f: sum(e[f"seconds_{f}"] for e in result["entities"].values()) for f in LIMIT_FORMATS}
-    result["note"] = (f"per entity the faster of binary COPY ({kept_by['binary']} entities) and text COPY "
-                      f"({kept_by['text']}); all binary {alone['binary']:.2f} s, all text {alone['text']:.2f} s")
+    result["note"] = (
+        f"per entity the faster of binary COPY ({kept_by['binary']} entities) and text COPY "
+        f"({kept_by['text']}); all binary {alone['binary']:.2f} s, all text {alone['text']:.2f} s"
+    )
     return {**result, "peak_rss_mb": max(peaks_kb) / 1024}
 
 
-def _limit_plan(source: psycopg.Connection, target: psycopg.Connection, entity: Entity, resolved: scope.Scope,
-                case: str, copy_format: str) -> tuple[str, list[str]]:
+def _limit_plan(
+    source: psycopg.Connection,
+    target: psycopg.Connection,
+    entity: Entity,
+    resolved: scope.Scope,
+    case: str,
+    copy_format: str,
+) -> tuple[str, list[str]]:
     """What the two psql run for one entity: the select to copy out, and the statements that take it in."""
     columns = engine._target_columns(target, entity)
     quoted = [sql.Identifier(c).as_string(target) for c in columns]
@@ -174,15 +207,24 @@ def _limit_plan(source: psycopg.Connection, target: psycopg.Connection, entity: 
     ]
 
 
-def _typed_select(source: psycopg.Connection, target: psycopg.Connection, entity: Entity, resolved: scope.Scope,
-                  columns: list[str], *, cast: bool = True) -> str:
+def _typed_select(
+    source: psycopg.Connection,
+    target: psycopg.Connection,
+    entity: Entity,
+    resolved: scope.Scope,
+    columns: list[str],
+    *,
+    cast: bool = True,
+) -> str:
     """The extract in the target's column order and, with `cast`, its types. Binary COPY and bound parameters need
     the exact types (a bit column of ASPIRE, smallint in the emulator, lands in a boolean), so a column whose type
     differs is cast; text COPY converts it on the way in."""
     extract = inlined_extract(source, entity, resolved)
     source_types = {d.name: d.type_code for d in source.execute(f"select * from ({extract}) as e limit 0").description}
-    target_types = {name: (oid, name_of_type) for name, oid, name_of_type in
-                    target.execute(TARGET_TYPES, {"table": entity.target_table})}
+    target_types = {
+        name: (oid, name_of_type)
+        for name, oid, name_of_type in target.execute(TARGET_TYPES, {"table": entity.target_table})
+    }
     selected = []
     for column in columns:
         name = sql.Identifier(column).as_string(target)
@@ -192,8 +234,9 @@ def _typed_select(source: psycopg.Connection, target: psycopg.Connection, entity
     return f"select {', '.join(selected)}\nfrom (\n{extract}\n) as e"
 
 
-def _pipe(source_dsn: str, portal_dsn: str, select: str, receive: list[str], copy_format: str, *,
-          commit: bool = True) -> tuple[int, int]:
+def _pipe(
+    source_dsn: str, portal_dsn: str, select: str, receive: list[str], copy_format: str, *, commit: bool = True
+) -> tuple[int, int]:
     """Runs the psql | psql pipeline in `copy_format` (the receiving statements name it too), in one transaction
     that commits, or rolls back when not `commit`; the rows the receiving COPY reported and the two processes' peak
     RSS (kB)."""
@@ -202,8 +245,12 @@ def _pipe(source_dsn: str, portal_dsn: str, select: str, receive: list[str], cop
     send = subprocess.Popen([*psql, "-d", source_dsn, "-f", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     statements = receive if commit else ["begin", *receive, "rollback"]
     commands = [arg for statement in statements for arg in ("-c", statement)]
-    take = subprocess.Popen([*psql, *(["-1"] if commit else []), "-d", portal_dsn, *commands], stdin=send.stdout,
-                            stdout=subprocess.PIPE, text=True)
+    take = subprocess.Popen(
+        [*psql, *(["-1"] if commit else []), "-d", portal_dsn, *commands],
+        stdin=send.stdout,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     send.stdout.close()
     send.stdin.write(f"copy ({select}) to stdout (format {copy_format});\n".encode())
     send.stdin.close()
@@ -255,6 +302,7 @@ def _engine_statement(target: psycopg.Connection, function: Callable[..., Any], 
 
 # ---- Airflow's GenericTransfer ----------------------------------------------------------------------------------
 
+
 def generic_transfer(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
     """common-sql GenericTransfer (source get_records -> destination insert_rows), as a user would write it:
     the extract as its sql, the target columns, and an upsert on the table's key (replace=True) for the refresh."""
@@ -290,6 +338,7 @@ def generic_transfer(source_dsn: str, portal_dsn: str, case: str) -> dict[str, A
 
 # ---- dlt -----------------------------------------------------------------------------------------------------
 
+
 def dlt_merge(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
     """dlt's sql_database source (over views holding the same extracts) into PostgreSQL in one pipeline run, with
     write_disposition="merge" on each entity's key and the fastest backend installed (pyarrow, else sqlalchemy)."""
@@ -315,15 +364,24 @@ def dlt_merge(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
         dataset_name="aspire_dlt",
     )
     names = [e.name for e in catalogue.ENTITIES]
-    source = sql_database(credentials=uri(source_dsn, "postgresql+psycopg"), schema=DLT_VIEWS, table_names=names,
-                          include_views=True, backend=backend)
+    source = sql_database(
+        credentials=uri(source_dsn, "postgresql+psycopg"),
+        schema=DLT_VIEWS,
+        table_names=names,
+        include_views=True,
+        backend=backend,
+    )
     for entity in catalogue.ENTITIES:
         source.resources[entity.name].apply_hints(primary_key=list(entity.key), write_disposition="merge")
     pipeline.run(source)
     seconds = time.perf_counter() - started
     counts = pipeline.last_trace.last_normalize_info.row_counts
-    return {"seconds": seconds, "rows": sum(counts.get(name, 0) for name in names), "entities": {},
-            "note": f"sql_database, {backend} backend, one pipeline run, merge"}
+    return {
+        "seconds": seconds,
+        "rows": sum(counts.get(name, 0) for name in names),
+        "entities": {},
+        "note": f"sql_database, {backend} backend, one pipeline run, merge",
+    }
 
 
 def dlt_pipelines_dir(portal_dsn: str) -> Path:
@@ -345,8 +403,11 @@ METHODS: dict[str, Callable[[str, str, str], dict[str, Any]]] = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("method", choices=METHODS)
-    parser.add_argument("case", help="initial or refresh; for incremental: prime, 0, 1000 (changed rows) or exit; "
-                                         "for full_sync: largest or median")
+    parser.add_argument(
+        "case",
+        help="initial or refresh; for incremental: prime, 0, 1000 (changed rows) or exit; "
+        "for full_sync: largest or median",
+    )
     parser.add_argument("--source", required=True, help="libpq DSN of the emulated ASPIRE")
     parser.add_argument("--portal", required=True, help="libpq DSN of this method's portal database")
     parser.add_argument("--out", required=True, type=Path)

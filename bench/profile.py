@@ -76,9 +76,11 @@ def main() -> None:
 
     rate = result.rows_read / result.seconds if result.seconds else 0
     method = "engine_typed" if args.typed else "engine"
-    print(f"{method} full load of {entity.name} ({args.size}, {args.case}): {result.rows_read:,} rows read, "
-          f"{result.rows_inserted:,} inserted, {result.rows_updated:,} updated, {result.rows_deleted:,} deleted "
-          f"in {result.seconds:.2f} s ({rate:,.0f} rows/s)\n")
+    print(
+        f"{method} full load of {entity.name} ({args.size}, {args.case}): {result.rows_read:,} rows read, "
+        f"{result.rows_inserted:,} inserted, {result.rows_updated:,} updated, {result.rows_deleted:,} deleted "
+        f"in {result.seconds:.2f} s ({rate:,.0f} rows/s)\n"
+    )
     phases = [result.seconds_extract, result.seconds_merge, result.seconds_delete]
     where = "the empty target" if result.copied_directly else "staging"
     lines = [

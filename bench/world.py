@@ -52,8 +52,15 @@ TOUCHES: dict[str, tuple[str, str]] = {
     "Equipment": ("EquipmentOid", "CurrentBasisValue = CurrentBasisValue + 0.01"),
 }
 # How the 15-minute run's changed rows spread over its entities (invoices, details, receipts mostly).
-INCREMENTAL_SPREAD = {"invoice": 0.3, "invoice_detail": 0.3, "cash_receipt": 0.3, "account": 0.04,
-                      "account_contact": 0.04, "contract_role": 0.01, "contract": 0.01}
+INCREMENTAL_SPREAD = {
+    "invoice": 0.3,
+    "invoice_detail": 0.3,
+    "cash_receipt": 0.3,
+    "account": 0.04,
+    "account_contact": 0.04,
+    "contract_role": 0.01,
+    "contract": 0.01,
+}
 
 
 def database_dsn(name: str) -> str:
@@ -102,8 +109,11 @@ def prepare(size: str, reuse_source: bool = False) -> World:
         generate.create(source_dsn, size=size, seed=SEED)
         with psycopg.connect(source_dsn) as conn:
             conn.execute(f"create schema if not exists {DLT_VIEWS}")
-            conn.execute(sql.SQL("comment on schema {} is {}").format(
-                sql.Identifier(DLT_VIEWS), sql.Literal(json.dumps({"size": size}))))
+            conn.execute(
+                sql.SQL("comment on schema {} is {}").format(
+                    sql.Identifier(DLT_VIEWS), sql.Literal(json.dumps({"size": size}))
+                )
+            )
         log.info("created the %s emulator in %s in %.0f s", size, SOURCE_DB, time.perf_counter() - started)
     template_dsn = recreate_database(TEMPLATE_DB)
     portal_app.create_portal_schema(template_dsn)
@@ -169,8 +179,10 @@ def touch_in_scope(source_dsn: str, resolved: scope.Scope, total: int) -> dict[s
             entity = catalogue.entity(name)
             table = entity.source_table.removeprefix("dbo.")
             key, assignment = TOUCHES[table]
-            pick = (f"select e.{entity.key[0]} from ({inlined_extract(conn, entity, resolved)}) as e "
-                    f"order by md5(e.{entity.key[0]}::text) limit {round(total * share)}")
+            pick = (
+                f"select e.{entity.key[0]} from ({inlined_extract(conn, entity, resolved)}) as e "
+                f"order by md5(e.{entity.key[0]}::text) limit {round(total * share)}"
+            )
             keys = [row[0] for row in conn.execute(pick)]
             cursor = conn.execute(f"update dbo.{table} set {assignment} where {key} = any(%s)", (keys,))
             touched[name] = cursor.rowcount
@@ -181,7 +193,7 @@ def touch_in_scope(source_dsn: str, resolved: scope.Scope, total: int) -> dict[s
 def unenroll_share(portal_dsn: str, accounts: tuple[int, ...], share: float) -> int:
     """Un-enrols `share` of the enrolled customers (a fixed pseudo-random pick) as the portal would; how many."""
     ranked = sorted(accounts, key=lambda oid: hashlib.md5(str(oid).encode()).hexdigest())
-    picked = ranked[:max(1, round(len(accounts) * share))]
+    picked = ranked[: max(1, round(len(accounts) * share))]
     for oid in picked:
         portal_app.unenroll(portal_dsn, oid)
     return len(picked)
@@ -196,8 +208,12 @@ def _wait_for_read_bound(conn: psycopg.Connection, timeout: float = 300) -> None
     while conn.execute("select dbo.min_active_rowversion() <= %s", (txid,)).fetchone()[0]:
         conn.rollback()
         if time.monotonic() > deadline:
-            log.warning("an open transaction on the server holds the read bound below the change (%d) after %.0f s; "
-                        "the incremental run will not see all of it", txid, timeout)
+            log.warning(
+                "an open transaction on the server holds the read bound below the change (%d) after %.0f s; "
+                "the incremental run will not see all of it",
+                txid,
+                timeout,
+            )
             return
         time.sleep(0.5)
     conn.rollback()

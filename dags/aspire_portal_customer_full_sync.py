@@ -39,15 +39,20 @@ from aspire_portal.validation import ACCOUNT_OID_SCHEMA
     max_active_runs=4,
     doc_md=__doc__,
     tags=["aspire", "portal", "customer"],
-    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=1),
-                  "retry_exponential_backoff": True, "on_failure_callback": failure_notifier()},
+    default_args={
+        "owner": "data-engineering",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "on_failure_callback": failure_notifier(),
+    },
     params={
         "customer_id": Param(
             **ACCOUNT_OID_SCHEMA,
             title="Customer (ASPIRE AccountOid)",
             description="The ASPIRE AccountOid of the customer to sync in full: a whole number from 1 to "
-                        "9223372036854775807 (the largest AccountOid). It must be linked to a portal user "
-                        "(portal.portal_user_account).",
+            "9223372036854775807 (the largest AccountOid). It must be linked to a portal user "
+            "(portal.portal_user_account).",
         ),
     },
 )

@@ -42,9 +42,14 @@ from aspire_portal.tasks import migrate_portal_schema, summarize_run
     dagrun_timeout=timedelta(hours=3),
     doc_md=__doc__,
     tags=["aspire", "portal", "daily"],
-    default_args={"owner": "data-engineering", "retries": 3, "retry_delay": timedelta(minutes=2),
-                  "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=20),
-                  "on_failure_callback": failure_notifier()},
+    default_args={
+        "owner": "data-engineering",
+        "retries": 3,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=20),
+        "on_failure_callback": failure_notifier(),
+    },
     on_failure_callback=failure_notifier(),
 )
 def aspire_portal_daily_refresh():
@@ -60,5 +65,6 @@ def aspire_portal_daily_refresh():
     loads = refreshes + reconciliations
     migrated >> loads
     loads >> summarize_run()
+
 
 aspire_portal_daily_refresh()

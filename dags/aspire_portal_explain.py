@@ -24,17 +24,24 @@ from aspire_portal.validation import ACCOUNT_OID_SCHEMA
     catchup=False,
     doc_md=__doc__,
     tags=["aspire", "portal", "support"],
-    default_args={"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(seconds=10),
-                  "on_failure_callback": failure_notifier()},
+    default_args={
+        "owner": "data-engineering",
+        "retries": 1,
+        "retry_delay": timedelta(seconds=10),
+        "on_failure_callback": failure_notifier(),
+    },
     params={
         "kind": Param(
-            "contract", type="string", enum=["contract", "invoice", "receipt", "customer"],
+            "contract",
+            type="string",
+            enum=["contract", "invoice", "receipt", "customer"],
             title="What is missing",
             description="contract (ASPIRE ContractOid), invoice (InvoiceOid), receipt (ReceiptOid, a payment) or "
-                        "customer (AccountOid).",
+            "customer (AccountOid).",
         ),
         "id": Param(
-            1, **ACCOUNT_OID_SCHEMA,
+            1,
+            **ACCOUNT_OID_SCHEMA,
             title="ASPIRE id",
             description="The ASPIRE id of that object: a whole number from 1 to 9223372036854775807.",
         ),

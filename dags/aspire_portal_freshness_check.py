@@ -33,8 +33,12 @@ from aspire_portal.tasks import migrate_portal_schema
     dagrun_timeout=timedelta(minutes=4),
     doc_md=__doc__,
     tags=["aspire", "portal", "alerts"],
-    default_args={"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(seconds=30),
-                  "on_failure_callback": failure_notifier()},
+    default_args={
+        "owner": "data-engineering",
+        "retries": 1,
+        "retry_delay": timedelta(seconds=30),
+        "on_failure_callback": failure_notifier(),
+    },
     on_failure_callback=failure_notifier(),
 )
 def aspire_portal_freshness_check():

@@ -54,23 +54,35 @@ FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
     dagrun_timeout=timedelta(minutes=60),
     doc_md=__doc__,
     tags=["aspire", "portal", "incremental"],
-    default_args={"owner": "data-engineering", "retries": 3, "retry_delay": timedelta(seconds=30),
-                  "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=5),
-                  "on_failure_callback": failure_notifier()},
+    default_args={
+        "owner": "data-engineering",
+        "retries": 3,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=5),
+        "on_failure_callback": failure_notifier(),
+    },
     on_failure_callback=failure_notifier(),
     params={
         "entities": Param(
-            [], type="array", items={"type": "string", "enum": FIFTEEN_MINUTE_ENTITIES}, uniqueItems=True,
+            [],
+            type="array",
+            items={"type": "string", "enum": FIFTEEN_MINUTE_ENTITIES},
+            uniqueItems=True,
             title="Entities",
             description="Only these entities load in this run (empty: all of the 15-minute set). "
-                        "Entities left out keep their watermarks.",
+            "Entities left out keep their watermarks.",
         ),
         "customer_ids": Param(
-            [], type="array", items=dict(ACCOUNT_OID_SCHEMA), uniqueItems=True, maxItems=500,
+            [],
+            type="array",
+            items=dict(ACCOUNT_OID_SCHEMA),
+            uniqueItems=True,
+            maxItems=500,
             title="Customers (ASPIRE AccountOid)",
             description="Re-load only these customers (ASPIRE AccountOids, whole numbers from 1 to "
-                        "9223372036854775807), in full: their rows are upserted and their stale rows "
-                        "deleted; watermarks do not move (empty: the normal incremental run for everyone).",
+            "9223372036854775807), in full: their rows are upserted and their stale rows "
+            "deleted; watermarks do not move (empty: the normal incremental run for everyone).",
         ),
     },
 )

@@ -26,13 +26,18 @@ sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", choices=["small", "medium", "large"], default="small",
-                        help="emulator size (default small)")
+    parser.add_argument(
+        "--size", choices=["small", "medium", "large"], default="small", help="emulator size (default small)"
+    )
     parser.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
     parser.add_argument("--customers", type=int, default=10, help="customers to enroll and sync (default 10)")
     parser.add_argument("--verbose", action="store_true", help="show Airflow's task logs (INFO)")
-    parser.add_argument("--events", type=int, default=600,
-                        help="ASPIRE transactions to simulate before the incremental run (default 600)")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=600,
+        help="ASPIRE transactions to simulate before the incremental run (default 600)",
+    )
     return parser.parse_args()
 
 
@@ -52,8 +57,10 @@ def embedded_postgres() -> tuple[str, str]:
     del server  # keeps running (cleanup_mode=None) for the Airflow tasks and for you to look around
     from aspire_emulator.dsn import conninfo_to_uri
 
-    return (conninfo_to_uri(f"host={pgdata} user=postgres dbname=aspire_demo"),
-            conninfo_to_uri(f"host={pgdata} user=postgres dbname=portal_demo"))
+    return (
+        conninfo_to_uri(f"host={pgdata} user=postgres dbname=aspire_demo"),
+        conninfo_to_uri(f"host={pgdata} user=postgres dbname=portal_demo"),
+    )
 
 
 def main() -> int:
@@ -62,21 +69,25 @@ def main() -> int:
     if os.environ.get("AIRFLOW_CONN_ASPIRE") and os.environ.get("AIRFLOW_CONN_PORTAL"):
         from aspire_emulator.dsn import masked
 
-        print("Using the connections aspire and portal from AIRFLOW_CONN_ASPIRE / AIRFLOW_CONN_PORTAL: "
-              f"{masked(os.environ['AIRFLOW_CONN_ASPIRE'])}, {masked(os.environ['AIRFLOW_CONN_PORTAL'])}")
+        print(
+            "Using the connections aspire and portal from AIRFLOW_CONN_ASPIRE / AIRFLOW_CONN_PORTAL: "
+            f"{masked(os.environ['AIRFLOW_CONN_ASPIRE'])}, {masked(os.environ['AIRFLOW_CONN_PORTAL'])}"
+        )
     else:
         os.environ["AIRFLOW_CONN_ASPIRE"], os.environ["AIRFLOW_CONN_PORTAL"] = embedded_postgres()
 
     home = Path(os.environ.get("ASPIRE_PORTAL_DEMO_HOME", REPO / ".demo")) / "airflow"
     home.mkdir(parents=True, exist_ok=True)
-    os.environ.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO" if args.verbose else "WARNING",
-    })
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO" if args.verbose else "WARNING",
+        }
+    )
     print(f"Migrating the Airflow metadata database (SQLite in {home})")
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
 
@@ -86,8 +97,10 @@ def main() -> int:
     portal_dsn = dsn.airflow_uri_to_conninfo(os.environ["AIRFLOW_CONN_PORTAL"])
     clock = time.perf_counter()
     counts = generate.create(aspire_dsn, size=args.size, seed=args.seed)
-    print(f"Seeded the ASPIRE emulator ({args.size}, seed {args.seed}) in {time.perf_counter() - clock:.1f}s: "
-          + ", ".join(f"{table} {n:,}" for table, n in counts.items()))
+    print(
+        f"Seeded the ASPIRE emulator ({args.size}, seed {args.seed}) in {time.perf_counter() - clock:.1f}s: "
+        + ", ".join(f"{table} {n:,}" for table, n in counts.items())
+    )
     portal.create_portal_schema(portal_dsn)
     customers = portal.enroll(portal_dsn, aspire_dsn, count=args.customers, seed=args.seed)
     print(f"Enrolled {len(customers)} customers in the portal: {customers}")
@@ -108,13 +121,19 @@ def main() -> int:
 
     def simulate_activity() -> None:
         events = simulate.simulate(aspire_dsn, events=args.events, seed=args.seed)
-        print(f"Simulated ASPIRE activity: {sum(events.values())} transactions "
-              f"({', '.join(f'{name} {n}' for name, n in sorted(events.items()))})")
+        print(
+            f"Simulated ASPIRE activity: {sum(events.values())} transactions "
+            f"({', '.join(f'{name} {n}' for name, n in sorted(events.items()))})"
+        )
 
     # The first incremental run sets the watermarks (it reads everything in scope and, after the full syncs,
     # writes nothing); after some ASPIRE activity the second applies just the changes; the daily run refreshes.
-    for dag_id in ("aspire_portal_incremental", simulate_activity, "aspire_portal_incremental",
-                   "aspire_portal_daily_refresh"):
+    for dag_id in (
+        "aspire_portal_incremental",
+        simulate_activity,
+        "aspire_portal_incremental",
+        "aspire_portal_daily_refresh",
+    ):
         if callable(dag_id):
             dag_id()
             continue
@@ -145,22 +164,34 @@ def support_commands(aspire_dsn: str, portal_dsn: str, customers: list[int]) -> 
             "where phase = 'before' and account_oid is null and contract_oid is null and difference <> 0 "
             "and run_id = (select run_id from aspire_sync.reconciliation where dag_id = %s "
             "order by checked_at desc limit 1) order by 1, 2",
-            ("aspire_portal_daily_refresh",)).fetchall()
-        contract = portal.execute("select min(contract_oid) from aspire.contract where customer_account_oid = %s",
-                                  (customers[0],)).fetchone()[0]
+            ("aspire_portal_daily_refresh",),
+        ).fetchall()
+        contract = portal.execute(
+            "select min(contract_oid) from aspire.contract where customer_account_oid = %s", (customers[0],)
+        ).fetchone()[0]
         unbooked = aspire.execute("select min(contractoid) from dbo.contract where isbooked = 0").fetchone()[0]
     print("\nDrift the daily run measured before its merge (what the 15-minute path left; aspire_sync.reconciliation):")
     if not drift:
         print("  none: every entity's totals matched ASPIRE's in-scope data")
     for entity, measure, aspire_value, portal_value, difference in drift:
-        print(f"  {entity:18} {measure:22} aspire {aspire_value!s:>14}  portal {portal_value!s:>14}  "
-              f"difference {difference!s:>10}")
+        print(
+            f"  {entity:18} {measure:22} aspire {aspire_value!s:>14}  portal {portal_value!s:>14}  "
+            f"difference {difference!s:>10}"
+        )
     uris = ["--aspire-dsn", conninfo_to_uri(aspire_dsn), "--portal-dsn", conninfo_to_uri(portal_dsn)]
-    for args in (["explain", "contract", str(contract)], ["explain", "contract", str(unbooked)],
-                 ["reconcile", "--entity", "invoice"], ["status"]):
+    for args in (
+        ["explain", "contract", str(contract)],
+        ["explain", "contract", str(unbooked)],
+        ["reconcile", "--entity", "invoice"],
+        ["status"],
+    ):
         print(f"\n$ python -m aspire_portal {' '.join(args)}")
-        done = subprocess.run([sys.executable, "-m", "aspire_portal", *args, *uris], capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(REPO / "plugins")})
+        done = subprocess.run(
+            [sys.executable, "-m", "aspire_portal", *args, *uris],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO / "plugins")},
+        )
         print(done.stdout.rstrip() or done.stderr.rstrip())
 
 
@@ -171,13 +202,17 @@ def report(portal_dsn: str, runs: list[tuple[int | str, str, str, float]]) -> No
 
     with psycopg.connect(portal_dsn) as conn:
         print("\nRuns (customer full syncs, then the incremental and the daily run):")
-        print(f"  {'customer / DAG':>32}  {'state':8} {'seconds':>8}  {'read':>8} {'inserted':>9} {'updated':>8} "
-              f"{'deleted':>8}")
+        print(
+            f"  {'customer / DAG':>32}  {'state':8} {'seconds':>8}  {'read':>8} {'inserted':>9} {'updated':>8} "
+            f"{'deleted':>8}"
+        )
         for what, run_id, state, seconds in runs:
             read, inserted, updated, deleted = conn.execute(
                 "select coalesce(sum(rows_read), 0), coalesce(sum(rows_inserted), 0), "
                 "coalesce(sum(rows_updated), 0), coalesce(sum(rows_deleted), 0) "
-                "from aspire_sync.run_log where run_id = %s and status = 'success'", (run_id,)).fetchone()
+                "from aspire_sync.run_log where run_id = %s and status = 'success'",
+                (run_id,),
+            ).fetchone()
             print(f"  {what:>32}  {state:8} {seconds:8.1f}  {read:>8,} {inserted:>9,} {updated:>8,} {deleted:>8,}")
         print("\nWhat landed in the portal (schema aspire):")
         print(f"  {'entity':20} {'rows':>9}")

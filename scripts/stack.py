@@ -56,6 +56,7 @@ class StackError(RuntimeError):
 
 # ---- small helpers ---------------------------------------------------------------------------------------------
 
+
 def airflow_command() -> list[str]:
     script = Path(sys.executable).with_name("airflow")
     return [str(script)] if script.exists() else [sys.executable, "-m", "airflow"]
@@ -122,6 +123,7 @@ def tail(path: Path, lines: int = 30) -> str:
 
 # ---- the state folder ------------------------------------------------------------------------------------------
 
+
 class State:
     """What `up` started, where: <state>/stack.json, pids/<name>.pid, logs/<name>.log, airflow/ (AIRFLOW_HOME)."""
 
@@ -180,46 +182,61 @@ def process_tree(process) -> list:
 
 # ---- up --------------------------------------------------------------------------------------------------------
 
-def stack_environment(state: State, *, prefix: str, admin_dsn: str, port: int, host: str, broker: str,
-                      keyprefix: str, secrets_: dict) -> dict[str, str]:
+
+def stack_environment(
+    state: State, *, prefix: str, admin_dsn: str, port: int, host: str, broker: str, keyprefix: str, secrets_: dict
+) -> dict[str, str]:
     """Every process's environment: the caller's (without its own Airflow home, connections or Variables), the
     stack's defaults unless the caller set them, and what makes these processes one deployment."""
     from aspire_emulator.dsn import conninfo_to_uri
 
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_")) and k != "AIRFLOW_CONFIG"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_")) and k != "AIRFLOW_CONFIG"
+    }
     for key, value in DEFAULTS.items():
         env.setdefault(key, value)
-    env.update({
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-        "AIRFLOW_HOME": str(state.home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": conninfo_to_uri(database_dsn(admin_dsn, f"{prefix}_airflow"),
-                                                               scheme="postgresql+psycopg"),
-        "AIRFLOW__CELERY__BROKER_URL": broker,
-        # every key this stack writes in Redis carries its prefix (a shared Redis may serve other stacks)
-        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": keyprefix,
-        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": prefix,
-        "AIRFLOW__API__HOST": host,
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        # one deployment: every component signs and checks the same tokens and reads the same secrets
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets_["jwt"],
-        "AIRFLOW__API__SECRET_KEY": secrets_["api"],
-        "AIRFLOW__CORE__FERNET_KEY": secrets_["fernet"],
-        "ASPIRE_PORTAL_TEMPLATE_CACHE": str(state.root / "template-cache"),
-    })
+    env.update(
+        {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            "AIRFLOW_HOME": str(state.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": conninfo_to_uri(
+                database_dsn(admin_dsn, f"{prefix}_airflow"), scheme="postgresql+psycopg"
+            ),
+            "AIRFLOW__CELERY__BROKER_URL": broker,
+            # every key this stack writes in Redis carries its prefix (a shared Redis may serve other stacks)
+            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": keyprefix,
+            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": prefix,
+            "AIRFLOW__API__HOST": host,
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            # one deployment: every component signs and checks the same tokens and reads the same secrets
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets_["jwt"],
+            "AIRFLOW__API__SECRET_KEY": secrets_["api"],
+            "AIRFLOW__CORE__FERNET_KEY": secrets_["fernet"],
+            "ASPIRE_PORTAL_TEMPLATE_CACHE": str(state.root / "template-cache"),
+        }
+    )
     return env
 
 
 def start(state: State, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
     log = (state.logs / f"{name}.log").open("ab")
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     log.close()
     state.record(name, process)
     return process
@@ -228,8 +245,20 @@ def start(state: State, name: str, command: list[str], env: dict[str, str]) -> s
 def run_airflow(state: State, *steps: list[str], env: dict[str, str], timeout: float = 300) -> list[str]:
     """Plain-Airflow CLI steps, run at once (each its own `airflow` process); their output goes to logs/setup.log.
     Returns their stdouts; the first that failed stops `up`."""
-    running = [(args, subprocess.Popen([*airflow_command(), *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True)) for args in steps]
+    running = [
+        (
+            args,
+            subprocess.Popen(
+                [*airflow_command(), *args],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+        )
+        for args in steps
+    ]
     outputs, failed = [], []
     for args, process in running:
         stdout, stderr = process.communicate(timeout=timeout)
@@ -257,7 +286,7 @@ def unpause_every_dag(state: State, env: dict[str, str]) -> list[str]:
     start_at = re.search(r"^[\[{]", listed, re.M)  # the JSON, after any warnings Airflow printed
     if start_at is None:
         raise StackError(f"`airflow dags list` printed no DAGs:\n{listed[-2000:]}")
-    dag_ids = sorted(d["dag_id"] for d in json.JSONDecoder().raw_decode(listed[start_at.start():])[0])
+    dag_ids = sorted(d["dag_id"] for d in json.JSONDecoder().raw_decode(listed[start_at.start() :])[0])
     if not dag_ids:
         raise StackError("the dags folder parsed to no DAG; see logs/setup.log")
     pattern = "^(" + "|".join(re.escape(dag_id) for dag_id in dag_ids) + ")$"
@@ -270,8 +299,10 @@ def wait_for(what: str, check, timeout: float, processes: dict[str, subprocess.P
     while not check():
         for name, process in processes.items():
             if process.poll() is not None:
-                raise StackError(f"{name} exited (code {process.returncode}) while waiting for {what}; "
-                                 f"the end of {state.logs / (name + '.log')}:\n{tail(state.logs / (name + '.log'))}")
+                raise StackError(
+                    f"{name} exited (code {process.returncode}) while waiting for {what}; "
+                    f"the end of {state.logs / (name + '.log')}:\n{tail(state.logs / (name + '.log'))}"
+                )
         if time.monotonic() > deadline:
             raise StackError(f"{what} did not happen within {timeout:.0f}s; logs in {state.logs}")
         time.sleep(1)
@@ -283,8 +314,10 @@ def up(args: argparse.Namespace) -> int:
     state = State(args.state)
     running = [name for name, info in state.processes().items() if alive(info)] if state.pids.exists() else []
     if running:
-        print(f"A stack is already running from {state.root} ({', '.join(running)}); `make stack-down` first.",
-              file=sys.stderr)
+        print(
+            f"A stack is already running from {state.root} ({', '.join(running)}); `make stack-down` first.",
+            file=sys.stderr,
+        )
         return 1
     clock = time.monotonic()
     for folder in (state.pids, state.logs, state.home):
@@ -293,8 +326,14 @@ def up(args: argparse.Namespace) -> int:
     prefix = args.db_prefix
     databases = [f"{prefix}_airflow", f"{prefix}_aspire", f"{prefix}_portal"]
     port = args.port or free_port()
-    data = {"prefix": prefix, "admin_dsn": args.pg, "databases": databases, "port": port,
-            "url": f"http://127.0.0.1:{port}", "redis": {}}
+    data = {
+        "prefix": prefix,
+        "admin_dsn": args.pg,
+        "databases": databases,
+        "port": port,
+        "url": f"http://127.0.0.1:{port}",
+        "redis": {},
+    }
     state.save(data)
 
     if not args.own_redis and redis_answers(*SHARED_REDIS):
@@ -305,36 +344,73 @@ def up(args: argparse.Namespace) -> int:
         redis_dir.mkdir(exist_ok=True)
         server = shutil.which("redis-server")
         if server is None:
-            print("No Redis answers on 127.0.0.1:6379 and redis-server is not installed "
-                  "(apt-get install redis-server).", file=sys.stderr)
+            print(
+                "No Redis answers on 127.0.0.1:6379 and redis-server is not installed (apt-get install redis-server).",
+                file=sys.stderr,
+            )
             return 1
-        start(state, "redis", [server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(redis_dir)], dict(os.environ))
+        start(
+            state,
+            "redis",
+            [
+                server,
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(redis_dir),
+            ],
+            dict(os.environ),
+        )
         data["redis"] = {"url": f"redis://127.0.0.1:{redis_port}/0", "own": True, "keyprefix": f"{prefix}:"}
         deadline = time.monotonic() + 30
         while not redis_answers("127.0.0.1", redis_port):
             if time.monotonic() > deadline:
-                print(f"redis-server did not answer on port {redis_port}:\n{tail(state.logs / 'redis.log')}",
-                      file=sys.stderr)
+                print(
+                    f"redis-server did not answer on port {redis_port}:\n{tail(state.logs / 'redis.log')}",
+                    file=sys.stderr,
+                )
                 return 1
             time.sleep(0.2)
     state.save(data)
 
-    keys = {"jwt": secrets.token_urlsafe(32), "api": secrets.token_urlsafe(32),
-            "fernet": Fernet.generate_key().decode()}
-    env = stack_environment(state, prefix=prefix, admin_dsn=args.pg, port=port, host=args.host,
-                            broker=data["redis"]["url"], keyprefix=data["redis"]["keyprefix"], secrets_=keys)
+    keys = {
+        "jwt": secrets.token_urlsafe(32),
+        "api": secrets.token_urlsafe(32),
+        "fernet": Fernet.generate_key().decode(),
+    }
+    env = stack_environment(
+        state,
+        prefix=prefix,
+        admin_dsn=args.pg,
+        port=port,
+        host=args.host,
+        broker=data["redis"]["url"],
+        keyprefix=data["redis"]["keyprefix"],
+        secrets_=keys,
+    )
     env_file = state.root / "env.sh"
     env_file.touch()
     env_file.chmod(0o600)  # it holds the stack's secrets
-    env_file.write_text("# source this file to run the airflow CLI against the stack\n" + "".join(
-        f"export {k}={shlex_quote(v)}\n" for k, v in sorted(env.items())
-        if k.startswith("AIRFLOW") or k in ("PATH", "ASPIRE_PORTAL_TEMPLATE_CACHE")))
+    env_file.write_text(
+        "# source this file to run the airflow CLI against the stack\n"
+        + "".join(
+            f"export {k}={shlex_quote(v)}\n"
+            for k, v in sorted(env.items())
+            if k.startswith("AIRFLOW") or k in ("PATH", "ASPIRE_PORTAL_TEMPLATE_CACHE")
+        )
+    )
     try:
         return _up(args, state, data, env, clock)
     except Exception as error:  # noqa: BLE001 - whatever stopped it, stop what was started
-        print(f"\nThe stack did not come up: {type(error).__name__}: {error}\nStopping what was started.",
-              file=sys.stderr)
+        print(
+            f"\nThe stack did not come up: {type(error).__name__}: {error}\nStopping what was started.", file=sys.stderr
+        )
         down(argparse.Namespace(state=args.state, drop_databases=args.drop_on_failure, quiet=False))
         return 1
 
@@ -352,23 +428,31 @@ def _up(args: argparse.Namespace, state: State, data: dict, env: dict[str, str],
     prefix, port = data["prefix"], data["port"]
     recreate_databases(args.pg, data["databases"])
     print(f"Databases {', '.join(data['databases'])} created on {masked(args.pg)}")
-    migrate = subprocess.Popen([*airflow_command(), "db", "migrate"], cwd=REPO, env=env,
-                               stdout=(state.logs / "db-migrate.log").open("wb"), stderr=subprocess.STDOUT)
+    migrate = subprocess.Popen(
+        [*airflow_command(), "db", "migrate"],
+        cwd=REPO,
+        env=env,
+        stdout=(state.logs / "db-migrate.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     aspire_dsn = database_dsn(args.pg, f"{prefix}_aspire")
     portal_dsn = database_dsn(args.pg, f"{prefix}_portal")
     counts = generate.create(aspire_dsn, size=args.size, seed=args.seed)
     portal.create_portal_schema(portal_dsn)
     enrolled = portal.enroll(portal_dsn, aspire_dsn, count=args.customers, seed=args.seed) if args.customers else []
-    print(f"ASPIRE emulator created ({args.size}, seed {args.seed}: {sum(counts.values()):,} rows) with the portal; "
-          f"enrolled {len(enrolled)} customers: {' '.join(map(str, enrolled))}")
+    print(
+        f"ASPIRE emulator created ({args.size}, seed {args.seed}: {sum(counts.values()):,} rows) with the portal; "
+        f"enrolled {len(enrolled)} customers: {' '.join(map(str, enrolled))}"
+    )
     if migrate.wait(timeout=600) != 0:
         raise StackError(f"`airflow db migrate` failed:\n{tail(state.logs / 'db-migrate.log')}")
     print(f"Airflow metadata database migrated ({time.monotonic() - clock:.0f}s)")
 
     worker_names = [f"worker-{n}" for n in range(1, args.workers + 1)]
     processes = {
-        "api-server": start(state, "api-server", [*airflow_command(), "api-server", "--port", str(port),
-                                                  "--host", args.host], env),
+        "api-server": start(
+            state, "api-server", [*airflow_command(), "api-server", "--port", str(port), "--host", args.host], env
+        ),
         "scheduler": start(state, "scheduler", [*airflow_command(), "scheduler"], env),
         "dag-processor": start(state, "dag-processor", [*airflow_command(), "dag-processor"], env),
         "triggerer": start(state, "triggerer", [*airflow_command(), "triggerer", "--skip-serve-logs"], env),
@@ -376,8 +460,21 @@ def _up(args: argparse.Namespace, state: State, data: dict, env: dict[str, str],
     hostnames = {}
     for name in worker_names:
         hostnames[name] = f"{prefix}-{name}@{socket.gethostname()}"
-        processes[name] = start(state, name, [*airflow_command(), "celery", "worker", "--celery-hostname",
-                                              hostnames[name], "--queues", prefix, "--skip-serve-logs"], env)
+        processes[name] = start(
+            state,
+            name,
+            [
+                *airflow_command(),
+                "celery",
+                "worker",
+                "--celery-hostname",
+                hostnames[name],
+                "--queues",
+                prefix,
+                "--skip-serve-logs",
+            ],
+            env,
+        )
     data["workers"] = hostnames
     state.save(data)
 
@@ -386,25 +483,42 @@ def _up(args: argparse.Namespace, state: State, data: dict, env: dict[str, str],
     # then every DAG unpaused.
     connections = {"aspire": conninfo_to_uri(aspire_dsn), "portal": conninfo_to_uri(portal_dsn)}
     settings = settings_file()
-    run_airflow(state, *[["connections", "add", conn_id, "--conn-uri", uri] for conn_id, uri in connections.items()],
-                *[["pools", "set", pool["pool_name"], str(pool["pool_slot"]), pool["pool_description"]]
-                  for pool in settings.get("pools", [])],
-                *[["variables", "set", variable["variable_name"], str(variable["variable_value"])]
-                  for variable in settings.get("variables", [])],
-                ["dags", "reserialize"], env=env)
+    run_airflow(
+        state,
+        *[["connections", "add", conn_id, "--conn-uri", uri] for conn_id, uri in connections.items()],
+        *[
+            ["pools", "set", pool["pool_name"], str(pool["pool_slot"]), pool["pool_description"]]
+            for pool in settings.get("pools", [])
+        ],
+        *[
+            ["variables", "set", variable["variable_name"], str(variable["variable_value"])]
+            for variable in settings.get("variables", [])
+        ],
+        ["dags", "reserialize"],
+        env=env,
+    )
     dag_ids = unpause_every_dag(state, env)
 
     def healthy() -> bool:
         status, body = http_status(f"http://127.0.0.1:{port}/api/v2/monitor/health")
-        return status == 200 and all(body.get(part, {}).get("status") == "healthy"
-                                     for part in ("metadatabase", "scheduler", "triggerer", "dag_processor"))
+        return status == 200 and all(
+            body.get(part, {}).get("status") == "healthy"
+            for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+        )
 
-    wait_for("the api-server, scheduler, triggerer and dag-processor to report healthy", healthy, args.timeout,
-             processes, state)
+    wait_for(
+        "the api-server, scheduler, triggerer and dag-processor to report healthy",
+        healthy,
+        args.timeout,
+        processes,
+        state,
+    )
 
     def workers_ready() -> bool:
-        return all(f"{hostnames[name]} ready" in (state.logs / f"{name}.log").read_text(errors="replace")
-                   for name in worker_names)
+        return all(
+            f"{hostnames[name]} ready" in (state.logs / f"{name}.log").read_text(errors="replace")
+            for name in worker_names
+        )
 
     wait_for("the Celery workers to be ready", workers_ready, args.timeout, processes, state)
     data["dags"] = dag_ids
@@ -413,14 +527,18 @@ def _up(args: argparse.Namespace, state: State, data: dict, env: dict[str, str],
     passwords = state.home / "simple_auth_manager_passwords.json.generated"
     password = json.loads(passwords.read_text()).get("admin", "?") if passwords.exists() else "?"
     redis = data["redis"]
-    print(f"\nStack up in {time.monotonic() - clock:.0f}s (CeleryExecutor; state, pid files and logs in "
-          f"{state.root}):")
+    print(f"\nStack up in {time.monotonic() - clock:.0f}s (CeleryExecutor; state, pid files and logs in {state.root}):")
     print(f"  UI and REST API   http://localhost:{port}   login: admin / {password}")
     print(f"  processes         {', '.join(f'{n} ({p.pid})' for n, p in processes.items())}")
     print(f"  Celery workers    {', '.join(hostnames.values())} (queue {prefix})")
-    print(f"  broker            {redis['url']}: " + (f"redis-server started here (pid file {state.pids}/redis.pid)"
-                                                     if redis["own"] else
-                                                     f"the Redis already running, keys under {redis['keyprefix']}"))
+    print(
+        f"  broker            {redis['url']}: "
+        + (
+            f"redis-server started here (pid file {state.pids}/redis.pid)"
+            if redis["own"]
+            else f"the Redis already running, keys under {redis['keyprefix']}"
+        )
+    )
     print(f"  metadata database {masked(env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'])}")
     print(f"  connections       aspire -> {masked(connections['aspire'])}, portal -> {masked(connections['portal'])}")
     print(f"  DAGs unpaused     {', '.join(dag_ids)}")
@@ -430,6 +548,7 @@ def _up(args: argparse.Namespace, state: State, data: dict, env: dict[str, str],
 
 
 # ---- down and status -------------------------------------------------------------------------------------------
+
 
 def down(args: argparse.Namespace) -> int:
     import psutil
@@ -473,8 +592,10 @@ def down(args: argparse.Namespace) -> int:
         drop_databases(data["admin_dsn"], data["databases"])
         print(f"Dropped databases {', '.join(data['databases'])}")
     elif data.get("databases"):
-        print(f"Kept databases {', '.join(data['databases'])} (`stack.py down --drop-databases` drops them); "
-              f"logs in {state.logs}")
+        print(
+            f"Kept databases {', '.join(data['databases'])} (`stack.py down --drop-databases` drops them); "
+            f"logs in {state.logs}"
+        )
     return 0
 
 
@@ -530,10 +651,14 @@ def status(args: argparse.Namespace) -> int:
     for _, line in sorted(lines):
         print(line)
     code, body = http_status(f"{data.get('url', '')}/api/v2/monitor/health")
-    print(f"{'api health':14} {'answering' if code == 200 else 'not answering'} "
-          + ", ".join(f"{part} {value.get('status')}" for part, value in body.items() if isinstance(value, dict)))
-    print(f"{'memory':14} {total / 2**20:,.0f} MB in all (proportional set size: shared pages split between "
-          f"the processes sharing them), UI at {data.get('url', '')}")
+    print(
+        f"{'api health':14} {'answering' if code == 200 else 'not answering'} "
+        + ", ".join(f"{part} {value.get('status')}" for part, value in body.items() if isinstance(value, dict))
+    )
+    print(
+        f"{'memory':14} {total / 2**20:,.0f} MB in all (proportional set size: shared pages split between "
+        f"the processes sharing them), UI at {data.get('url', '')}"
+    )
     return 0 if all(rank for rank, _ in lines) and code == 200 else 1
 
 
@@ -552,33 +677,49 @@ def memory(processes: list) -> int:
 
 # ---- command line ----------------------------------------------------------------------------------------------
 
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="scripts/stack.py", description=__doc__.split("\n\n")[0])
-    main.add_argument("--state", type=Path, default=Path(os.environ.get("STACK_STATE", DEFAULT_STATE)),
-                      help="state folder: pid files, logs, AIRFLOW_HOME (default .stack, or $STACK_STATE)")
+    main.add_argument(
+        "--state",
+        type=Path,
+        default=Path(os.environ.get("STACK_STATE", DEFAULT_STATE)),
+        help="state folder: pid files, logs, AIRFLOW_HOME (default .stack, or $STACK_STATE)",
+    )
     commands = main.add_subparsers(dest="command", required=True)
     start_ = commands.add_parser("up", help="start the stack")
-    start_.add_argument("--port", type=int, default=int(os.environ.get("STACK_PORT", 8080)),
-                        help="api-server port (default 8080, or $STACK_PORT; 0: a free one)")
+    start_.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("STACK_PORT", 8080)),
+        help="api-server port (default 8080, or $STACK_PORT; 0: a free one)",
+    )
     start_.add_argument("--host", default="127.0.0.1", help="api-server address (default 127.0.0.1)")
-    start_.add_argument("--pg", default=os.environ.get("STACK_PG_DSN", DEFAULT_PG),
-                        help="PostgreSQL server to create the databases on (default $STACK_PG_DSN, else "
-                             f"{DEFAULT_PG})")
-    start_.add_argument("--db-prefix", default="aspire_stack",
-                        help="database names <prefix>_airflow, _aspire, _portal; also the Celery queue and Redis "
-                             "key prefix (default aspire_stack)")
+    start_.add_argument(
+        "--pg",
+        default=os.environ.get("STACK_PG_DSN", DEFAULT_PG),
+        help=f"PostgreSQL server to create the databases on (default $STACK_PG_DSN, else {DEFAULT_PG})",
+    )
+    start_.add_argument(
+        "--db-prefix",
+        default="aspire_stack",
+        help="database names <prefix>_airflow, _aspire, _portal; also the Celery queue and Redis "
+        "key prefix (default aspire_stack)",
+    )
     start_.add_argument("--size", choices=["small", "medium", "large"], default="small", help="emulator size")
     start_.add_argument("--seed", type=int, default=42)
     start_.add_argument("--customers", type=int, default=10, help="customers to enroll (default 10)")
     start_.add_argument("--workers", type=int, default=2, help="Celery workers (default 2)")
-    start_.add_argument("--own-redis", action="store_true",
-                        help="start a redis-server even when one answers on 127.0.0.1:6379")
+    start_.add_argument(
+        "--own-redis", action="store_true", help="start a redis-server even when one answers on 127.0.0.1:6379"
+    )
     start_.add_argument("--timeout", type=float, default=300, help="seconds to wait for each part (default 300)")
     start_.add_argument("--drop-on-failure", action="store_true", help="drop the databases if `up` fails")
     stop = commands.add_parser("down", help="stop what `up` started, by pid")
     stop.add_argument("--drop-databases", action="store_true", help="also drop the stack's databases")
-    stop.add_argument("--timeout", type=float, default=30,
-                      help="seconds to wait after SIGTERM before SIGKILL (default 30)")
+    stop.add_argument(
+        "--timeout", type=float, default=30, help="seconds to wait after SIGTERM before SIGKILL (default 30)"
+    )
     commands.add_parser("status", help="one line per process, the stopped ones first")
     return main
 

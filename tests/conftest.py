@@ -57,8 +57,10 @@ def _clean_up_when_done():
     import shutil
 
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        names = [r[0] for r in conn.execute("select datname from pg_database where starts_with(datname, %s)",
-                                            (f"{DB_PREFIX}_",))]
+        names = [
+            r[0]
+            for r in conn.execute("select datname from pg_database where starts_with(datname, %s)", (f"{DB_PREFIX}_",))
+        ]
         for name in names:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
@@ -130,6 +132,20 @@ def run_cli(aspire_dsn: str, portal_dsn: str, *args: str) -> subprocess.Complete
     """`python -m aspire_portal <args>` as an operator runs it: a new process, the databases as URIs."""
     from aspire_emulator.dsn import conninfo_to_uri
 
-    return subprocess.run([sys.executable, "-m", "aspire_portal", *args, "--aspire-dsn", conninfo_to_uri(aspire_dsn),
-                           "--portal-dsn", conninfo_to_uri(portal_dsn)], capture_output=True, text=True, cwd=REPO,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(REPO / "plugins")})
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aspire_portal",
+            *args,
+            "--aspire-dsn",
+            conninfo_to_uri(aspire_dsn),
+            "--portal-dsn",
+            conninfo_to_uri(portal_dsn),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO / "plugins")},
+    )

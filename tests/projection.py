@@ -26,36 +26,79 @@ SCOPED_SCENARIOS = f"select scenariooid from dbo.contract where contractoid in (
 SPEC: dict[str, tuple[str, str, str, str, str]] = {
     "account": ("accountoid", "", "accountoid = any(%(accounts)s)", "account_oid", ""),
     "account_contact": ("contactoid", "", "accountoid = any(%(accounts)s)", "contact_oid", ""),
-    "contract": ("contractoid", "paymentamount, equipmentcost, residualamount", f"contractoid in ({SCOPED_CONTRACTS})",
-                 "contract_oid", "payment_amount, equipment_cost, residual_amount"),
+    "contract": (
+        "contractoid",
+        "paymentamount, equipmentcost, residualamount",
+        f"contractoid in ({SCOPED_CONTRACTS})",
+        "contract_oid",
+        "payment_amount, equipment_cost, residual_amount",
+    ),
     "contract_role": ("contractroleoid", "", f"contractoid in ({SCOPED_CONTRACTS})", "contract_role_oid", ""),
-    "invoice": ("invoiceoid", "amount, balance",
-                f"accountoid = any(%(accounts)s) or contractoid in ({SCOPED_CONTRACTS})", "invoice_oid",
-                "amount, balance"),
-    "invoice_detail": ("invoicedetailoid", "amount, balance", f"invoiceoid in ({SCOPED_INVOICES})",
-                       "invoice_detail_oid", "amount, balance"),
-    "cash_receipt": ("receiptoid", "amount",
-                     f"accountoid = any(%(accounts)s) or contractoid in ({SCOPED_CONTRACTS})", "receipt_oid",
-                     "amount"),
+    "invoice": (
+        "invoiceoid",
+        "amount, balance",
+        f"accountoid = any(%(accounts)s) or contractoid in ({SCOPED_CONTRACTS})",
+        "invoice_oid",
+        "amount, balance",
+    ),
+    "invoice_detail": (
+        "invoicedetailoid",
+        "amount, balance",
+        f"invoiceoid in ({SCOPED_INVOICES})",
+        "invoice_detail_oid",
+        "amount, balance",
+    ),
+    "cash_receipt": (
+        "receiptoid",
+        "amount",
+        f"accountoid = any(%(accounts)s) or contractoid in ({SCOPED_CONTRACTS})",
+        "receipt_oid",
+        "amount",
+    ),
     "contract_scenario": ("scenariooid", "", f"scenariooid in ({SCOPED_SCENARIOS})", "scenario_oid", ""),
-    "contract_values": ("contractoid", "principalbalance, payoffamount, pastdueamount",
-                        f"contractoid in ({SCOPED_CONTRACTS})", "contract_oid",
-                        "principal_balance, payoff_amount, past_due_amount"),
-    "amortization_line": ("contractoid, \"LineNo\"", "payment, principal, interest",
-                          f"contractoid in ({SCOPED_CONTRACTS})", "contract_oid, line_no",
-                          "payment, principal, interest"),
-    "equipment": ("equipmentoid", "currentbasisvalue", f"contractoid in ({SCOPED_CONTRACTS})", "equipment_oid",
-                  "current_basis_value"),
-    "line_of_credit": ("lineofcreditoid", "approvedamount, usedamount, availableamount",
-                       "accountoid = any(%(accounts)s)", "line_of_credit_oid",
-                       "approved_amount, used_amount, available_amount"),
+    "contract_values": (
+        "contractoid",
+        "principalbalance, payoffamount, pastdueamount",
+        f"contractoid in ({SCOPED_CONTRACTS})",
+        "contract_oid",
+        "principal_balance, payoff_amount, past_due_amount",
+    ),
+    "amortization_line": (
+        'contractoid, "LineNo"',
+        "payment, principal, interest",
+        f"contractoid in ({SCOPED_CONTRACTS})",
+        "contract_oid, line_no",
+        "payment, principal, interest",
+    ),
+    "equipment": (
+        "equipmentoid",
+        "currentbasisvalue",
+        f"contractoid in ({SCOPED_CONTRACTS})",
+        "equipment_oid",
+        "current_basis_value",
+    ),
+    "line_of_credit": (
+        "lineofcreditoid",
+        "approvedamount, usedamount, availableamount",
+        "accountoid = any(%(accounts)s)",
+        "line_of_credit_oid",
+        "approved_amount, used_amount, available_amount",
+    ),
 }
 
 SOURCE_TABLES = {
-    "account": "account", "account_contact": "accountcontact", "contract": "contract",
-    "contract_role": "contractrole", "invoice": "invoice", "invoice_detail": "invoicedetail",
-    "cash_receipt": "cashreceipt", "contract_scenario": "contractscenario", "contract_values": "contractvalues",
-    "amortization_line": "amortizationline", "equipment": "equipment", "line_of_credit": "lineofcredit",
+    "account": "account",
+    "account_contact": "accountcontact",
+    "contract": "contract",
+    "contract_role": "contractrole",
+    "invoice": "invoice",
+    "invoice_detail": "invoicedetail",
+    "cash_receipt": "cashreceipt",
+    "contract_scenario": "contractscenario",
+    "contract_values": "contractvalues",
+    "amortization_line": "amortizationline",
+    "equipment": "equipment",
+    "line_of_credit": "lineofcredit",
 }
 
 
@@ -84,8 +127,9 @@ def money_sums(rows: dict[tuple, tuple]) -> tuple[Decimal, ...]:
     return tuple(sum((values[i] for values in rows.values()), Decimal(0)) for i in range(width))
 
 
-def assert_portal_equals_source(aspire: psycopg.Connection, portal: psycopg.Connection, accounts: list[int],
-                                entities: Iterable[str] | None = None) -> dict:
+def assert_portal_equals_source(
+    aspire: psycopg.Connection, portal: psycopg.Connection, accounts: list[int], entities: Iterable[str] | None = None
+) -> dict:
     """Asserts every aspire table (or only those of `entities`) holds exactly the scope of `accounts`; returns the
     row count per entity."""
     counts = {}

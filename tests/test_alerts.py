@@ -35,6 +35,7 @@ FIFTEEN = [e.name for e in catalogue.entities("15min")]
 
 # ---- a real SMTP server ------------------------------------------------------------------------------------------
 
+
 class Inbox:
     """An aiosmtpd handler keeping every message it accepts."""
 
@@ -82,9 +83,23 @@ def mail(smtp_server, monkeypatch):
     """The connection smtp_default and the recipients Variable, set the standard way (environment), pointing at the
     module's SMTP server; yields its inbox, emptied."""
     inbox, port = smtp_server
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
-        "conn_type": "smtp", "host": "127.0.0.1", "port": port,
-        "extra": {"from_email": FROM, "disable_ssl": True, "disable_tls": True, "timeout": 10, "retry_limit": 0}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": port,
+                "extra": {
+                    "from_email": FROM,
+                    "disable_ssl": True,
+                    "disable_tls": True,
+                    "timeout": 10,
+                    "retry_limit": 0,
+                },
+            }
+        ),
+    )
     monkeypatch.setenv("AIRFLOW_VAR_ASPIRE_PORTAL_ALERT_TO", ", ".join(TO))
     inbox.take()
     yield inbox
@@ -97,6 +112,7 @@ def no_mail(monkeypatch):
 
 
 # ---- the portal and the DAGs -------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def dags(airflow_db):
@@ -113,11 +129,15 @@ def world(fresh_database, aspire_small):
     portal_app.create_portal_schema(portal_dsn)
     enrolled = portal_app.enroll(portal_dsn, aspire_small, count=3, seed=11)
     use_connections(aspire_small, portal_dsn)
-    with psycopg.connect(aspire_small, autocommit=True) as aspire, \
-            psycopg.connect(portal_dsn, autocommit=True) as portal:
+    with (
+        psycopg.connect(aspire_small, autocommit=True) as aspire,
+        psycopg.connect(portal_dsn, autocommit=True) as portal,
+    ):
         unenrolled = aspire.execute(
             "select customeraccountoid from dbo.contract where isbooked = 1 and customeraccountoid <> all(%s) "
-            "order by 1 limit 1", (enrolled,)).fetchone()[0]
+            "order by 1 limit 1",
+            (enrolled,),
+        ).fetchone()[0]
         unknown = aspire.execute("select max(accountoid) + 1000 from dbo.account").fetchone()[0]
         yield portal, unenrolled, unknown
 
@@ -139,6 +159,7 @@ def run(dags, dag_id: str, conf: dict | None = None, expect: str = "success", **
 
 # ---- failures ----------------------------------------------------------------------------------------------------
 
+
 def test_a_failed_task_delivers_one_mail_naming_the_dag_task_and_customer_and_what_to_do(dags, world, mail):
     _portal, _unenrolled, unknown = world
     dag_run = run(dags, FULL_SYNC, {"customer_id": unknown}, expect="failed")
@@ -159,18 +180,25 @@ def test_a_failed_task_delivers_one_mail_naming_the_dag_task_and_customer_and_wh
 
 
 def test_a_failed_load_delivers_a_mail_naming_its_entity_with_the_run_log_query_and_the_clear_command(
-        dags, world, mail, caplog):
+    dags, world, mail, caplog
+):
     """A load asked for a customer no portal user is linked to fails at once, without retries, and writes nothing
     (engine.NotEnrolled). resolve_scope refuses such a run earlier, so it is marked success here with dag.test's own
     `mark_success_pattern`: the load then meets the customer as it does when the portal deletes the customer's last
     user while the run is between the two tasks."""
     portal, unenrolled, _unknown = world
-    dag_run = run(dags, INCREMENTAL, {"entities": ["cash_receipt"], "customer_ids": [unenrolled]}, expect="failed",
-                  mark_success_pattern="resolve_scope")
+    dag_run = run(
+        dags,
+        INCREMENTAL,
+        {"entities": ["cash_receipt"], "customer_ids": [unenrolled]},
+        expect="failed",
+        mark_success_pattern="resolve_scope",
+    )
     assert dag_run.get_task_instance("load_cash_receipt").state == "failed"
-    assert portal.execute("select status, error like %s from aspire_sync.run_log where run_id = %s "
-                          "and entity = 'cash_receipt'", ("%not enrolled%", dag_run.run_id)).fetchone() == (
-        "failed", True)
+    assert portal.execute(
+        "select status, error like %s from aspire_sync.run_log where run_id = %s and entity = 'cash_receipt'",
+        ("%not enrolled%", dag_run.run_id),
+    ).fetchone() == ("failed", True)
 
     # One mail, the task's: the DAG's callback ran too (dag.test runs it inline) and left the run to that mail.
     assert "Run failed by a failed task: that task's failure alert told it" in caplog.text
@@ -182,8 +210,10 @@ def test_a_failed_load_delivers_a_mail_naming_its_entity_with_the_run_log_query_
     assert "the watermark again" in text  # nothing lost: the next run reads from the watermark
     assert "where entity = 'cash_receipt' order by started_at desc limit 5" in text
     logical = dag_run.logical_date.isoformat()
-    assert (f"airflow tasks clear {INCREMENTAL} --task-regex '^load_cash_receipt$' --downstream --only-failed "
-            f"--start-date {logical} --end-date {logical} --yes") in text
+    assert (
+        f"airflow tasks clear {INCREMENTAL} --task-regex '^load_cash_receipt$' --downstream --only-failed "
+        f"--start-date {logical} --end-date {logical} --yes"
+    ) in text
 
 
 @pytest.mark.timeout(300)
@@ -197,9 +227,10 @@ def test_a_retried_task_mails_once_when_its_last_try_fails(dags, world, mail, mo
     assert message["Subject"] == f"[aspire-portal] {FRESHNESS}: check_portal_freshness failed"
     text = body(message)
     assert f"Task check_portal_freshness of DAG {FRESHNESS} failed for good, after 2 tries" in text
-    assert ("ValueError: the Variable aspire_portal_staleness_threshold_minutes must be a whole number of minutes of "
-            "at least 1, got 'soon'; set it with: airflow variables set aspire_portal_staleness_threshold_minutes 45"
-            ) in text
+    assert (
+        "ValueError: the Variable aspire_portal_staleness_threshold_minutes must be a whole number of minutes of "
+        "at least 1, got 'soon'; set it with: airflow variables set aspire_portal_staleness_threshold_minutes 45"
+    ) in text
     assert "nobody is told when the portal goes stale" in text
     assert f"airflow tasks clear {FRESHNESS} --task-regex '^check_portal_freshness$'" in text
 
@@ -208,8 +239,9 @@ def test_a_run_that_failed_without_a_failed_task_is_mailed_by_the_dags_callback(
     """A run that times out has its unfinished tasks marked skipped: no task mail. The DAG's callback, which the DAG
     processor calls with this context (dag, run_id, reason), mails it."""
     daily = dags.get_dag("aspire_portal_daily_refresh")
-    [callback] = daily.on_failure_callback if isinstance(daily.on_failure_callback, list) else [
-        daily.on_failure_callback]
+    [callback] = (
+        daily.on_failure_callback if isinstance(daily.on_failure_callback, list) else [daily.on_failure_callback]
+    )
     callback({"dag": daily, "run_id": "scheduled__2026-11-25T10:00:00+00:00", "reason": "timed_out"})
     [message] = mail.take()
     assert message["Subject"] == "[aspire-portal] aspire_portal_daily_refresh: run failed (timed_out)"
@@ -241,21 +273,27 @@ def test_a_mail_server_without_recipients_is_a_warning(mail, monkeypatch, caplog
 
 # ---- staleness ---------------------------------------------------------------------------------------------------
 
+
 def stop_moving(portal: psycopg.Connection, minutes: int) -> None:
     """As if the incremental had last moved `minutes` ago: every watermark's data_as_of and last write then."""
-    portal.execute("update aspire_sync.watermark set data_as_of = now() - make_interval(mins => %s), "
-                   "updated_at = now() - make_interval(mins => %s)", (minutes, minutes))
+    portal.execute(
+        "update aspire_sync.watermark set data_as_of = now() - make_interval(mins => %s), "
+        "updated_at = now() - make_interval(mins => %s)",
+        (minutes, minutes),
+    )
 
 
 def check(dags, portal: psycopg.Connection) -> dict:
     dag_run = run(dags, FRESHNESS)
-    state = portal.execute("select firing, notified_firing, notifications from aspire_sync.alert_state "
-                           "where alert = 'portal_stale'").fetchone()
+    state = portal.execute(
+        "select firing, notified_firing, notifications from aspire_sync.alert_state where alert = 'portal_stale'"
+    ).fetchone()
     return {"run": dag_run, "firing": state[0], "told_firing": state[1], "notifications": state[2]}
 
 
 def test_the_freshness_check_fires_past_the_threshold_not_before_reminds_and_says_when_fresh_again(
-        dags, world, mail, monkeypatch):
+    dags, world, mail, monkeypatch
+):
     portal, _unenrolled, _unknown = world
     monkeypatch.setenv("AIRFLOW_VAR_ASPIRE_PORTAL_STALENESS_THRESHOLD_MINUTES", "45")
     monkeypatch.setenv("AIRFLOW_VAR_ASPIRE_PORTAL_STALE_REALERT_MINUTES", "60")
@@ -272,10 +310,13 @@ def test_the_freshness_check_fires_past_the_threshold_not_before_reminds_and_say
     found = check(dags, portal)
     assert found["firing"] is True and found["notifications"] == 1
     [stale] = mail.take()
-    assert re.fullmatch(r"\[aspire-portal\] portal stale: \w+, \w+, \w+ and 4 more \(46 min behind; threshold "
-                        r"45 min\)", stale["Subject"]), stale["Subject"]
+    assert re.fullmatch(
+        r"\[aspire-portal\] portal stale: \w+, \w+, \w+ and 4 more \(46 min behind; threshold "
+        r"45 min\)",
+        stale["Subject"],
+    ), stale["Subject"]
     text = body(stale)
-    assert "the \"data as of\" of 7 of the 7 15-minute entities is older than 45 minutes" in text
+    assert 'the "data as of" of 7 of the 7 15-minute entities is older than 45 minutes' in text
     for entity in FIFTEEN:
         assert re.search(rf"^  {entity} +\S+ \S+ UTC +46 min +46 min ago +success .* STALE$", text, re.M), entity
     assert f"- {', '.join(sorted(FIFTEEN))}: no incremental load since" in text
@@ -311,8 +352,9 @@ def test_held_back_data_as_of_while_loads_succeed_points_to_an_open_aspire_trans
     assert rows and not any(r.stale for r in rows)
     written = {r.entity: r.watermark_written_at for r in rows}
     # data_as_of 50 minutes behind while the watermark was written a minute ago: the loads run, the bound is held
-    portal.execute("update aspire_sync.watermark set data_as_of = %s where entity = 'invoice'",
-                   (now - timedelta(minutes=50),))
+    portal.execute(
+        "update aspire_sync.watermark set data_as_of = %s where entity = 'invoice'", (now - timedelta(minutes=50),)
+    )
     try:
         rows = alerts.freshness(portal, FIFTEEN, 45, now)
         assert [r.entity for r in rows if r.stale] == ["invoice"]
@@ -320,10 +362,12 @@ def test_held_back_data_as_of_while_loads_succeed_points_to_an_open_aspire_trans
         alert = alerts.staleness_alert("stale", rows, threshold_minutes=45, realert_minutes=60, since=now, now=now)
         assert alert.subject == "[aspire-portal] portal stale: invoice (50 min behind; threshold 45 min)"
         assert "- invoice: loads succeed (the watermark was written within the threshold)" in alert.body
-        assert "\"data as of\" does not move: a transaction held open on ASPIRE" in alert.body
+        assert '"data as of" does not move: a transaction held open on ASPIRE' in alert.body
     finally:
-        portal.execute("update aspire_sync.watermark set data_as_of = %s, updated_at = %s where entity = 'invoice'",
-                       (now, written["invoice"]))
+        portal.execute(
+            "update aspire_sync.watermark set data_as_of = %s, updated_at = %s where entity = 'invoice'",
+            (now, written["invoice"]),
+        )
 
 
 def test_stale_exactly_past_the_threshold(world):
@@ -333,38 +377,47 @@ def test_stale_exactly_past_the_threshold(world):
     before = alerts.freshness(portal, FIFTEEN, 45, oldest + timedelta(minutes=45))
     after = alerts.freshness(portal, FIFTEEN, 45, oldest + timedelta(minutes=45, seconds=1))
     assert not any(r.stale for r in before)
-    assert {r.entity for r in after if r.stale} == {
-        r.entity for r in after if r.data_as_of < oldest + timedelta(seconds=1)} != set()
+    assert (
+        {r.entity for r in after if r.stale}
+        == {r.entity for r in after if r.data_as_of < oldest + timedelta(seconds=1)}
+        != set()
+    )
 
 
 def test_an_entity_never_loaded_or_of_unknown_freshness_is_stale_once_the_schema_is_older_than_the_threshold(
-        fresh_database):
+    fresh_database,
+):
     with psycopg.connect(fresh_database("alerts_new_portal"), autocommit=True) as portal:
         migrations.migrate(portal)
         created = portal.execute("select min(applied_at) from aspire_sync.schema_migration").fetchone()[0]
         rows = alerts.freshness(portal, FIFTEEN, 45, created + timedelta(minutes=44))
         assert not any(r.stale for r in rows)  # a new deployment has one threshold's time for its first run
-        portal.execute("insert into aspire_sync.watermark (entity, high_water_mark, data_as_of) "
-                       "values ('invoice', 10, null)")
+        portal.execute(
+            "insert into aspire_sync.watermark (entity, high_water_mark, data_as_of) values ('invoice', 10, null)"
+        )
         rows = alerts.freshness(portal, FIFTEEN, 45, created + timedelta(minutes=46))
         assert all(r.stale for r in rows) and all(r.data_as_of is None for r in rows)
-        alert = alerts.staleness_alert("stale", rows, threshold_minutes=45, realert_minutes=60,
-                                       since=created, now=created + timedelta(minutes=46))
+        alert = alerts.staleness_alert(
+            "stale", rows, threshold_minutes=45, realert_minutes=60, since=created, now=created + timedelta(minutes=46)
+        )
         assert "(data as of unknown; threshold 45 min)" in alert.subject
         never = sorted(set(FIFTEEN) - {"invoice"})
         assert f"- {', '.join(never)}: never loaded by aspire_portal_incremental" in alert.body
         assert "- invoice: no incremental load since" in alert.body  # a watermark of unknown freshness
 
 
-@pytest.mark.parametrize(("firing", "told_firing", "told_minutes_ago", "expected"), [
-    (False, False, None, None),
-    (True, False, None, "stale"),
-    (True, False, 5, "stale"),  # fresh again in between: the new episode is news
-    (True, True, 59, None),
-    (True, True, 60, "still_stale"),
-    (False, True, 5, "fresh_again"),
-    (False, False, 5, None),
-])
+@pytest.mark.parametrize(
+    ("firing", "told_firing", "told_minutes_ago", "expected"),
+    [
+        (False, False, None, None),
+        (True, False, None, "stale"),
+        (True, False, 5, "stale"),  # fresh again in between: the new episode is news
+        (True, True, 59, None),
+        (True, True, 60, "still_stale"),
+        (False, True, 5, "fresh_again"),
+        (False, False, 5, None),
+    ],
+)
 def test_what_the_person_on_call_is_told(firing, told_firing, told_minutes_ago, expected):
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     told_at = None if told_minutes_ago is None else now - timedelta(minutes=told_minutes_ago)
@@ -374,7 +427,10 @@ def test_what_the_person_on_call_is_told(firing, told_firing, told_minutes_ago, 
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "1.5"])
 def test_a_bad_minutes_variable_says_what_to_set(monkeypatch, value):
     monkeypatch.setenv("AIRFLOW_VAR_ASPIRE_PORTAL_STALENESS_THRESHOLD_MINUTES", value)
-    with pytest.raises(ValueError, match=r"the Variable aspire_portal_staleness_threshold_minutes must be a whole "
-                                         r"number of minutes of at least 1, got '.*'; set it with: airflow variables "
-                                         r"set aspire_portal_staleness_threshold_minutes 45"):
+    with pytest.raises(
+        ValueError,
+        match=r"the Variable aspire_portal_staleness_threshold_minutes must be a whole "
+        r"number of minutes of at least 1, got '.*'; set it with: airflow variables "
+        r"set aspire_portal_staleness_threshold_minutes 45",
+    ):
         alerts.minutes_variable(alerts.THRESHOLD_VARIABLE, 45)

@@ -33,14 +33,17 @@ def run_full_sync(dagbag, conf):
 def run_counts(portal, run_id):
     return portal.execute(
         "select entity, rows_read, rows_inserted, rows_updated, rows_deleted from aspire_sync.run_log "
-        "where run_id = %s and status = 'success' order by entity", (run_id,)).fetchall()
+        "where run_id = %s and status = 'success' order by entity",
+        (run_id,),
+    ).fetchall()
 
 
 def portal_snapshot(portal):
     """Row counts of every table the sync writes (empty when the schemas do not exist yet)."""
     tables = portal.execute(
         "select table_schema || '.' || table_name from information_schema.tables "
-        "where table_schema in ('aspire', 'aspire_sync') order by 1").fetchall()
+        "where table_schema in ('aspire', 'aspire_sync') order by 1"
+    ).fetchall()
     return {t: portal.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
 
 
@@ -51,8 +54,11 @@ def test_full_sync_lands_exactly_the_customers_scope(dagbag, setup):
     assert run.state == "success"
     counts = assert_portal_equals_source(aspire, portal, [customer])
     assert counts["account"] == 1 and counts["contract"] > 0 and counts["invoice"] > 0
-    status = portal.execute("select full_sync_completed_at, data_as_of, last_full_sync_run_id "
-                            "from aspire_sync.customer_sync_status where account_oid = %s", (customer,)).fetchone()
+    status = portal.execute(
+        "select full_sync_completed_at, data_as_of, last_full_sync_run_id "
+        "from aspire_sync.customer_sync_status where account_oid = %s",
+        (customer,),
+    ).fetchone()
     assert status[0] is not None and status[1] <= status[0] and status[2] == run.run_id
     loads = run_counts(portal, run.run_id)
     assert len(loads) == 12
@@ -86,7 +92,8 @@ def test_stale_rows_of_the_customer_are_deleted_and_others_kept(dagbag, setup):
             "insert into aspire.invoice (invoice_oid, invoice_number, account_oid, contract_oid, invoice_date, "
             "due_date, amount, balance, status, last_modified_at, source_rowver) "
             "values (%s, %s, %s, null, '2026-01-01', '2026-01-31', 10, 10, 'Open', '2026-01-01', 1)",
-            (invoice_oid, f"STALE-{invoice_oid}", account_oid))
+            (invoice_oid, f"STALE-{invoice_oid}", account_oid),
+        )
     run = run_full_sync(dagbag, {"customer_id": customer})
     assert run.state == "success"
     left = {r[0] for r in portal.execute("select invoice_oid from aspire.invoice where invoice_oid > 990000000")}
@@ -101,15 +108,18 @@ def test_an_older_row_version_never_replaces_a_newer_row(dagbag, setup):
     aspire, portal, enrolled = setup
     customer = enrolled[0]
     contract_oid, rowver = portal.execute(
-        "select contract_oid, source_rowver from aspire.contract where customer_account_oid = %s limit 1",
-        (customer,)).fetchone()
+        "select contract_oid, source_rowver from aspire.contract where customer_account_oid = %s limit 1", (customer,)
+    ).fetchone()
     newer = rowver + 10**12  # as if an incremental run had already applied a newer version of this contract
-    portal.execute("update aspire.contract set status = 'NewerState', source_rowver = %s where contract_oid = %s",
-                   (newer, contract_oid))
+    portal.execute(
+        "update aspire.contract set status = 'NewerState', source_rowver = %s where contract_oid = %s",
+        (newer, contract_oid),
+    )
     run = run_full_sync(dagbag, {"customer_id": customer})
     assert run.state == "success"
-    assert portal.execute("select status, source_rowver from aspire.contract where contract_oid = %s",
-                          (contract_oid,)).fetchone() == ("NewerState", newer)
+    assert portal.execute(
+        "select status, source_rowver from aspire.contract where contract_oid = %s", (contract_oid,)
+    ).fetchone() == ("NewerState", newer)
     portal.execute("update aspire.contract set source_rowver = 0 where contract_oid = %s", (contract_oid,))
     assert run_full_sync(dagbag, {"customer_id": customer}).state == "success"
     assert_portal_equals_source(aspire, portal, enrolled[:2])
@@ -129,7 +139,9 @@ def test_unknown_and_unenrolled_customers_fail_with_a_clear_error_and_write_noth
     unknown = aspire.execute("select max(accountoid) + 1000 from dbo.account").fetchone()[0]
     unenrolled = aspire.execute(
         "select customeraccountoid from dbo.contract where isbooked = 1 and customeraccountoid <> all(%s) "
-        "order by 1 limit 1", (enrolled,)).fetchone()[0]
+        "order by 1 limit 1",
+        (enrolled,),
+    ).fetchone()[0]
     for customer_id, message in [(unknown, "is not an ASPIRE account"), (unenrolled, "is not enrolled in the portal")]:
         before = portal_snapshot(portal)
         capfd.readouterr()
@@ -148,20 +160,36 @@ def test_validation_messages():
     assert parse_customer_id(42) == 42 and parse_customer_id("42") == 42
     assert parse_customer_id(1000509.0) == 1000509 and parse_customer_id("1000509.0") == 1000509
     assert parse_customer_id(2**63 - 1) == 2**63 - 1
-    for bad, why in [(0, "which is zero"), (-1, "which is negative"), ("-7", "which is negative"),
-                     ("abc", "not a whole number"), (1.5, "not a whole number"), (True, "True"),
-                     ("1; drop table x", "not a whole number"), ("", "not a whole number"), (None, "None"),
-                     (2**63, "larger than the largest AccountOid"), (10**30, "larger than the largest AccountOid"),
-                     (str(10**30), "larger than the largest AccountOid"), (1e30, "too large to name one id exactly")]:
-        with pytest.raises(ValueError, match=r"customer_id must be a positive whole number, an ASPIRE AccountOid "
-                                             rf"\(1 to 9223372036854775807\); got .*{why}"):
+    for bad, why in [
+        (0, "which is zero"),
+        (-1, "which is negative"),
+        ("-7", "which is negative"),
+        ("abc", "not a whole number"),
+        (1.5, "not a whole number"),
+        (True, "True"),
+        ("1; drop table x", "not a whole number"),
+        ("", "not a whole number"),
+        (None, "None"),
+        (2**63, "larger than the largest AccountOid"),
+        (10**30, "larger than the largest AccountOid"),
+        (str(10**30), "larger than the largest AccountOid"),
+        (1e30, "too large to name one id exactly"),
+    ]:
+        with pytest.raises(
+            ValueError,
+            match=r"customer_id must be a positive whole number, an ASPIRE AccountOid "
+            rf"\(1 to 9223372036854775807\); got .*{why}",
+        ):
             parse_customer_id(bad)
 
 
 @pytest.mark.parametrize("bad", [10**30, 2**63])
 def test_out_of_range_ids_are_refused_by_every_dags_params_before_a_run_exists(dagbag, bad):
-    with pytest.raises(ParamValidationError, match=r"customer_id: .* is greater than the maximum of "
-                                                   r"9223372036854775807"):
+    with pytest.raises(
+        ParamValidationError,
+        match=r"customer_id: .* is greater than the maximum of "
+        r"9223372036854775807",
+    ):
         with_conf(dagbag, DAG_ID, {"customer_id": bad}).validate()
     with pytest.raises(ParamValidationError, match=r"customer_ids: .* is greater than the maximum"):
         with_conf(dagbag, "aspire_portal_incremental", {"customer_ids": [bad]}).validate()

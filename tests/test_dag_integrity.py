@@ -118,8 +118,8 @@ def test_daily_dag_shape(dagbag):
     dag = dagbag.get_dag("aspire_portal_daily_refresh")
     assert dag.max_active_runs == 1 and not dag.catchup
     assert {f"refresh_{e.name}" for e in catalogue.entities("daily")} | {
-        f"reconcile_{e.name}" for e in catalogue.entities("15min")} | {"migrate_portal_schema", "summarize_run"} == set(
-        dag.task_ids)
+        f"reconcile_{e.name}" for e in catalogue.entities("15min")
+    } | {"migrate_portal_schema", "summarize_run"} == set(dag.task_ids)
     assert all(dag.get_task(t).load_kind == "full" for t in dag.task_ids if t.startswith(("refresh_", "reconcile_")))
 
 
@@ -140,5 +140,9 @@ def test_the_explain_dag_asks_for_a_kind_and_an_id_and_only_reads():
     dag = DagBag(dag_folder=str(REPO / "dags" / "aspire_portal_explain.py")).get_dag("aspire_portal_explain")
     assert dag.task_ids == ["explain_object"]
     assert dag.params["kind"] == "contract" and set(dag.params.get_param("kind").schema["enum"]) == {
-        "contract", "invoice", "receipt", "customer"}
+        "contract",
+        "invoice",
+        "receipt",
+        "customer",
+    }
     assert dag.params.get_param("id").schema["maximum"] == 2**63 - 1

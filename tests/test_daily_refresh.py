@@ -31,12 +31,26 @@ CHICAGO = ZoneInfo("America/Chicago")
 ENROLLED = 120  # 20% of the small book's 600 customers (the design's 15-30%)
 STALE_OFFSET = 900_000_000  # added to a key to make a row ASPIRE never had
 # the tables with rows of an account (and the column naming it), and the tables with rows of a contract
-ACCOUNT_COLUMN = {"account": "account_oid", "account_contact": "account_oid", "line_of_credit": "account_oid",
-                  "invoice": "account_oid", "cash_receipt": "account_oid", "contract_role": "account_oid",
-                  "contract": "customer_account_oid"}
+ACCOUNT_COLUMN = {
+    "account": "account_oid",
+    "account_contact": "account_oid",
+    "line_of_credit": "account_oid",
+    "invoice": "account_oid",
+    "cash_receipt": "account_oid",
+    "contract_role": "account_oid",
+    "contract": "customer_account_oid",
+}
 ACCOUNT_TABLES = ("account", "account_contact", "line_of_credit")
-CONTRACT_TABLES = ("contract", "contract_role", "contract_values", "amortization_line", "equipment", "invoice",
-                   "invoice_detail", "cash_receipt")
+CONTRACT_TABLES = (
+    "contract",
+    "contract_role",
+    "contract_values",
+    "amortization_line",
+    "equipment",
+    "invoice",
+    "invoice_detail",
+    "cash_receipt",
+)
 
 
 @dataclass
@@ -61,8 +75,7 @@ def world(fresh_database):
     minimal_work_mem(portal_dsn)
     portal_app.enroll(portal_dsn, aspire_dsn, count=ENROLLED, seed=4)
     # autocommit: an idle open transaction here would hold back ASPIRE's read bound (min active row version)
-    with psycopg.connect(aspire_dsn, autocommit=True) as aspire, \
-            psycopg.connect(portal_dsn, autocommit=True) as portal:
+    with psycopg.connect(aspire_dsn, autocommit=True) as aspire, psycopg.connect(portal_dsn, autocommit=True) as portal:
         yield World(aspire_dsn, portal_dsn, aspire, portal)
 
 
@@ -78,7 +91,9 @@ def run_log(portal: psycopg.Connection, run_id: str) -> dict[str, tuple]:
     """entity -> (load_kind, status, rows_read, inserted, updated, deleted) of one run's loads."""
     rows = portal.execute(
         "select entity, load_kind, status, rows_read, rows_inserted, rows_updated, rows_deleted "
-        "from aspire_sync.run_log where dag_id = %s and run_id = %s", (DAG_ID, run_id)).fetchall()
+        "from aspire_sync.run_log where dag_id = %s and run_id = %s",
+        (DAG_ID, run_id),
+    ).fetchall()
     logged = {row[0]: row[1:] for row in rows}
     assert len(logged) == len(rows), f"an entity was loaded twice in run {run_id}"
     return logged
@@ -96,15 +111,21 @@ def plant_stale_row(portal: psycopg.Connection, entity: str) -> tuple:
     """Copies one row of aspire.<entity> under a key ASPIRE never had (an old row version, as if a row deleted in
     ASPIRE had been synced long ago); returns its key."""
     spec = catalogue.entity(entity)
-    columns = [r[0] for r in portal.execute(
-        "select column_name from information_schema.columns where table_schema = 'aspire' and table_name = %s "
-        "order by ordinal_position", (entity,))]
+    columns = [
+        r[0]
+        for r in portal.execute(
+            "select column_name from information_schema.columns where table_schema = 'aspire' and table_name = %s "
+            "order by ordinal_position",
+            (entity,),
+        )
+    ]
     bumped = spec.key[-1]
     values = [f"{c} + {STALE_OFFSET}" if c == bumped else "1" if c == "source_rowver" else c for c in columns]
     key = ", ".join(spec.key)
     row = portal.execute(
         f"insert into aspire.{entity} ({', '.join(columns)}) "
-        f"select {', '.join(values)} from aspire.{entity} order by {key} limit 1 returning {key}").fetchone()
+        f"select {', '.join(values)} from aspire.{entity} order by {key} limit 1 returning {key}"
+    ).fetchone()
     assert row is not None, f"aspire.{entity} is empty; nothing to copy"
     return tuple(row)
 
@@ -120,17 +141,20 @@ def scheduled_runs(timetable, first: date, last: date) -> list[datetime]:
     latest = datetime(last.year, last.month, last.day, tzinfo=CHICAGO) + timedelta(days=1) - timedelta(seconds=1)
     restriction = TimeRestriction(earliest=earliest, latest=latest, catchup=True)
     runs, previous = [], None
-    while (info := timetable.next_dagrun_info(last_automated_data_interval=previous, restriction=restriction)):
+    while info := timetable.next_dagrun_info(last_automated_data_interval=previous, restriction=restriction):
         runs.append(info.run_after)
         previous = info.data_interval
         assert len(runs) < 50, "the timetable does not advance"
     return runs
 
 
-@pytest.mark.parametrize(("first", "change", "last", "utc_before", "utc_after"), [
-    (date(2026, 3, 6), date(2026, 3, 8), date(2026, 3, 11), 10, 9),  # CST -> CDT at 02:00 on 8 March
-    (date(2026, 10, 30), date(2026, 11, 1), date(2026, 11, 4), 9, 10),  # CDT -> CST at 02:00 on 1 November
-])
+@pytest.mark.parametrize(
+    ("first", "change", "last", "utc_before", "utc_after"),
+    [
+        (date(2026, 3, 6), date(2026, 3, 8), date(2026, 3, 11), 10, 9),  # CST -> CDT at 02:00 on 8 March
+        (date(2026, 10, 30), date(2026, 11, 1), date(2026, 11, 4), 9, 10),  # CDT -> CST at 02:00 on 1 November
+    ],
+)
 def test_one_run_per_local_day_at_four_across_dst(dagbag, first, change, last, utc_before, utc_after):
     from airflow.timetables.trigger import CronTriggerTimetable
 
@@ -161,7 +185,9 @@ def test_refresh_makes_every_entity_equal_the_source_projection(dagbag, world):
     guaranteed = world.aspire.execute(
         "select c.contractoid from dbo.contract c where c.isbooked = 1 and c.status = 'Commenced' and not exists "
         "(select 1 from dbo.contractrole r where r.contractoid = c.contractoid and r.accountoid = any(%s)) "
-        "order by 1 limit 1", (enrolled,)).fetchone()[0]
+        "order by 1 limit 1",
+        (enrolled,),
+    ).fetchone()[0]
     guarantee = simulate.add_role(world.aspire_dsn, guaranteed, enrolled[0], "Guarantor")["ContractRole"][0]
     first = refresh(dagbag, world)
     assert_portal_equals_source(world.aspire, world.portal, enrolled)
@@ -175,10 +201,16 @@ def test_refresh_makes_every_entity_equal_the_source_projection(dagbag, world):
     world.aspire.execute("update dbo.contract set isbooked = 0 where contractoid = %s", (unbooked,))
     contact = world.aspire.execute(
         "select contactoid from dbo.accountcontact where accountoid = any(%s) and isprimary = 0 order by 1 limit 1",
-        (enrolled,)).fetchone()[0]
+        (enrolled,),
+    ).fetchone()[0]
     simulate.delete_contact(world.aspire_dsn, contact)
-    terminated = next(c for c in reversed(contracts) if world.aspire.execute(
-        "select status = 'Commenced' and isbooked = 1 from dbo.contract where contractoid = %s", (c,)).fetchone()[0])
+    terminated = next(
+        c
+        for c in reversed(contracts)
+        if world.aspire.execute(
+            "select status = 'Commenced' and isbooked = 1 from dbo.contract where contractoid = %s", (c,)
+        ).fetchone()[0]
+    )
     simulate.terminate_contract(world.aspire_dsn, terminated)
     # and rows the portal holds that ASPIRE no longer has, in every table
     stale = {entity.name: plant_stale_row(world.portal, entity.name) for entity in catalogue.ENTITIES}
@@ -192,8 +224,12 @@ def test_refresh_makes_every_entity_equal_the_source_projection(dagbag, world):
     # (and their lines) billed to its enrolled customer stay, the rest goes
     for contract_oid, entities in ((guaranteed, CONTRACT_TABLES), (unbooked, CONTRACT_TABLES[:5])):
         for entity in entities:
-            assert world.portal.execute(f"select count(*) from aspire.{entity} where contract_oid = %s",
-                                        (contract_oid,)).fetchone()[0] == 0, f"{entity} of {contract_oid} left"
+            assert (
+                world.portal.execute(
+                    f"select count(*) from aspire.{entity} where contract_oid = %s", (contract_oid,)
+                ).fetchone()[0]
+                == 0
+            ), f"{entity} of {contract_oid} left"
     assert (contact,) not in portal_rows(world.portal, "account_contact")
     for entity, key in stale.items():
         assert key not in portal_rows(world.portal, entity), f"stale {entity} row {key} survived the refresh"
@@ -229,7 +265,9 @@ def schedule(conn: psycopg.Connection, table: str, contract_oid: int) -> tuple[i
     contract = "contractoid" if table == "dbo.amortizationline" else "contract_oid"
     return conn.execute(
         f"select count(*), max({line_no}), coalesce(sum(principal), 0), coalesce(sum(payment), 0) "
-        f"from {table} where {contract} = %s", (contract_oid,)).fetchone()
+        f"from {table} where {contract} = %s",
+        (contract_oid,),
+    ).fetchone()
 
 
 def test_lines_removed_by_a_restructure_disappear_and_operating_leases_have_none(dagbag, world):
@@ -239,7 +277,8 @@ def test_lines_removed_by_a_restructure_disappear_and_operating_leases_have_none
         "join dbo.contractscenario s on s.scenariooid = c.scenariooid "
         "where c.contractoid = any(%s) and c.status = 'Commenced' and s.producttype <> 'OperatingLease' "
         "order by c.termmonths desc, c.contractoid",
-        (in_scope_contracts(world, world.enrolled),)).fetchall()
+        (in_scope_contracts(world, world.enrolled),),
+    ).fetchall()
     shortened = {}  # contract -> (lines before, lines after)
     for contract_oid, term in candidates:
         before = schedule(world.aspire, "dbo.amortizationline", contract_oid)
@@ -265,36 +304,45 @@ def test_lines_removed_by_a_restructure_disappear_and_operating_leases_have_none
     assert not removed & portal_lines, f"lines removed in ASPIRE are still in the portal: {sorted(removed)[:5]}"
     for contract_oid, (_before, after) in shortened.items():
         assert schedule(world.portal, "aspire.amortization_line", contract_oid) == after
-        term = world.portal.execute("select term_months from aspire.contract where contract_oid = %s",
-                                    (contract_oid,)).fetchone()[0]
-        assert term == world.aspire.execute("select termmonths from dbo.contract where contractoid = %s",
-                                            (contract_oid,)).fetchone()[0]
+        term = world.portal.execute(
+            "select term_months from aspire.contract where contract_oid = %s", (contract_oid,)
+        ).fetchone()[0]
+        assert (
+            term
+            == world.aspire.execute(
+                "select termmonths from dbo.contract where contractoid = %s", (contract_oid,)
+            ).fetchone()[0]
+        )
     assert run_log(world.portal, run.run_id)["amortization_line"][5] >= len(removed)
     assert_portal_equals_source(world.aspire, world.portal, world.enrolled)
     # operating leases, as the portal's developers would ask for them: in the portal, and without a schedule
     operating = world.portal.execute(
         "select c.contract_oid from aspire.contract c join aspire.contract_scenario s using (scenario_oid) "
-        "where s.product_type = 'OperatingLease'").fetchall()
+        "where s.product_type = 'OperatingLease'"
+    ).fetchall()
     assert len(operating) >= 5, "too few operating leases in scope to say anything"
-    assert world.portal.execute(
-        "select count(*) from aspire.amortization_line where contract_oid = any(%s)",
-        ([c for (c,) in operating],)).fetchone()[0] == 0
+    assert (
+        world.portal.execute(
+            "select count(*) from aspire.amortization_line where contract_oid = any(%s)", ([c for (c,) in operating],)
+        ).fetchone()[0]
+        == 0
+    )
 
 
 # ---- 3. an un-enrolled customer's rows are all gone ---------------------------------------------------------
 
 
-
-
 def test_an_unenrolled_customer_leaves_no_rows_and_others_are_untouched(dagbag, world):
     enrolled = world.enrolled
     # the customer to un-enrol: one with a line of credit, contacts and several contracts of its own
-    leaving, = world.aspire.execute(
+    (leaving,) = world.aspire.execute(
         "select a.accountoid from dbo.account a "
         "where a.accountoid = any(%s) and exists (select 1 from dbo.lineofcredit l where l.accountoid = a.accountoid) "
         "  and exists (select 1 from dbo.accountcontact k where k.accountoid = a.accountoid) "
         "order by (select count(*) from dbo.contract c where c.customeraccountoid = a.accountoid and c.isbooked = 1) "
-        "  desc, a.accountoid limit 1", (enrolled,)).fetchone()
+        "  desc, a.accountoid limit 1",
+        (enrolled,),
+    ).fetchone()
     staying = [a for a in enrolled if a != leaving]
     own = in_scope_contracts(world, [leaving])
     assert len(own) >= 2
@@ -309,8 +357,10 @@ def test_an_unenrolled_customer_leaves_no_rows_and_others_are_untouched(dagbag, 
     assert gone
     before = {entity: table_state(world.portal, entity) for entity in SPEC}
     for entity, column in ACCOUNT_COLUMN.items():
-        assert world.portal.execute(f"select count(*) from aspire.{entity} where {column} = %s",
-                                    (leaving,)).fetchone()[0] > 0, f"{entity} holds nothing of the customer"
+        assert (
+            world.portal.execute(f"select count(*) from aspire.{entity} where {column} = %s", (leaving,)).fetchone()[0]
+            > 0
+        ), f"{entity} holds nothing of the customer"
 
     assert portal_app.unenroll(world.portal_dsn, leaving) >= 1
     assert leaving not in world.enrolled
@@ -321,16 +371,23 @@ def test_an_unenrolled_customer_leaves_no_rows_and_others_are_untouched(dagbag, 
     # nothing of the customer is left, apart from what hangs off contracts other customers keep in scope
     for entity, column in ACCOUNT_COLUMN.items():
         left = "" if entity in ACCOUNT_TABLES else " and (contract_oid is null or contract_oid <> all(%(kept)s))"
-        rows = world.portal.execute(f"select count(*) from aspire.{entity} where {column} = %(leaving)s{left}",
-                                    {"leaving": leaving, "kept": sorted(kept)}).fetchone()[0]
+        rows = world.portal.execute(
+            f"select count(*) from aspire.{entity} where {column} = %(leaving)s{left}",
+            {"leaving": leaving, "kept": sorted(kept)},
+        ).fetchone()[0]
         assert rows == 0, f"aspire.{entity} still holds {rows} row(s) of un-enrolled account {leaving}"
     for entity in CONTRACT_TABLES:
-        rows = world.portal.execute(f"select count(*) from aspire.{entity} where contract_oid = any(%s)",
-                                    (gone,)).fetchone()[0]
+        rows = world.portal.execute(
+            f"select count(*) from aspire.{entity} where contract_oid = any(%s)", (gone,)
+        ).fetchone()[0]
         assert rows == 0, f"aspire.{entity} still holds {rows} row(s) of its contracts {gone}"
     for entity in ("contract", "contract_values", "contract_role"):
-        assert world.portal.execute(f"select count(*) from aspire.{entity} where contract_oid = %s",
-                                    (shared,)).fetchone()[0] > 0, f"{entity} of the guaranteed contract was deleted"
+        assert (
+            world.portal.execute(f"select count(*) from aspire.{entity} where contract_oid = %s", (shared,)).fetchone()[
+                0
+            ]
+            > 0
+        ), f"{entity} of the guaranteed contract was deleted"
     # the other customers' rows were neither deleted nor rewritten, and nothing was added
     after = {entity: table_state(world.portal, entity) for entity in SPEC}
     deleted = 0
@@ -391,8 +448,9 @@ class Poller(threading.Thread):
                     started = time.perf_counter()
                     exclusive_locks, writer_active = conn.execute(POLL_LOCKS).fetchone()
                     count, interest = conn.execute(POLL_TABLE).fetchone()
-                    self.seen.append(Seen(started, time.perf_counter(), count, interest, exclusive_locks,
-                                          writer_active))
+                    self.seen.append(
+                        Seen(started, time.perf_counter(), count, interest, exclusive_locks, writer_active)
+                    )
         except BaseException as error:  # noqa: BLE001 - reported by the test
             self.error = error
 
@@ -415,10 +473,15 @@ def test_a_reader_sees_the_old_or_the_new_schedule_never_a_mix(dagbag, world):
     assert old == amortization_totals(source_projection(world.aspire, "amortization_line", enrolled))
     # restructure most amortizing in-scope contracts, a year longer or shorter: the refresh deletes, inserts
     # and updates lines all over the table
-    candidates = [c for (c,) in world.aspire.execute(
-        "select c.contractoid from dbo.contract c join dbo.contractscenario s on s.scenariooid = c.scenariooid "
-        "where c.contractoid = any(%s) and c.status = 'Commenced' and s.producttype <> 'OperatingLease' "
-        "order by 1", (in_scope_contracts(world, enrolled),))]
+    candidates = [
+        c
+        for (c,) in world.aspire.execute(
+            "select c.contractoid from dbo.contract c join dbo.contractscenario s on s.scenariooid = c.scenariooid "
+            "where c.contractoid = any(%s) and c.status = 'Commenced' and s.producttype <> 'OperatingLease' "
+            "order by 1",
+            (in_scope_contracts(world, enrolled),),
+        )
+    ]
     changed = 0
     with psycopg.connect(world.aspire_dsn, autocommit=True) as conn:
         for contract_oid in candidates:
@@ -437,10 +500,16 @@ def test_a_reader_sees_the_old_or_the_new_schedule_never_a_mix(dagbag, world):
         poller.wait_for(3, after=0)
         load_started = time.perf_counter()
         with psycopg.connect(world.aspire_dsn) as source, psycopg.connect(world.portal_dsn, autocommit=True) as target:
-            result = engine.load_entity(source, target, engine.LoadRequest(
-                entity=catalogue.entity("amortization_line"), kind="full",
-                run=engine.RunContext(dag_id=DAG_ID, run_id="test_reader", task_id="refresh_amortization_line")),
-                dialect="postgres")
+            result = engine.load_entity(
+                source,
+                target,
+                engine.LoadRequest(
+                    entity=catalogue.entity("amortization_line"),
+                    kind="full",
+                    run=engine.RunContext(dag_id=DAG_ID, run_id="test_reader", task_id="refresh_amortization_line"),
+                ),
+                dialect="postgres",
+            )
         load_ended = time.perf_counter()
         poller.wait_for(3, after=load_ended)
     finally:

@@ -22,10 +22,18 @@ from aspire_emulator.portfolio import REFERENCE_DATE
 from aspire_emulator.sqlfiles import statement
 
 KEYS = {
-    "Account": ("AccountOid",), "AccountContact": ("ContactOid",), "ContractScenario": ("ScenarioOid",),
-    "LineOfCredit": ("LineOfCreditOid",), "Contract": ("ContractOid",), "ContractRole": ("ContractRoleOid",),
-    "Invoice": ("InvoiceOid",), "InvoiceDetail": ("InvoiceDetailOid",), "CashReceipt": ("ReceiptOid",),
-    "ContractValues": ("ContractOid",), "AmortizationLine": ("ContractOid", "LineNo"), "Equipment": ("EquipmentOid",),
+    "Account": ("AccountOid",),
+    "AccountContact": ("ContactOid",),
+    "ContractScenario": ("ScenarioOid",),
+    "LineOfCredit": ("LineOfCreditOid",),
+    "Contract": ("ContractOid",),
+    "ContractRole": ("ContractRoleOid",),
+    "Invoice": ("InvoiceOid",),
+    "InvoiceDetail": ("InvoiceDetailOid",),
+    "CashReceipt": ("ReceiptOid",),
+    "ContractValues": ("ContractOid",),
+    "AmortizationLine": ("ContractOid", "LineNo"),
+    "Equipment": ("EquipmentOid",),
 }
 
 
@@ -72,8 +80,12 @@ def check(dsn: str, name: str) -> list[tuple]:
 def test_every_table_exists_with_a_rowver_index(aspire_small):
     tables = {t for (t,) in fetch(aspire_small, "select tablename from pg_tables where schemaname = 'dbo'")}
     assert tables == {t.lower() for t in COLUMNS}
-    indexed = {t for (t,) in fetch(aspire_small, "select tablename from pg_indexes where schemaname = 'dbo' "
-                                                  "and indexdef like '%%(rowver)'")}
+    indexed = {
+        t
+        for (t,) in fetch(
+            aspire_small, "select tablename from pg_indexes where schemaname = 'dbo' and indexdef like '%%(rowver)'"
+        )
+    }
     assert indexed == tables
 
 
@@ -85,10 +97,12 @@ def test_rowver_is_the_writing_transaction_on_insert_and_update(activity_aspire)
         role = simulate.add_role(conn, contract, account, "Guarantor")["ContractRole"][0]
         simulate.edit_account(conn, account)
         xid = conn.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
-        inserted = conn.execute("select RowVer, LastModifiedAt from dbo.ContractRole where ContractRoleOid = %s",
-                                (role,)).fetchone()
-        updated = conn.execute("select RowVer, LastModifiedAt from dbo.Account where AccountOid = %s",
-                               (account,)).fetchone()
+        inserted = conn.execute(
+            "select RowVer, LastModifiedAt from dbo.ContractRole where ContractRoleOid = %s", (role,)
+        ).fetchone()
+        updated = conn.execute(
+            "select RowVer, LastModifiedAt from dbo.Account where AccountOid = %s", (account,)
+        ).fetchone()
         conn.rollback()
     assert inserted == (xid, datetime(2026, 3, 8, 3, 30))
     assert updated == (xid, datetime(2026, 3, 8, 3, 30))
@@ -98,12 +112,16 @@ def test_min_active_rowversion_holds_back_for_an_open_transaction(activity_aspir
     """A reader bounded by min_active_rowversion() cannot skip a row whose transaction commits late."""
     with psycopg.connect(activity_aspire) as t1, psycopg.connect(activity_aspire, autocommit=True) as reader:
         # T1 writes and stays open; T2 starts later, writes and commits.
-        t1.execute("update dbo.LineOfCredit set Status = Status where LineOfCreditOid = "
-                   "(select min(LineOfCreditOid) from dbo.LineOfCredit)")
+        t1.execute(
+            "update dbo.LineOfCredit set Status = Status where LineOfCreditOid = "
+            "(select min(LineOfCreditOid) from dbo.LineOfCredit)"
+        )
         t1_rowver = t1.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
         with psycopg.connect(activity_aspire) as t2:
-            t2.execute("update dbo.LineOfCredit set Status = Status where LineOfCreditOid = "
-                       "(select max(LineOfCreditOid) from dbo.LineOfCredit)")
+            t2.execute(
+                "update dbo.LineOfCredit set Status = Status where LineOfCreditOid = "
+                "(select max(LineOfCreditOid) from dbo.LineOfCredit)"
+            )
             t2_rowver = t2.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
         assert t2_rowver > t1_rowver
         bound = reader.execute("select dbo.min_active_rowversion()").fetchone()[0]
@@ -125,9 +143,12 @@ def wait_for_bound_past(reader: psycopg.Connection, rowver: int, seconds: float 
 
 
 def test_openjson_lists_a_json_array(aspire_small):
-    rows = fetch(aspire_small, "select AccountOid from dbo.Account "
-                                "where AccountOid in (select cast(value as int) from openjson(%(ids)s)) order by 1",
-                 {"ids": "[1000001, 1000003, 999]"})
+    rows = fetch(
+        aspire_small,
+        "select AccountOid from dbo.Account "
+        "where AccountOid in (select cast(value as int) from openjson(%(ids)s)) order by 1",
+        {"ids": "[1000001, 1000003, 999]"},
+    )
     assert rows == [(1000001,), (1000003,)]
 
 
@@ -152,18 +173,37 @@ def test_schedules_balance_to_the_cent_and_operating_leases_have_none(aspire_sma
 
 def test_the_seed_has_the_designed_shape(aspire_small):
     counts = dict(fetch(aspire_small, statement("select_table_counts.sql")))
-    expected = {"Contract": 1_200, "Equipment": 2_500, "Invoice": 35_000, "AmortizationLine": 50_000,
-                "CashReceipt": 35_000}
+    expected = {
+        "Contract": 1_200,
+        "Equipment": 2_500,
+        "Invoice": 35_000,
+        "AmortizationLine": 50_000,
+        "CashReceipt": 35_000,
+    }
     for table, target in expected.items():
         assert 0.8 * target <= counts[table] <= 1.25 * target, (table, counts[table])
     assert counts["Account"] >= 600
-    shape = {metric: float(pct) for metric, pct in fetch(aspire_small, statement("check/select_portfolio_shape.sql"),
-                                                         {"as_of": REFERENCE_DATE})}
+    shape = {
+        metric: float(pct)
+        for metric, pct in fetch(aspire_small, statement("check/select_portfolio_shape.sql"), {"as_of": REFERENCE_DATE})
+    }
     designed = {
-        "one_dollar_capital_lease": 40, "loan": 25, "fmv_operating_lease": 20, "fixed_purchase_option": 8, "trac": 7,
-        "monthly": 92, "invoice_past_due": 4, "invoice_reversed": 1, "receipt_ach": 55,
-        "receipt_check_or_lockbox": 35, "receipt_webeft": 7, "equipment_1_item": 60, "equipment_2_to_5_items": 30,
-        "equipment_6_to_50_items": 10, "customer_with_line_of_credit": 5, "contract_with_guarantor": 20,
+        "one_dollar_capital_lease": 40,
+        "loan": 25,
+        "fmv_operating_lease": 20,
+        "fixed_purchase_option": 8,
+        "trac": 7,
+        "monthly": 92,
+        "invoice_past_due": 4,
+        "invoice_reversed": 1,
+        "receipt_ach": 55,
+        "receipt_check_or_lockbox": 35,
+        "receipt_webeft": 7,
+        "equipment_1_item": 60,
+        "equipment_2_to_5_items": 30,
+        "equipment_6_to_50_items": 10,
+        "customer_with_line_of_credit": 5,
+        "contract_with_guarantor": 20,
     }
     for metric, pct in designed.items():
         assert abs(shape[metric] - pct) <= max(4, pct / 4), (metric, shape[metric])
@@ -201,10 +241,13 @@ def test_enroll_rejects_bad_input_and_writes_nothing(aspire_small, portal_databa
 def test_enroll_picks_booked_customers_deterministically(aspire_small, portal_database):
     chosen = portal.enroll(portal_database, aspire_small, count=5, seed=3)
     assert sorted(chosen) == portal.enrolled_accounts(portal_database)
-    booked = fetch(aspire_small, "select count(distinct r.AccountOid) from dbo.ContractRole r "
-                                  "join dbo.Contract c on c.ContractOid = r.ContractOid "
-                                  "where r.RoleType = 'Customer' and c.IsBooked = 1 and r.AccountOid = any(%s)",
-                   (chosen,))[0][0]
+    booked = fetch(
+        aspire_small,
+        "select count(distinct r.AccountOid) from dbo.ContractRole r "
+        "join dbo.Contract c on c.ContractOid = r.ContractOid "
+        "where r.RoleType = 'Customer' and c.IsBooked = 1 and r.AccountOid = any(%s)",
+        (chosen,),
+    )[0][0]
     assert booked == 5
     emails = fetch(portal_database, "select email from portal.portal_user order by user_id")
     assert len({e for (e,) in emails}) == 5 and all(e.endswith("@example.com") for (e,) in emails)
@@ -223,7 +266,12 @@ def test_enroll_picks_booked_customers_deterministically(aspire_small, portal_da
 def test_airflow_connection_uris_become_libpq_conninfo():
     conninfo = airflow_uri_to_conninfo("postgres://sync:p%40ss@%2Ftmp%2Fpg:5433/aspire?sslmode=disable&x=1")
     assert psycopg.conninfo.conninfo_to_dict(conninfo) == {
-        "host": "/tmp/pg", "port": "5433", "user": "sync", "password": "p@ss", "dbname": "aspire", "sslmode": "disable",
+        "host": "/tmp/pg",
+        "port": "5433",
+        "user": "sync",
+        "password": "p@ss",
+        "dbname": "aspire",
+        "sslmode": "disable",
     }
     with pytest.raises(ValueError, match="postgres://"):
         airflow_uri_to_conninfo("mysql://u@h/db")
@@ -261,7 +309,10 @@ def test_billing_and_cash_events(activity_aspire):
     assert money_of(dsn, invoice_query, invoice) == ("PartiallyPaid", amount, amount - part)
     receipt = paid["CashReceipt"][0]
     assert money_of(dsn, "select Status, Amount, Method from dbo.CashReceipt where ReceiptOid = %s", receipt) == (
-        "Posted", part, "WebEFT")
+        "Posted",
+        part,
+        "WebEFT",
+    )
 
     rest = simulate.post_receipt(dsn, invoice)
     assert money_of(dsn, invoice_query, invoice) == ("Paid", amount, 0)
@@ -289,16 +340,19 @@ def test_contract_events(activity_aspire):
     booked = simulate.book_contract(dsn, rng=random.Random(3))
     assert_bumped(dsn, booked, since)
     contract = booked["Contract"][0]
-    assert money_of(dsn, "select Status, IsBooked, BookedDate = CommencementDate from dbo.Contract "
-                         "where ContractOid = %s", contract) == ("Commenced", 1, True)
+    assert money_of(
+        dsn, "select Status, IsBooked, BookedDate = CommencementDate from dbo.Contract where ContractOid = %s", contract
+    ) == ("Commenced", 1, True)
     assert fetch(dsn, "select count(*) from dbo.Equipment where ContractOid = %s", (contract,))[0][0] > 0
 
     since = min_active(dsn)
     restructured = simulate.restructure(dsn, rng=random.Random(4))
     assert_bumped(dsn, restructured, since)
     target = restructured["Contract"][0]
-    schedule = "select TermMonths, PaymentFrequency, (select count(*) from dbo.AmortizationLine a " \
-               "where a.ContractOid = c.ContractOid) from dbo.Contract c where ContractOid = %s"
+    schedule = (
+        "select TermMonths, PaymentFrequency, (select count(*) from dbo.AmortizationLine a "
+        "where a.ContractOid = c.ContractOid) from dbo.Contract c where ContractOid = %s"
+    )
     term, frequency, lines = fetch(dsn, schedule, (target,))[0]
     assert lines == term // MONTHS_PER_PERIOD[frequency]
     longer = simulate.restructure(dsn, target, term_months=term + 12)
@@ -312,9 +366,12 @@ def test_contract_events(activity_aspire):
     ended = simulate.terminate_contract(dsn, target)
     assert_bumped(dsn, ended, since)
     assert money_of(dsn, "select Status, IsBooked from dbo.Contract where ContractOid = %s", target) == (
-        "Terminated", 1)
-    assert money_of(dsn, "select PrincipalBalance, RemainingPayments from dbo.ContractValues "
-                         "where ContractOid = %s", target) == (0, 0)
+        "Terminated",
+        1,
+    )
+    assert money_of(
+        dsn, "select PrincipalBalance, RemainingPayments from dbo.ContractValues where ContractOid = %s", target
+    ) == (0, 0)
     with pytest.raises(ValueError, match="only booked, commenced"):
         simulate.terminate_contract(dsn, target)
 
@@ -324,8 +381,11 @@ def test_contract_events(activity_aspire):
     assert_bumped(dsn, role, since)
     simulate.remove_role(dsn, role["ContractRole"][0])
     assert row_versions(dsn, "ContractRole", role["ContractRole"]) == [None]
-    customer_role = fetch(dsn, "select ContractRoleOid from dbo.ContractRole "
-                               "where ContractOid = %s and RoleType = 'Customer'", (contract,))[0][0]
+    customer_role = fetch(
+        dsn,
+        "select ContractRoleOid from dbo.ContractRole where ContractOid = %s and RoleType = 'Customer'",
+        (contract,),
+    )[0][0]
     with pytest.raises(ValueError, match="Customer role"):
         simulate.remove_role(dsn, customer_role)
     with pytest.raises(ValueError, match="role_type"):
@@ -340,8 +400,11 @@ def test_account_events(activity_aspire):
     for event in (simulate.edit_account, simulate.edit_contact, simulate.change_credit_usage):
         assert_bumped(dsn, event(dsn, rng=random.Random(5)), since)
     line = simulate.change_credit_usage(dsn, delta=Decimal("-1e9"))["LineOfCredit"][0]
-    assert money_of(dsn, "select UsedAmount, AvailableAmount = ApprovedAmount from dbo.LineOfCredit "
-                         "where LineOfCreditOid = %s", line) == (0, True)
+    assert money_of(
+        dsn,
+        "select UsedAmount, AvailableAmount = ApprovedAmount from dbo.LineOfCredit where LineOfCreditOid = %s",
+        line,
+    ) == (0, True)
     gone = simulate.delete_contact(dsn, rng=random.Random(6))
     assert row_versions(dsn, "AccountContact", gone["AccountContact"]) == [None]
     with pytest.raises(ValueError, match="does not exist"):
@@ -352,9 +415,12 @@ def test_new_customer_can_be_enrolled(activity_aspire, portal_database):
     since = min_active(activity_aspire)
     account = simulate.new_customer(activity_aspire, rng=random.Random(7))
     assert_bumped(activity_aspire, {"Account": [account]}, since)
-    invoices, receipts = fetch(activity_aspire, "select (select count(*) from dbo.Invoice where AccountOid = %(a)s), "
-                                                "(select count(*) from dbo.CashReceipt where AccountOid = %(a)s)",
-                               {"a": account})[0]
+    invoices, receipts = fetch(
+        activity_aspire,
+        "select (select count(*) from dbo.Invoice where AccountOid = %(a)s), "
+        "(select count(*) from dbo.CashReceipt where AccountOid = %(a)s)",
+        {"a": account},
+    )[0]
     assert invoices > 0 and receipts > 0
     assert portal.enroll(portal_database, activity_aspire, account_oid=account) == [account]
     assert check(activity_aspire, "select_contract_rule_breaks") == []

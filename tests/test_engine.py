@@ -25,8 +25,9 @@ def portal(fresh_database, aspire_small):
 
 def load(aspire_dsn, portal_dsn, name):
     with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
-        return engine.load_entity(source, target, engine.LoadRequest(catalogue.entity(name), "full"),
-                                  dialect="postgres")
+        return engine.load_entity(
+            source, target, engine.LoadRequest(catalogue.entity(name), "full"), dialect="postgres"
+        )
 
 
 def test_first_load_copies_straight_into_the_empty_table_then_merges(aspire_small, portal):
@@ -47,7 +48,9 @@ def test_a_writer_that_commits_while_the_first_load_waits_turns_it_into_a_merge(
     with psycopg.connect(dsn) as writer:
         writer.execute(  # an overlapping load already wrote a newer version of one of the customer's accounts
             "insert into aspire.account (account_oid, account_number, name, is_business, status, last_modified_at, "
-            "source_rowver) values (%s, 'X', 'Written meanwhile', true, 'Active', now(), %s)", (accounts[0], newer))
+            "source_rowver) values (%s, 'X', 'Written meanwhile', true, 'Active', now(), %s)",
+            (accounts[0], newer),
+        )
         results = []
         loader = threading.Thread(target=lambda: results.append(load(aspire_small, dsn, "account")))
         loader.start()
@@ -58,8 +61,9 @@ def test_a_writer_that_commits_while_the_first_load_waits_turns_it_into_a_merge(
     (result,) = results
     assert not result.copied_directly
     assert result.rows_inserted == len(accounts) - 1 and result.rows_updated == 0
-    assert conn.execute("select name, source_rowver from aspire.account where account_oid = %s",
-                        (accounts[0],)).fetchone() == ("Written meanwhile", newer)
+    assert conn.execute(
+        "select name, source_rowver from aspire.account where account_oid = %s", (accounts[0],)
+    ).fetchone() == ("Written meanwhile", newer)
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +119,17 @@ def test_a_changed_invoice_brings_its_unchanged_details(own_aspire, fresh_databa
     with psycopg.connect(own_aspire, autocommit=True) as aspire:
         invoice, details = aspire.execute(
             "select i.invoiceoid, count(*) from dbo.invoice i join dbo.invoicedetail d on d.invoiceoid = i.invoiceoid "
-            "where i.accountoid = %s group by 1 order by 1 limit 1", (customer,)).fetchone()
+            "where i.accountoid = %s group by 1 order by 1 limit 1",
+            (customer,),
+        ).fetchone()
         aspire.execute("update dbo.invoice set status = status where invoiceoid = %s", (invoice,))
         deadline = time.monotonic() + 30  # the read bound passes the update once no older transaction is open
-        while aspire.execute("select min_active_rowversion() <= (select rowver from dbo.invoice where invoiceoid = %s)",
-                             (invoice,)).fetchone()[0] and time.monotonic() < deadline:
+        while (
+            aspire.execute(
+                "select min_active_rowversion() <= (select rowver from dbo.invoice where invoiceoid = %s)", (invoice,)
+            ).fetchone()[0]
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.2)
     again = run(own_aspire, portal_dsn, "invoice_detail", "incremental")
     assert again.rows_read == details  # the details did not change, their invoice did
@@ -130,9 +140,13 @@ def test_a_customer_linked_again_after_its_full_sync_is_due_again(aspire_small, 
 
     dsn, conn, accounts = portal
     assert sorted(tasks.claim_customers_without_full_sync(conn, max_triggers=100)) == sorted(accounts)
-    conn.execute("update aspire_sync.customer_sync_status set full_sync_completed_at = now(), "
-                 "full_sync_requested_at = now() - interval '2 hours'")
+    conn.execute(
+        "update aspire_sync.customer_sync_status set full_sync_completed_at = now(), "
+        "full_sync_requested_at = now() - interval '2 hours'"
+    )
     assert tasks.claim_customers_without_full_sync(conn, max_triggers=100) == []
-    conn.execute("update portal.portal_user_account set linked_at = now() + interval '1 second' "
-                 "where account_oid = %s", (accounts[0],))  # un-enrolled and linked again since
+    conn.execute(
+        "update portal.portal_user_account set linked_at = now() + interval '1 second' where account_oid = %s",
+        (accounts[0],),
+    )  # un-enrolled and linked again since
     assert tasks.claim_customers_without_full_sync(conn, max_triggers=100) == [accounts[0]]

@@ -44,28 +44,43 @@ def customers(aspire, fresh_database):
     accounts = portal_app.enroll(probe, aspire, count=4, seed=5)
     first = accounts[0]
     with psycopg.connect(aspire) as conn:
-        accounts.append(conn.execute("select min(accountoid) from dbo.lineofcredit where accountoid <> all(%s)",
-                                     (accounts,)).fetchone()[0])
+        accounts.append(
+            conn.execute(
+                "select min(accountoid) from dbo.lineofcredit where accountoid <> all(%s)", (accounts,)
+            ).fetchone()[0]
+        )
         conn.execute("set session_replication_role = replica")
         contract = conn.execute(
             "select c.contractoid from dbo.contract c join dbo.contractrole r on r.contractoid = c.contractoid "
             "where c.isbooked = 1 and r.roletype = 'Customer' and r.accountoid = %s order by 1 limit 1",
-            (first,)).fetchone()[0]
-        conn.execute("update dbo.account set name = %s, dbaname = null, addressline1 = %s, email = '', "
-                     "isbusiness = 0, lastmodifiedat = '2024-11-03 01:30:00.001' where accountoid = %s",
-                     (NAME, STREET, first))
-        conn.execute("update dbo.accountcontact set firstname = 'Zoë', lastname = 'Ñúñez-Øster', phone = null "
-                     "where contactoid = (select min(contactoid) from dbo.accountcontact where accountoid = %s)",
-                     (first,))
-        conn.execute("update dbo.contract set rate = 0.050000, residualamount = 0.00, paymentamount = 1200.50, "
-                     "terminationdate = null, lastmodifiedat = '2024-03-10 02:30:00.999' where contractoid = %s",
-                     (contract,))
-        conn.execute("update dbo.invoice set amount = 9999999999999999.99, balance = -0.10, "
-                     "invoicedate = '1900-01-01', duedate = '9999-12-31', lastmodifiedat = '1999-12-31 23:59:59.990' "
-                     "where invoiceoid = (select min(invoiceoid) from dbo.invoice where accountoid = %s)", (first,))
-        conn.execute("update dbo.equipment set quantity = 2147483647, modelyear = null, make = 'Škoda' "
-                     "where equipmentoid = (select min(equipmentoid) from dbo.equipment where contractoid = %s)",
-                     (contract,))
+            (first,),
+        ).fetchone()[0]
+        conn.execute(
+            "update dbo.account set name = %s, dbaname = null, addressline1 = %s, email = '', "
+            "isbusiness = 0, lastmodifiedat = '2024-11-03 01:30:00.001' where accountoid = %s",
+            (NAME, STREET, first),
+        )
+        conn.execute(
+            "update dbo.accountcontact set firstname = 'Zoë', lastname = 'Ñúñez-Øster', phone = null "
+            "where contactoid = (select min(contactoid) from dbo.accountcontact where accountoid = %s)",
+            (first,),
+        )
+        conn.execute(
+            "update dbo.contract set rate = 0.050000, residualamount = 0.00, paymentamount = 1200.50, "
+            "terminationdate = null, lastmodifiedat = '2024-03-10 02:30:00.999' where contractoid = %s",
+            (contract,),
+        )
+        conn.execute(
+            "update dbo.invoice set amount = 9999999999999999.99, balance = -0.10, "
+            "invoicedate = '1900-01-01', duedate = '9999-12-31', lastmodifiedat = '1999-12-31 23:59:59.990' "
+            "where invoiceoid = (select min(invoiceoid) from dbo.invoice where accountoid = %s)",
+            (first,),
+        )
+        conn.execute(
+            "update dbo.equipment set quantity = 2147483647, modelyear = null, make = 'Škoda' "
+            "where equipmentoid = (select min(equipmentoid) from dbo.equipment where contractoid = %s)",
+            (contract,),
+        )
     return accounts, contract
 
 
@@ -83,8 +98,11 @@ def load_all(aspire, portal_dsn, *, typed, monkeypatch, caplog, kinds):
     """Loads every entity; asserts every COPY of the loads (rows, changed keys) took the format of its rows."""
     monkeypatch.setattr(engine, "_TEXT_PASS_THROUGH", not typed)
     caplog.clear()
-    with (caplog.at_level(logging.DEBUG, logger="aspire_portal.engine"), psycopg.connect(aspire) as source,
-          psycopg.connect(portal_dsn, autocommit=True) as target):
+    with (
+        caplog.at_level(logging.DEBUG, logger="aspire_portal.engine"),
+        psycopg.connect(aspire) as source,
+        psycopg.connect(portal_dsn, autocommit=True) as target,
+    ):
         for entity in catalogue.ENTITIES:
             engine.load_entity(source, target, engine.LoadRequest(entity, kinds(entity)), dialect="postgres")
     formats = {m.split(": ")[1] for m in caplog.messages if m.startswith("COPY into ")}
@@ -95,14 +113,15 @@ def rows(conn, entity):
     """Every row of the entity's portal table, every column but synced_at, in key order."""
     columns = engine._target_columns(conn, entity)
     statement = sql.SQL("select {} from {} order by {}").format(
-        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(entity.target_table),
-        sql.SQL(", ").join(map(sql.Identifier, entity.key)))
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(entity.target_table),
+        sql.SQL(", ").join(map(sql.Identifier, entity.key)),
+    )
     return conn.execute(statement).fetchall()
 
 
 def assert_same_portals(aspire, text_dsn, typed_dsn, accounts):
-    with (psycopg.connect(aspire) as source, psycopg.connect(text_dsn) as text,
-          psycopg.connect(typed_dsn) as typed):
+    with psycopg.connect(aspire) as source, psycopg.connect(text_dsn) as text, psycopg.connect(typed_dsn) as typed:
         for entity in catalogue.ENTITIES:
             expected, actual = rows(text, entity), rows(typed, entity)
             assert expected, f"{entity.name}: nothing loaded"
@@ -125,26 +144,53 @@ def test_typed_rows_land_exactly_as_text_rows(aspire, customers, fresh_database,
 
     with psycopg.connect(typed_dsn) as conn:  # the edge values are there, as Python reads them back
         first = accounts[0]
-        assert conn.execute("select name, dba_name, address_line1, email, is_business, last_modified_at "
-                            "from aspire.account where account_oid = %s", (first,)).fetchone() == (
-            NAME, None, STREET, "", False, datetime(2024, 11, 3, 1, 30, 0, 1000))
-        assert conn.execute("select rate, residual_amount, payment_amount, termination_date, last_modified_at "
-                            "from aspire.contract where contract_oid = %s", (contract,)).fetchone() == (
-            Decimal("0.050000"), Decimal("0.00"), Decimal("1200.50"), None, datetime(2024, 3, 10, 2, 30, 0, 999000))
-        assert str(conn.execute("select rate from aspire.contract where contract_oid = %s",
-                                (contract,)).fetchone()[0]) == "0.050000"  # trailing zeros kept
-        assert conn.execute("select amount, balance, invoice_date, due_date, last_modified_at from aspire.invoice "
-                            "where account_oid = %s order by invoice_oid limit 1", (first,)).fetchone() == (
-            Decimal("9999999999999999.99"), Decimal("-0.10"), date(1900, 1, 1), date(9999, 12, 31),
-            datetime(1999, 12, 31, 23, 59, 59, 990000))
-        assert conn.execute("select quantity, model_year, make from aspire.equipment where contract_oid = %s "
-                            "order by equipment_oid limit 1", (contract,)).fetchone() == (2147483647, None, "Škoda")
-        assert conn.execute("select first_name, last_name from aspire.account_contact where account_oid = %s "
-                            "order by contact_oid limit 1", (first,)).fetchone() == ("Zoë", "Ñúñez-Øster")
+        assert conn.execute(
+            "select name, dba_name, address_line1, email, is_business, last_modified_at "
+            "from aspire.account where account_oid = %s",
+            (first,),
+        ).fetchone() == (NAME, None, STREET, "", False, datetime(2024, 11, 3, 1, 30, 0, 1000))
+        assert conn.execute(
+            "select rate, residual_amount, payment_amount, termination_date, last_modified_at "
+            "from aspire.contract where contract_oid = %s",
+            (contract,),
+        ).fetchone() == (
+            Decimal("0.050000"),
+            Decimal("0.00"),
+            Decimal("1200.50"),
+            None,
+            datetime(2024, 3, 10, 2, 30, 0, 999000),
+        )
+        assert (
+            str(conn.execute("select rate from aspire.contract where contract_oid = %s", (contract,)).fetchone()[0])
+            == "0.050000"
+        )  # trailing zeros kept
+        assert conn.execute(
+            "select amount, balance, invoice_date, due_date, last_modified_at from aspire.invoice "
+            "where account_oid = %s order by invoice_oid limit 1",
+            (first,),
+        ).fetchone() == (
+            Decimal("9999999999999999.99"),
+            Decimal("-0.10"),
+            date(1900, 1, 1),
+            date(9999, 12, 31),
+            datetime(1999, 12, 31, 23, 59, 59, 990000),
+        )
+        assert conn.execute(
+            "select quantity, model_year, make from aspire.equipment where contract_oid = %s "
+            "order by equipment_oid limit 1",
+            (contract,),
+        ).fetchone() == (2147483647, None, "Škoda")
+        assert conn.execute(
+            "select first_name, last_name from aspire.account_contact where account_oid = %s "
+            "order by contact_oid limit 1",
+            (first,),
+        ).fetchone() == ("Zoë", "Ñúñez-Øster")
 
     with psycopg.connect(aspire) as conn:  # a change, as ASPIRE's users make it (the trigger stamps it)
-        conn.execute("update dbo.account set name = 'Ünïcödé Leasing GmbH', dbaname = 'Straße 7' "
-                     "where accountoid = %s", (accounts[1],))
+        conn.execute(
+            "update dbo.account set name = 'Ünïcödé Leasing GmbH', dbaname = 'Straße 7' where accountoid = %s",
+            (accounts[1],),
+        )
         conn.execute("update dbo.invoice set amount = 10.10, balance = 0 where accountoid = %s", (accounts[0],))
         conn.execute("update dbo.contractvalues set nextduedate = null where contractoid = %s", (contract,))
         conn.execute("update dbo.accountcontact set isprimary = 1 - isprimary where accountoid = %s", (accounts[0],))
@@ -156,10 +202,12 @@ def test_typed_rows_land_exactly_as_text_rows(aspire, customers, fresh_database,
     load_all(aspire, typed_dsn, typed=True, monkeypatch=monkeypatch, caplog=caplog, kinds=after_the_change)
     assert_same_portals(aspire, text_dsn, typed_dsn, accounts)
     with psycopg.connect(typed_dsn) as conn:
-        assert conn.execute("select name, dba_name from aspire.account where account_oid = %s",
-                            (accounts[1],)).fetchone() == ("Ünïcödé Leasing GmbH", "Straße 7")
-        assert {row[0] for row in conn.execute("select amount from aspire.invoice where account_oid = %s",
-                                               (accounts[0],))} == {Decimal("10.10")}
+        assert conn.execute(
+            "select name, dba_name from aspire.account where account_oid = %s", (accounts[1],)
+        ).fetchone() == ("Ünïcödé Leasing GmbH", "Straße 7")
+        assert {
+            row[0] for row in conn.execute("select amount from aspire.invoice where account_oid = %s", (accounts[0],))
+        } == {Decimal("10.10")}
 
 
 def test_a_value_of_another_python_type_goes_in_as_text_copy(fresh_database):
@@ -175,8 +223,7 @@ def test_a_value_of_another_python_type_goes_in_as_text_copy(fresh_database):
         assert engine._binary_copy_types(cursor, "priced", names, [(1, Decimal(1), "TX", 17)]) is None
 
 
-@pytest.mark.parametrize(("column_type", "value"), [("integer", 2**31), ("integer", -(2**31) - 1),
-                                                     ("smallint", 2**15)])
+@pytest.mark.parametrize(("column_type", "value"), [("integer", 2**31), ("integer", -(2**31) - 1), ("smallint", 2**15)])
 def test_binary_copy_refuses_an_integer_out_of_range(fresh_database, column_type, value):
     """psycopg's own binary int4/int2 dumpers keep the low bits of a value too large; a load must fail instead."""
     dsn = fresh_database("portal_typed_range")

@@ -30,8 +30,7 @@ def world(fresh_database, dagbag):
     portal_app.create_portal_schema(portal_dsn)
     portal_app.enroll(portal_dsn, aspire_dsn, count=20, seed=7)
     use_connections(aspire_dsn, portal_dsn)
-    with psycopg.connect(aspire_dsn, autocommit=True) as aspire, \
-            psycopg.connect(portal_dsn, autocommit=True) as portal:
+    with psycopg.connect(aspire_dsn, autocommit=True) as aspire, psycopg.connect(portal_dsn, autocommit=True) as portal:
         settle(aspire)
         run_dag(dagbag)
         yield aspire_dsn, portal_dsn, aspire, portal
@@ -62,7 +61,9 @@ def new_invoice(aspire: psycopg.Connection, account: int) -> int:
         "insert into dbo.invoice (invoiceoid, invoicenumber, accountoid, contractoid, invoicedate, duedate, amount, "
         "balance, status) select m.oid, 'EXPLAIN-' || m.oid, %s, null, current_date, current_date + 30, 125.00, "
         "125.00, i.status from dbo.invoice as i, (select max(invoiceoid) + 1 as oid from dbo.invoice) as m "
-        "order by i.invoiceoid limit 1 returning invoiceoid", (account,)).fetchone()[0]
+        "order by i.invoiceoid limit 1 returning invoiceoid",
+        (account,),
+    ).fetchone()[0]
 
 
 def test_a_booked_contract_of_an_enrolled_customer_is_in_the_portal(world):
@@ -100,7 +101,9 @@ def test_a_booked_contract_whose_parties_are_not_enrolled(world):
         "select c.contractoid from dbo.contract c where c.isbooked = 1 and not exists ("
         " select 1 from dbo.contractrole r where r.contractoid = c.contractoid"
         " and r.roletype in ('Customer', 'Guarantor') and r.accountoid = any(%s)) "
-        "order by 1 limit 1", (enrolled(world),)).fetchone()[0]
+        "order by 1 limit 1",
+        (enrolled(world),),
+    ).fetchone()[0]
     answer = ask(world, "contract", contract)
     assert answer.reason == "no_enrolled_customer_or_guarantor" and not answer.in_scope
     assert "(not enrolled)" in answer.why and "portal user is created" in answer.next
@@ -112,7 +115,9 @@ def test_a_customer_and_an_invoice_of_an_account_not_enrolled(world):
         "select i.accountoid, i.invoiceoid from dbo.invoice i where i.accountoid <> all(%(enrolled)s) and not exists ("
         " select 1 from dbo.contractrole r join dbo.contract c using (contractoid) where r.contractoid = i.contractoid"
         " and c.isbooked = 1 and r.roletype in ('Customer', 'Guarantor') and r.accountoid = any(%(enrolled)s)) "
-        "order by 2 limit 1", {"enrolled": enrolled(world)}).fetchone()
+        "order by 2 limit 1",
+        {"enrolled": enrolled(world)},
+    ).fetchone()
     assert ask(world, "customer", account).reason == "account_not_enrolled"
     answer = ask(world, "invoice", invoice)
     assert answer.reason == "account_not_enrolled" and f"billed to account {account} (not enrolled)" in answer.why
@@ -131,8 +136,10 @@ def test_an_invoice_committed_after_the_last_run_is_pending_and_the_command_load
     answer = ask(world, "invoice", invoice)
     assert (answer.reason, answer.in_scope, answer.in_portal) == ("pending_next_run", True, False)
     assert "next 15-minute run" in answer.next
-    assert answer.command == ("airflow dags trigger aspire_portal_incremental --conf "
-                              f"'{json.dumps({'entities': ['invoice', 'invoice_detail'], 'customer_ids': [account]})}'")
+    assert answer.command == (
+        "airflow dags trigger aspire_portal_incremental --conf "
+        f"'{json.dumps({'entities': ['invoice', 'invoice_detail'], 'customer_ids': [account]})}'"
+    )
     conf = json.loads(answer.command.split("--conf ", 1)[1].strip("'"))
     run_dag(dagbag, conf=conf)  # what the command triggers
     assert ask(world, "invoice", invoice).reason == "in_portal"
@@ -165,10 +172,13 @@ def test_a_contract_just_transferred_away_is_pending_removal_then_gone(world, da
         "select r.contractoid, r.accountoid from dbo.contractrole r join dbo.contract c using (contractoid) "
         "where c.isbooked = 1 and r.roletype = 'Customer' and r.accountoid = any(%(enrolled)s) and not exists ("
         "  select 1 from dbo.contractrole o where o.contractoid = r.contractoid and o.roletype = 'Guarantor' "
-        "  and o.accountoid = any(%(enrolled)s)) order by 1 limit 1", {"enrolled": accounts}).fetchone()
+        "  and o.accountoid = any(%(enrolled)s)) order by 1 limit 1",
+        {"enrolled": accounts},
+    ).fetchone()
     assert ask(world, "contract", contract).reason == "in_portal"
-    stranger = aspire.execute("select min(accountoid) from dbo.account where accountoid <> all(%s)",
-                              (accounts,)).fetchone()[0]
+    stranger = aspire.execute(
+        "select min(accountoid) from dbo.account where accountoid <> all(%s)", (accounts,)
+    ).fetchone()[0]
     aspire.execute(generate_transfer_sql(), {"contract_oid": contract, "account_oid": stranger})
 
     answer = ask(world, "contract", contract)
@@ -184,8 +194,11 @@ def test_a_contract_just_transferred_away_is_pending_removal_then_gone(world, da
 
 def test_a_receipt_missing_below_the_watermark_is_drift_the_daily_refresh_repairs(world, dagbag):
     _a, _p, aspire, portal = world
-    receipt, account = portal.execute("select receipt_oid, account_oid from aspire.cash_receipt where account_oid = "
-                                      "any(%s) order by receipt_oid limit 1", (enrolled(world),)).fetchone()
+    receipt, account = portal.execute(
+        "select receipt_oid, account_oid from aspire.cash_receipt where account_oid = "
+        "any(%s) order by receipt_oid limit 1",
+        (enrolled(world),),
+    ).fetchone()
     portal.execute("delete from aspire.cash_receipt where receipt_oid = %s", (receipt,))  # lost by the portal
     answer = ask(world, "receipt", receipt)
     assert (answer.reason, answer.in_scope, answer.in_portal) == ("pending_next_run", True, False)
@@ -217,10 +230,14 @@ def test_an_invoice_whose_entity_load_is_failing(world):
         locked.wait(30)
         run = engine.RunContext("aspire_portal_incremental", "explain_failing", "load_invoice")
         request = engine.LoadRequest(entity=catalogue.entity("invoice"), kind="incremental", run=run)
-        with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target, \
-                pytest.raises(engine.LockTimeout):
-            engine.load_entity(source, target, request, dialect="postgres",
-                               timeouts=engine.LockTimeouts(coordination="5s", other="1s"))
+        with (
+            psycopg.connect(aspire_dsn) as source,
+            psycopg.connect(portal_dsn, autocommit=True) as target,
+            pytest.raises(engine.LockTimeout),
+        ):
+            engine.load_entity(
+                source, target, request, dialect="postgres", timeouts=engine.LockTimeouts(coordination="5s", other="1s")
+            )
     finally:
         go.set()
         holder.join()
@@ -280,10 +297,12 @@ def test_status_shows_the_failing_load_first_then_quarantine_and_staleness(world
         assert report["worst"] == "ok"
         assert {e["entity"]: e["state"] for e in report["entities"]} == {e.name: "ok" for e in catalogue.ENTITIES}
         assert [(q["account_oid"], q["reason"]) for q in report["quarantined"]] == [
-            ("999999999999", "names no ASPIRE account (no dbo.Account row with this AccountOid)")]
+            ("999999999999", "names no ASPIRE account (no dbo.Account row with this AccountOid)")
+        ]
         assert cli(world, "status", "--stale-after", "0").returncode == 2  # a usage error
-        portal.execute("update aspire_sync.watermark set data_as_of = data_as_of - interval '2 hours' "
-                       "where entity = 'account'")  # as if the incremental had stood still for two hours
+        portal.execute(
+            "update aspire_sync.watermark set data_as_of = data_as_of - interval '2 hours' where entity = 'account'"
+        )  # as if the incremental had stood still for two hours
         stale = cli(world, "status", "--stale-after", "60")
         assert stale.stdout.splitlines()[0].endswith(": stale")
         assert "STALE    account" in stale.stdout and "is aspire_portal_incremental running" in stale.stdout

@@ -47,24 +47,36 @@ CHICAGO_DAY = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # 08:00 in Chicago, the 
 
 # ---- fixtures and helpers ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def world(fresh_database):
     aspire_dsn = fresh_database("incr_aspire")
     generate.create(aspire_dsn, size="small", seed=2026)
     portal_dsn = fresh_database("incr_portal")
     portal_app.create_portal_schema(portal_dsn)
-    with psycopg.connect(aspire_dsn, autocommit=True) as aspire, \
-            psycopg.connect(portal_dsn, autocommit=True) as portal, pytest.MonkeyPatch.context() as patch:
+    with (
+        psycopg.connect(aspire_dsn, autocommit=True) as aspire,
+        psycopg.connect(portal_dsn, autocommit=True) as portal,
+        pytest.MonkeyPatch.context() as patch,
+    ):
         enrolled = portal_app.enroll(portal_dsn, aspire_dsn, count=30, seed=5)
         # a customer with a contract not booked yet, so a booking can bring a contract into scope
         unbooked = aspire.execute(
             "select contractoid, customeraccountoid from dbo.contract where isbooked = 0 and status = 'UnCommenced' "
-            "and customeraccountoid <> all(%s) order by contractoid limit 1", (enrolled,)).fetchone()
+            "and customeraccountoid <> all(%s) order by contractoid limit 1",
+            (enrolled,),
+        ).fetchone()
         portal_app.enroll(portal_dsn, aspire_dsn, account_oid=unbooked[1])
         patch.setenv(MAX_TRIGGERS, "100")  # the first run asks a full sync for every enrolled customer
         use_connections(aspire_dsn, portal_dsn)
-        yield SimpleNamespace(aspire_dsn=aspire_dsn, portal_dsn=portal_dsn, aspire=aspire, portal=portal,
-                              unbooked_contract=unbooked[0], notes={})
+        yield SimpleNamespace(
+            aspire_dsn=aspire_dsn,
+            portal_dsn=portal_dsn,
+            aspire=aspire,
+            portal=portal,
+            unbooked_contract=unbooked[0],
+            notes={},
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -109,16 +121,18 @@ def watermarks(portal: psycopg.Connection) -> dict[str, int]:
 def loads(portal: psycopg.Connection, run_id: str, *, scope_only: bool = False) -> dict[str, dict]:
     """The run log of one run, by entity; with `scope_only`, the daily entities' scope-change loads too."""
     with portal.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        rows = cur.execute("select * from aspire_sync.run_log where run_id = %s order by run_log_id",
-                           (run_id,)).fetchall()
+        rows = cur.execute(
+            "select * from aspire_sync.run_log where run_id = %s order by run_log_id", (run_id,)
+        ).fetchall()
     return {row["entity"]: row for row in rows if scope_only or row["load_kind"] != "scope"}
 
 
 def source_versions(aspire: psycopg.Connection, entity: str, accounts: list[int]) -> dict[tuple, int]:
     """key -> RowVer of the rows of `entity` in scope for `accounts` (the projection's scope rule)."""
     key, _money, predicate, _tkey, _tmoney = SPEC[entity]
-    rows = aspire.execute(f"select {key}, rowver from dbo.{SOURCE_TABLES[entity]} where {predicate}",
-                          {"accounts": accounts}).fetchall()
+    rows = aspire.execute(
+        f"select {key}, rowver from dbo.{SOURCE_TABLES[entity]} where {predicate}", {"accounts": accounts}
+    ).fetchall()
     return {tuple(row[:-1]): row[-1] for row in rows}
 
 
@@ -165,8 +179,13 @@ def assert_only_deleted_rows_wait(w, extras: dict[str, set]) -> None:
     them): a row that left the scope must be gone after the run."""
     for entity, keys in extras.items():
         key_column = SPEC[entity][0]
-        alive = [k for k in keys if w.aspire.execute(
-            f"select count(*) from dbo.{SOURCE_TABLES[entity]} where {key_column} = %s", k).fetchone()[0]]
+        alive = [
+            k
+            for k in keys
+            if w.aspire.execute(
+                f"select count(*) from dbo.{SOURCE_TABLES[entity]} where {key_column} = %s", k
+            ).fetchone()[0]
+        ]
         assert not alive, f"{entity}: rows out of scope still in the portal after the run: {alive[:5]}"
 
 
@@ -205,16 +224,22 @@ def billable_contracts(w, count: int) -> list[int]:
     """Booked, commenced contracts of enrolled customers (new_invoice can bill them)."""
     rows = w.aspire.execute(
         "select contractoid from dbo.contract where isbooked = 1 and status = 'Commenced' "
-        "and customeraccountoid = any(%s) order by contractoid limit %s", (enrolled(w), count)).fetchall()
+        "and customeraccountoid = any(%s) order by contractoid limit %s",
+        (enrolled(w), count),
+    ).fetchall()
     assert len(rows) == count
     return [row[0] for row in rows]
 
 
 def portal_state(portal: psycopg.Connection) -> dict:
     """Everything the sync writes: row counts and last write of each table, and the bookkeeping."""
-    tables = [t for (t,) in portal.execute(
-        "select table_schema || '.' || table_name from information_schema.tables "
-        "where table_schema in ('aspire', 'aspire_sync') order by 1")]
+    tables = [
+        t
+        for (t,) in portal.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema in ('aspire', 'aspire_sync') order by 1"
+        )
+    ]
     state = {t: portal.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
     state["watermarks"] = portal.execute("select * from aspire_sync.watermark order by entity").fetchall()
     state["status"] = portal.execute("select * from aspire_sync.customer_sync_status order by 1").fetchall()
@@ -222,6 +247,7 @@ def portal_state(portal: psycopg.Connection) -> dict:
 
 
 # ---- the first run -------------------------------------------------------------------------------------------
+
 
 def test_the_first_run_loads_the_enrolled_customers_scope(dagbag, world):
     """From an empty portal database (the DAG migrates it) the first run loads every 15-minute entity's scope, and
@@ -235,18 +261,22 @@ def test_the_first_run_loads_the_enrolled_customers_scope(dagbag, world):
     log = loads(world.portal, run.run_id, scope_only=True)
     assert set(log) == set(SPEC)
     fifteen = {e: row for e, row in log.items() if e in FIFTEEN}
-    assert all(row["status"] == "success" and row["load_kind"] == "incremental" and row["low_rowver"] == 0
-               for row in fifteen.values())
+    assert all(
+        row["status"] == "success" and row["load_kind"] == "incremental" and row["low_rowver"] == 0
+        for row in fifteen.values()
+    )
     assert all(row["status"] == "success" and row["load_kind"] == "scope" for e, row in log.items() if e not in FIFTEEN)
     assert {e: row["rows_inserted"] for e, row in log.items()} == counts
     assert watermarks(world.portal) == {e: row["high_rowver"] for e, row in fifteen.items()}
     # nobody completed a full sync yet: the run asked one for every enrolled customer
-    asked = world.portal.execute("select account_oid from aspire_sync.customer_sync_status "
-                                 "where full_sync_requested_at is not null order by 1").fetchall()
+    asked = world.portal.execute(
+        "select account_oid from aspire_sync.customer_sync_status where full_sync_requested_at is not null order by 1"
+    ).fetchall()
     assert [a for (a,) in asked] == accounts
 
 
 # ---- contracts new to scope ----------------------------------------------------------------------------------
+
 
 def test_a_booking_and_a_new_guarantor_bring_the_contracts_existing_rows(dagbag, world):
     """A contract booked for an enrolled customer brings its roles; a Guarantor role given to an enrolled account on
@@ -262,16 +292,24 @@ def test_a_booking_and_a_new_guarantor_bring_the_contracts_existing_rows(dagbag,
         "and not exists (select 1 from dbo.contractrole r where r.contractoid = c.contractoid "
         "                and r.accountoid = any(%(a)s)) "
         "and exists (select 1 from dbo.cashreceipt cr where cr.contractoid = c.contractoid) "
-        "order by c.contractoid limit 1", {"a": accounts}).fetchone()[0]
+        "order by c.contractoid limit 1",
+        {"a": accounts},
+    ).fetchone()[0]
     hanging = {  # entity -> (source table, contract column) of the rows that hang off a contract
-        "contract": ("contract", "contractoid"), "contract_role": ("contractrole", "contractoid"),
-        "invoice": ("invoice", "contractoid"), "invoice_detail": ("invoicedetail", "contractoid"),
+        "contract": ("contract", "contractoid"),
+        "contract_role": ("contractrole", "contractoid"),
+        "invoice": ("invoice", "contractoid"),
+        "invoice_detail": ("invoicedetail", "contractoid"),
         "cash_receipt": ("cashreceipt", "contractoid"),
     }
 
     def rows_of(contract_oid):
-        return {e: dict(w.aspire.execute(f"select {SPEC[e][0]}, rowver from dbo.{t} where {c} = %s",
-                                         (contract_oid,)).fetchall()) for e, (t, c) in hanging.items()}
+        return {
+            e: dict(
+                w.aspire.execute(f"select {SPEC[e][0]}, rowver from dbo.{t} where {c} = %s", (contract_oid,)).fetchall()
+            )
+            for e, (t, c) in hanging.items()
+        }
 
     before_guarantor = rows_of(other)
     assert all(before_guarantor[e] for e in hanging), "the contract has no invoices, details or receipts"
@@ -286,8 +324,9 @@ def test_a_booking_and_a_new_guarantor_bring_the_contracts_existing_rows(dagbag,
     old_rows.update({(e, k): v for e, rows in rows_of(booked).items() for k, v in rows.items() if e != "contract"})
     assert rows_of(booked)["contract_role"] and all(v < marks[e] for (e, _k), v in old_rows.items())
     for contract_oid in (booked, other):
-        present = w.portal.execute("select count(*) from aspire.contract where contract_oid = %s",
-                                   (contract_oid,)).fetchone()[0]
+        present = w.portal.execute(
+            "select count(*) from aspire.contract where contract_oid = %s", (contract_oid,)
+        ).fetchone()[0]
         assert present == 0
 
     run_dag(dagbag)
@@ -300,14 +339,23 @@ def test_a_booking_and_a_new_guarantor_bring_the_contracts_existing_rows(dagbag,
 
 # ---- a transaction held open across a run ----------------------------------------------------------------------
 
+
 def invoice_rows(portal, invoice_oids):
-    return {oid for (oid,) in portal.execute("select invoice_oid from aspire.invoice where invoice_oid = any(%s)",
-                                             (invoice_oids,))}
+    return {
+        oid
+        for (oid,) in portal.execute(
+            "select invoice_oid from aspire.invoice where invoice_oid = any(%s)", (invoice_oids,)
+        )
+    }
 
 
 def detail_rows(portal, detail_oids):
-    return {oid for (oid,) in portal.execute(
-        "select invoice_detail_oid from aspire.invoice_detail where invoice_detail_oid = any(%s)", (detail_oids,))}
+    return {
+        oid
+        for (oid,) in portal.execute(
+            "select invoice_detail_oid from aspire.invoice_detail where invoice_detail_oid = any(%s)", (detail_oids,)
+        )
+    }
 
 
 def test_a_transaction_held_open_across_a_run_is_not_missed(dagbag, world):
@@ -324,8 +372,9 @@ def test_a_transaction_held_open_across_a_run_is_not_missed(dagbag, world):
         held = simulate.new_invoice(hold, held_contract)
         held_rowver = hold.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
         after = simulate.new_invoice(w.aspire_dsn, last)  # committed while the first is still open
-        after_rowver = w.aspire.execute("select rowver from dbo.invoice where invoiceoid = %s",
-                                        (after["Invoice"][0],)).fetchone()[0]
+        after_rowver = w.aspire.execute(
+            "select rowver from dbo.invoice where invoiceoid = %s", (after["Invoice"][0],)
+        ).fetchone()[0]
         assert after_rowver > held_rowver  # the held rows have the lower row versions
         assert not w.aspire.execute("select 1 from dbo.invoice where invoiceoid = %s", held["Invoice"]).fetchone()
 
@@ -349,6 +398,7 @@ def test_a_transaction_held_open_across_a_run_is_not_missed(dagbag, world):
 
 # ---- a simulated day ------------------------------------------------------------------------------------------
 
+
 def test_a_simulated_day_synced_run_by_run(dagbag, world):
     """A day of activity in four batches (2.5 hours apart, the full event mix, deletes included), each followed by
     a run: after every run the portal holds every in-scope row at its current version and nothing that was never in
@@ -358,8 +408,11 @@ def test_a_simulated_day_synced_run_by_run(dagbag, world):
     history: dict[str, set] = {e: set() for e in FIFTEEN}
     assert_synced(w, allowed_extra=history)
     accounts = enrolled(w)
-    contact = w.aspire.execute("select contactoid from dbo.accountcontact where isprimary = 0 "
-                               "and accountoid = any(%s) order by contactoid limit 1", (accounts,)).fetchone()[0]
+    contact = w.aspire.execute(
+        "select contactoid from dbo.accountcontact where isprimary = 0 "
+        "and accountoid = any(%s) order by contactoid limit 1",
+        (accounts,),
+    ).fetchone()[0]
     ran: Counter = Counter()
     written = {}
     for batch in range(4):
@@ -374,27 +427,33 @@ def test_a_simulated_day_synced_run_by_run(dagbag, world):
         extras = assert_synced(w, allowed_extra=history)
     assert all(written.values()), written
     assert ran["remove_role"] and ran["delete_contact"] and ran["book_contract"] and ran["post_receipt"]
-    modified = w.aspire.execute("select min(lastmodifiedat), max(lastmodifiedat) from dbo.invoice "
-                                "where lastmodifiedat::date = '2026-11-02'").fetchone()
+    modified = w.aspire.execute(
+        "select min(lastmodifiedat), max(lastmodifiedat) from dbo.invoice where lastmodifiedat::date = '2026-11-02'"
+    ).fetchone()
     assert modified[1] - modified[0] >= timedelta(hours=7)
     # what waits for the daily run: rows deleted in ASPIRE only (the deleted contact). The removed Guarantor role
     # took its contract out of scope: the contract and everything of it left in the same run.
     assert (contact,) in extras["account_contact"] and not extras["contract"]
     left = w.notes["guarantor_contract"]
-    assert all(not w.portal.execute(f"select count(*) from aspire.{e} where contract_oid = %s", (left,)).fetchone()[0]
-               for e in ("contract", "contract_role", "invoice", "cash_receipt", "equipment", "contract_values"))
+    assert all(
+        not w.portal.execute(f"select count(*) from aspire.{e} where contract_oid = %s", (left,)).fetchone()[0]
+        for e in ("contract", "contract_role", "invoice", "cash_receipt", "equipment", "contract_values")
+    )
 
     daily = run_dag(dagbag, DAILY_DAG_ID)
-    reconciled = {row["entity"]: row for row in loads(w.portal, daily.run_id).values()
-                  if row["task_id"].startswith("reconcile_")}
+    reconciled = {
+        row["entity"]: row for row in loads(w.portal, daily.run_id).values() if row["task_id"].startswith("reconcile_")
+    }
     assert set(reconciled) == set(FIFTEEN)
     assert {e: (r["rows_inserted"], r["rows_updated"], r["rows_deleted"]) for e, r in reconciled.items()} == {
-        e: (0, 0, len(extras[e])) for e in FIFTEEN}
+        e: (0, 0, len(extras[e])) for e in FIFTEEN
+    }
     assert_portal_equals_source(w.aspire, w.portal, enrolled(w))  # all 12 entities, exactly
     assert_synced(w)
 
 
 # ---- catch-up after an outage ---------------------------------------------------------------------------------
+
 
 def test_a_scheduler_outage_of_hours_is_caught_up_by_one_run(dagbag, world):
     w = world
@@ -405,11 +464,13 @@ def test_a_scheduler_outage_of_hours_is_caught_up_by_one_run(dagbag, world):
         ran.update(replay(w.aspire_dsn, 10, seed=300 + step, at=outage + timedelta(minutes=20 * step)))
     assert ran["new_invoice"] and ran["post_receipt"] and ran["edit_account"]
     settle(w.aspire)
-    span = w.aspire.execute("select min(lastmodifiedat), max(lastmodifiedat) from dbo.invoice "
-                            "where rowver >= %s", (marks["invoice"],)).fetchone()
+    span = w.aspire.execute(
+        "select min(lastmodifiedat), max(lastmodifiedat) from dbo.invoice where rowver >= %s", (marks["invoice"],)
+    ).fetchone()
     assert span[1] - span[0] >= timedelta(hours=7)
-    pending = {e: len([v for v in source_versions(w.aspire, e, enrolled(w)).values() if v >= marks[e]])
-               for e in FIFTEEN}
+    pending = {
+        e: len([v for v in source_versions(w.aspire, e, enrolled(w)).values() if v >= marks[e]]) for e in FIFTEEN
+    }
     assert pending["invoice"] and pending["cash_receipt"] and pending["invoice_detail"]
 
     run = run_dag(dagbag)
@@ -422,18 +483,20 @@ def test_a_scheduler_outage_of_hours_is_caught_up_by_one_run(dagbag, world):
 
 # ---- nothing to do; a load killed half way ----------------------------------------------------------------------
 
+
 def test_a_run_with_no_changes_writes_nothing(dagbag, world):
     w = world
     settle(w.aspire)
-    last_writes = {e: w.portal.execute(f"select count(*), max(synced_at) from aspire.{e}").fetchone()
-                   for e in FIFTEEN}
+    last_writes = {e: w.portal.execute(f"select count(*), max(synced_at) from aspire.{e}").fetchone() for e in FIFTEEN}
     run = run_dag(dagbag)
     log = loads(w.portal, run.run_id)
     assert set(log) == set(FIFTEEN)
     assert {e: (r["status"], r["rows_inserted"], r["rows_updated"], r["rows_deleted"]) for e, r in log.items()} == {
-        e: ("success", 0, 0, 0) for e in FIFTEEN}
-    assert {e: w.portal.execute(f"select count(*), max(synced_at) from aspire.{e}").fetchone()
-            for e in FIFTEEN} == last_writes
+        e: ("success", 0, 0, 0) for e in FIFTEEN
+    }
+    assert {
+        e: w.portal.execute(f"select count(*), max(synced_at) from aspire.{e}").fetchone() for e in FIFTEEN
+    } == last_writes
     assert_synced(w)
 
 
@@ -507,12 +570,16 @@ def test_a_load_killed_mid_stream_loses_and_duplicates_nothing(dagbag, world, mo
     retry = run_dag(dagbag)
     redone = loads(w.portal, retry.run_id)["invoice"]
     assert (redone["low_rowver"], redone["rows_inserted"], redone["rows_updated"]) == (
-        marks["invoice"], len(new_invoices), len(changed))
+        marks["invoice"],
+        len(new_invoices),
+        len(changed),
+    )
     assert_synced(w)
     assert_portal_equals_source(w.aspire, w.portal, enrolled(w), entities=FIFTEEN)
 
 
 # ---- manual-run params ------------------------------------------------------------------------------------------
+
 
 def test_the_entities_param_narrows_the_run(dagbag, world):
     w = world
@@ -526,7 +593,8 @@ def test_the_entities_param_narrows_the_run(dagbag, world):
     states = task_states(run)
     assert states["load_account"] == "success"
     assert {t: s for t, s in states.items() if t.startswith("load_") and t != "load_account"} == {
-        f"load_{e}": "skipped" for e in FIFTEEN if e != "account"}
+        f"load_{e}": "skipped" for e in FIFTEEN if e != "account"
+    }
     assert set(loads(w.portal, run.run_id)) == {"account"}
     after = w.portal.execute("select * from aspire_sync.watermark order by entity").fetchall()
     assert [row for row in after if row[0] != "account"] == [row for row in before if row[0] != "account"]
@@ -544,15 +612,21 @@ def test_the_customer_ids_param_reloads_those_customers_in_full_without_moving_w
     accounts = enrolled(w)
     customer, other = accounts[2], accounts[3]
     p = w.portal
-    lost_invoice = p.execute("select invoice_oid from aspire.invoice where account_oid = %s order by 1 limit 1",
-                             (customer,)).fetchone()[0]
+    lost_invoice = p.execute(
+        "select invoice_oid from aspire.invoice where account_oid = %s order by 1 limit 1", (customer,)
+    ).fetchone()[0]
     p.execute("delete from aspire.invoice where invoice_oid = %s", (lost_invoice,))
-    p.execute("update aspire.account set email = 'restored@backup.example', source_rowver = source_rowver - 1 "
-              "where account_oid = %s", (customer,))
-    p.execute("insert into aspire.invoice (invoice_oid, invoice_number, account_oid, contract_oid, invoice_date, "
-              "due_date, amount, balance, status, last_modified_at, source_rowver) values "
-              "(990000001, 'STALE', %s, null, '2026-01-01', '2026-01-31', 10, 10, 'Open', '2026-01-01', 1)",
-              (customer,))
+    p.execute(
+        "update aspire.account set email = 'restored@backup.example', source_rowver = source_rowver - 1 "
+        "where account_oid = %s",
+        (customer,),
+    )
+    p.execute(
+        "insert into aspire.invoice (invoice_oid, invoice_number, account_oid, contract_oid, invoice_date, "
+        "due_date, amount, balance, status, last_modified_at, source_rowver) values "
+        "(990000001, 'STALE', %s, null, '2026-01-01', '2026-01-31', 10, 10, 'Open', '2026-01-01', 1)",
+        (customer,),
+    )
     simulate.edit_account(w.aspire_dsn, other)  # a change of a customer the run does not name
     settle(w.aspire)
     before = p.execute("select * from aspire_sync.watermark order by entity").fetchall()
@@ -572,16 +646,20 @@ def test_the_customer_ids_param_reloads_those_customers_in_full_without_moving_w
     assert_synced(w)
 
 
-@pytest.mark.parametrize("conf", [
-    {"entities": ["nope"]},
-    {"entities": ["equipment"]},  # a daily entity
-    {"entities": "account"},
-    {"customer_ids": [0]},
-    {"customer_ids": [-7]},
-    {"customer_ids": ["abc"]},
-    {"customer_ids": "1000001"},
-    {"customer_ids": [1.5]},
-], ids=lambda conf: repr(conf))
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"entities": ["nope"]},
+        {"entities": ["equipment"]},  # a daily entity
+        {"entities": "account"},
+        {"customer_ids": [0]},
+        {"customer_ids": [-7]},
+        {"customer_ids": ["abc"]},
+        {"customer_ids": "1000001"},
+        {"customer_ids": [1.5]},
+    ],
+    ids=lambda conf: repr(conf),
+)
 def test_invalid_params_are_rejected_by_the_schema_and_write_nothing(dagbag, world, conf):
     before = portal_state(world.portal)
     with pytest.raises(ParamValidationError, match=next(iter(conf))):
@@ -591,6 +669,7 @@ def test_invalid_params_are_rejected_by_the_schema_and_write_nothing(dagbag, wor
 
 # ---- backfills ------------------------------------------------------------------------------------------------
 
+
 def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
@@ -599,18 +678,21 @@ def local(*args) -> datetime:
     return datetime(*args)
 
 
-@pytest.mark.parametrize("start, expected", [
-    # March 8, 2026: 02:00 CST becomes 03:00 CDT at 08:00 UTC; the local hour 02:00-03:00 does not exist
-    (utc(2026, 3, 8, 7, 30), (local(2026, 3, 8, 1, 30), local(2026, 3, 8, 1, 45))),
-    (utc(2026, 3, 8, 7, 45), (local(2026, 3, 8, 1, 45), local(2026, 3, 8, 2, 0))),
-    (utc(2026, 3, 8, 8, 0), (local(2026, 3, 8, 3, 0), local(2026, 3, 8, 3, 15))),
-    # November 1, 2026: 02:00 CDT becomes 01:00 CST at 07:00 UTC; the local hour 01:00-02:00 happens twice
-    (utc(2026, 11, 1, 6, 0), (local(2026, 11, 1, 1, 0), local(2026, 11, 1, 1, 15))),
-    (utc(2026, 11, 1, 6, 45), (local(2026, 11, 1, 1, 45), local(2026, 11, 1, 2, 0))),
-    (utc(2026, 11, 1, 7, 0), (local(2026, 11, 1, 1, 0), local(2026, 11, 1, 1, 15))),
-    (utc(2026, 11, 1, 7, 45), (local(2026, 11, 1, 1, 45), local(2026, 11, 1, 2, 0))),
-    (utc(2026, 11, 1, 8, 0), (local(2026, 11, 1, 2, 0), local(2026, 11, 1, 2, 15))),
-])
+@pytest.mark.parametrize(
+    "start, expected",
+    [
+        # March 8, 2026: 02:00 CST becomes 03:00 CDT at 08:00 UTC; the local hour 02:00-03:00 does not exist
+        (utc(2026, 3, 8, 7, 30), (local(2026, 3, 8, 1, 30), local(2026, 3, 8, 1, 45))),
+        (utc(2026, 3, 8, 7, 45), (local(2026, 3, 8, 1, 45), local(2026, 3, 8, 2, 0))),
+        (utc(2026, 3, 8, 8, 0), (local(2026, 3, 8, 3, 0), local(2026, 3, 8, 3, 15))),
+        # November 1, 2026: 02:00 CDT becomes 01:00 CST at 07:00 UTC; the local hour 01:00-02:00 happens twice
+        (utc(2026, 11, 1, 6, 0), (local(2026, 11, 1, 1, 0), local(2026, 11, 1, 1, 15))),
+        (utc(2026, 11, 1, 6, 45), (local(2026, 11, 1, 1, 45), local(2026, 11, 1, 2, 0))),
+        (utc(2026, 11, 1, 7, 0), (local(2026, 11, 1, 1, 0), local(2026, 11, 1, 1, 15))),
+        (utc(2026, 11, 1, 7, 45), (local(2026, 11, 1, 1, 45), local(2026, 11, 1, 2, 0))),
+        (utc(2026, 11, 1, 8, 0), (local(2026, 11, 1, 2, 0), local(2026, 11, 1, 2, 15))),
+    ],
+)
 def test_aspire_local_window_of_a_backfill_interval(start, expected):
     assert aspire_local_window(start, start + timedelta(minutes=15)) == expected
 
@@ -621,8 +703,10 @@ def test_aspire_local_windows_cover_a_dst_day_without_holes(day):
     interval it belongs to; consecutive windows meet, except across the March gap (which holds no local time) and
     where the November hour repeats (where they overlap by that hour)."""
     chicago = ZoneInfo("America/Chicago")
-    windows = [aspire_local_window(day + timedelta(minutes=15 * i), day + timedelta(minutes=15 * (i + 1)))
-               for i in range(26 * 4)]
+    windows = [
+        aspire_local_window(day + timedelta(minutes=15 * i), day + timedelta(minutes=15 * (i + 1)))
+        for i in range(26 * 4)
+    ]
     instants = [day + timedelta(seconds=s) for s in range(26 * 3600)]
     instants += [day + timedelta(minutes=15 * (i + 1), milliseconds=-1) for i in range(26 * 4)]  # last ms of each
     for instant in instants:
@@ -642,10 +726,18 @@ def backfill_context(start: datetime, task_id: str) -> dict:
     """The context a task instance of a backfill run of the 15-minute DAG gets."""
     from airflow.utils.types import DagRunType
 
-    dag_run = SimpleNamespace(run_type=DagRunType.BACKFILL_JOB, dag_id=DAG_ID, data_interval_start=start,
-                              data_interval_end=start + timedelta(minutes=15))
-    return {"dag_run": dag_run, "run_id": f"backfill__{start.isoformat()}", "ti": SimpleNamespace(task_id=task_id),
-            "params": {}}
+    dag_run = SimpleNamespace(
+        run_type=DagRunType.BACKFILL_JOB,
+        dag_id=DAG_ID,
+        data_interval_start=start,
+        data_interval_end=start + timedelta(minutes=15),
+    )
+    return {
+        "dag_run": dag_run,
+        "run_id": f"backfill__{start.isoformat()}",
+        "ti": SimpleNamespace(task_id=task_id),
+        "params": {},
+    }
 
 
 # (when ASPIRE wrote the row, in UTC) per label; per window start (UTC): the labels it must re-apply
@@ -657,8 +749,12 @@ BACKFILL_CASES = {
     "november": (
         # 06:05 UTC is 01:05 CDT and 07:05 UTC is 01:05 CST: the same naive LastModifiedAt, so the window of either
         # interval re-applies both (re-reading a row is harmless: the merge is idempotent)
-        {"first_pass": utc(2026, 11, 1, 6, 5), "end_of_cdt": utc(2026, 11, 1, 6, 50),
-         "second_pass": utc(2026, 11, 1, 7, 5), "later": utc(2026, 11, 1, 7, 20)},
+        {
+            "first_pass": utc(2026, 11, 1, 6, 5),
+            "end_of_cdt": utc(2026, 11, 1, 6, 50),
+            "second_pass": utc(2026, 11, 1, 7, 5),
+            "later": utc(2026, 11, 1, 7, 20),
+        },
         {utc(2026, 11, 1, 6, 45): {"end_of_cdt"}, utc(2026, 11, 1, 7, 0): {"first_pass", "second_pass"}},
     ),
 }
@@ -669,13 +765,16 @@ def test_a_backfill_reapplies_exactly_its_windows_rows_across_dst(dagbag, world,
     w = world
     written_at, windows = BACKFILL_CASES[case]
     labels = sorted(written_at)
-    accounts = dict(zip(labels, enrolled(w)[4:4 + len(labels)], strict=True))
+    accounts = dict(zip(labels, enrolled(w)[4 : 4 + len(labels)], strict=True))
     invoices = {}
     for label, account in accounts.items():
-        invoices[label] = w.aspire.execute("select invoiceoid from dbo.invoice where accountoid = %s "
-                                           "order by invoiceoid limit 1", (account,)).fetchone()[0]
-    backup = {label: w.portal.execute("select * from aspire.invoice where invoice_oid = %s",
-                                      (invoices[label],)).fetchone() for label in labels}
+        invoices[label] = w.aspire.execute(
+            "select invoiceoid from dbo.invoice where accountoid = %s order by invoiceoid limit 1", (account,)
+        ).fetchone()[0]
+    backup = {
+        label: w.portal.execute("select * from aspire.invoice where invoice_oid = %s", (invoices[label],)).fetchone()
+        for label in labels
+    }
     # ASPIRE changes the rows, each at its moment
     with psycopg.connect(w.aspire_dsn, autocommit=True) as conn:
         for label in labels:
@@ -685,31 +784,48 @@ def test_a_backfill_reapplies_exactly_its_windows_rows_across_dst(dagbag, world,
     marks = w.portal.execute("select * from aspire_sync.watermark order by entity").fetchall()
     settle(w.aspire)
     dag = dagbag.get_dag(DAG_ID)
-    columns = [c for (c,) in w.portal.execute(
-        "select column_name from information_schema.columns where table_schema = 'aspire' "
-        "and table_name = 'invoice' order by ordinal_position")]
+    columns = [
+        c
+        for (c,) in w.portal.execute(
+            "select column_name from information_schema.columns where table_schema = 'aspire' "
+            "and table_name = 'invoice' order by ordinal_position"
+        )
+    ]
 
     for start, reapplied in windows.items():
         # the portal restored from a backup taken before the changes: the accounts lost, the invoices older
         w.portal.execute("delete from aspire.account where account_oid = any(%s)", (list(accounts.values()),))
         for label in labels:
-            w.portal.execute(f"update aspire.invoice set ({', '.join(columns)}) = "
-                             f"({', '.join(['%s'] * len(columns))}) where invoice_oid = %s",
-                             (*backup[label], invoices[label]))
+            w.portal.execute(
+                f"update aspire.invoice set ({', '.join(columns)}) = "
+                f"({', '.join(['%s'] * len(columns))}) where invoice_oid = %s",
+                (*backup[label], invoices[label]),
+            )
         for entity in ("account", "invoice"):
             result = dag.get_task(f"load_{entity}").execute(backfill_context(start, f"load_{entity}"))
             assert result["load_kind"] == "backfill" and result["rows_read"] == len(reapplied), (entity, start)
-        source = {label: w.aspire.execute("select i.rowver, a.rowver from dbo.invoice i, dbo.account a "
-                                          "where i.invoiceoid = %s and a.accountoid = %s",
-                                          (invoices[label], accounts[label])).fetchone() for label in labels}
+        source = {
+            label: w.aspire.execute(
+                "select i.rowver, a.rowver from dbo.invoice i, dbo.account a "
+                "where i.invoiceoid = %s and a.accountoid = %s",
+                (invoices[label], accounts[label]),
+            ).fetchone()
+            for label in labels
+        }
         invoice_versions = portal_versions(w.portal, "invoice")
         account_versions = portal_versions(w.portal, "account")
-        got = {label for label in labels
-               if invoice_versions[(invoices[label],)] == source[label][0]
-               and account_versions.get((accounts[label],)) == source[label][1]}
-        untouched = {label for label in labels
-                     if invoice_versions[(invoices[label],)] == backup[label][columns.index("source_rowver")]
-                     and (accounts[label],) not in account_versions}
+        got = {
+            label
+            for label in labels
+            if invoice_versions[(invoices[label],)] == source[label][0]
+            and account_versions.get((accounts[label],)) == source[label][1]
+        }
+        untouched = {
+            label
+            for label in labels
+            if invoice_versions[(invoices[label],)] == backup[label][columns.index("source_rowver")]
+            and (accounts[label],) not in account_versions
+        }
         assert got == reapplied and untouched == set(labels) - reapplied, start
         log = loads(w.portal, f"backfill__{start.isoformat()}")
         window = aspire_local_window(start, start + timedelta(minutes=15))
@@ -721,6 +837,7 @@ def test_a_backfill_reapplies_exactly_its_windows_rows_across_dst(dagbag, world,
 
 
 # ---- lost full-sync triggers heal -------------------------------------------------------------------------------
+
 
 def full_sync_runs() -> dict[str, int]:
     from airflow.models import DagRun
@@ -737,7 +854,8 @@ def test_lost_full_sync_triggers_are_healed_a_bounded_number_per_run(dagbag, wor
         "select e.account_oid from (select distinct account_oid from portal.portal_user_account) e "
         "where not exists (select 1 from aspire_sync.customer_sync_status s where s.account_oid = e.account_oid "
         "and (s.full_sync_completed_at is not null or s.full_sync_requested_at > now() - interval '60 minutes')) "
-        "order by 1").fetchall()
+        "order by 1"
+    ).fetchall()
     assert [a for (a,) in due] == [first, second]
     monkeypatch.setenv(MAX_TRIGGERS, "1")
 
@@ -749,13 +867,17 @@ def test_lost_full_sync_triggers_are_healed_a_bounded_number_per_run(dagbag, wor
 
     assert triggered_by_one_run() == [first]  # the bound: one per run, the lowest first
     assert triggered_by_one_run() == [second]  # the first is within its cool-down
-    w.portal.execute("update aspire_sync.customer_sync_status set full_sync_requested_at = now() - interval '61 "
-                     "minutes' where account_oid = %s", (first,))
+    w.portal.execute(
+        "update aspire_sync.customer_sync_status set full_sync_requested_at = now() - interval '61 "
+        "minutes' where account_oid = %s",
+        (first,),
+    )
     assert triggered_by_one_run() == [first]  # the cool-down over, asked again
     w.notes["pending_full_syncs"] = [first, second]
 
 
 # ---- the scope, after everything --------------------------------------------------------------------------------
+
 
 def test_nothing_of_a_non_enrolled_customer_ever_lands(dagbag, world):
     w = world
@@ -779,6 +901,7 @@ def test_nothing_of_a_non_enrolled_customer_ever_lands(dagbag, world):
 
 # ---- a known gap ------------------------------------------------------------------------------------------------
 
+
 def test_rows_written_while_a_contract_was_briefly_out_of_scope_come_back_with_it(dagbag, world):
     w = world
     accounts = enrolled(w)
@@ -786,7 +909,8 @@ def test_rows_written_while_a_contract_was_briefly_out_of_scope_come_back_with_i
         "select c.contractoid from dbo.contract c where c.isbooked = 1 and c.status = 'Commenced' "
         "and c.customeraccountoid <> all(%(a)s) and not exists (select 1 from dbo.contractrole r "
         "where r.contractoid = c.contractoid and r.accountoid = any(%(a)s)) order by 1 desc limit 1",
-        {"a": accounts}).fetchone()[0]
+        {"a": accounts},
+    ).fetchone()[0]
     role = simulate.add_role(w.aspire_dsn, contract_oid, accounts[5], "Guarantor")["ContractRole"][0]
     settle(w.aspire)
     run_dag(dagbag)  # the contract comes into scope
@@ -806,8 +930,12 @@ def asset_events(run_id: str) -> dict[str, list[dict]]:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        rows = session.query(AssetModel.name, AssetEvent.extra).join(
-            AssetEvent, AssetEvent.asset_id == AssetModel.id).filter(AssetEvent.source_run_id == run_id).all()
+        rows = (
+            session.query(AssetModel.name, AssetEvent.extra)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetEvent.source_run_id == run_id)
+            .all()
+        )
     events: dict[str, list[dict]] = {}
     for name, extra in rows:
         events.setdefault(name, []).append(extra)

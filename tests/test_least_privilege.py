@@ -31,23 +31,29 @@ def as_role(dsn: str, role: str) -> str:
 
 def setup_roles(dsn: str) -> subprocess.CompletedProcess:
     """The DBA's one step, verbatim from the README (psql as the database owner, here the superuser)."""
-    return subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f",
-                           str(REPO / "include/sql/admin/setup_roles.sql")], capture_output=True, text=True)
+    return subprocess.run(
+        ["psql", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", str(REPO / "include/sql/admin/setup_roles.sql")],
+        capture_output=True,
+        text=True,
+    )
 
 
 def link_user(portal: psycopg.Connection, account_oid: int) -> None:
     """What the portal application does: a user linked to an account (here one no customer should have)."""
-    user_id = portal.execute("insert into portal.portal_user (email) values (%s) returning user_id",
-                             (f"bad{account_oid}@example.com",)).fetchone()[0]
-    portal.execute("insert into portal.portal_user_account (user_id, account_oid) values (%s, %s)",
-                   (user_id, account_oid))
+    user_id = portal.execute(
+        "insert into portal.portal_user (email) values (%s) returning user_id", (f"bad{account_oid}@example.com",)
+    ).fetchone()[0]
+    portal.execute(
+        "insert into portal.portal_user_account (user_id, account_oid) values (%s, %s)", (user_id, account_oid)
+    )
 
 
 @pytest.fixture(scope="module")
 def deployment(fresh_database, aspire_small, dagbag):
     with psycopg.connect(ADMIN_DSN) as admin:
-        existed = {r[0] for r in admin.execute("select rolname from pg_roles where rolname in (%s, %s)",
-                                               (SYNC, READER))}
+        existed = {
+            r[0] for r in admin.execute("select rolname from pg_roles where rolname in (%s, %s)", (SYNC, READER))
+        }
     portal_dsn = fresh_database("least_privilege_portal")
     portal_app.create_portal_schema(portal_dsn)
     customers = portal_app.enroll(portal_dsn, aspire_small, count=6, seed=9)
@@ -58,12 +64,23 @@ def deployment(fresh_database, aspire_small, dagbag):
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
     sync_dsn = as_role(portal_dsn, SYNC)
     use_connections(aspire_small, sync_dsn)
-    with psycopg.connect(aspire_small, autocommit=True) as aspire, \
-            psycopg.connect(portal_dsn, autocommit=True) as owner:
+    with (
+        psycopg.connect(aspire_small, autocommit=True) as aspire,
+        psycopg.connect(portal_dsn, autocommit=True) as owner,
+    ):
         settle(aspire)
-        yield type("Deployment", (), {"aspire": aspire, "owner": owner, "portal_dsn": portal_dsn,
-                                      "sync_dsn": sync_dsn, "customers": sorted(customers),
-                                      "aspire_dsn": aspire_small})
+        yield type(
+            "Deployment",
+            (),
+            {
+                "aspire": aspire,
+                "owner": owner,
+                "portal_dsn": portal_dsn,
+                "sync_dsn": sync_dsn,
+                "customers": sorted(customers),
+                "aspire_dsn": aspire_small,
+            },
+        )
     drop_roles_created_here({SYNC, READER} - existed, portal_dsn)
 
 
@@ -92,15 +109,18 @@ def test_the_setup_script_then_the_dags_as_the_sync_role(dagbag, deployment):
     run_dag(dagbag, FULL_SYNC_DAG_ID, conf={"customer_id": d.customers[0]})  # migrates as the sync role, too
     run = run_dag(dagbag)
     assert {e for e, row in loads(d.owner, run.run_id).items() if row["status"] == "success"} == {
-        e.name for e in catalogue.entities("15min")}
+        e.name for e in catalogue.entities("15min")
+    }
     run_dag(dagbag, "aspire_portal_daily_refresh")
     assert_portal_equals_source(d.aspire, d.owner, d.customers)
-    owners = d.owner.execute("select distinct tableowner from pg_tables where schemaname in ('aspire', "
-                             "'aspire_sync')").fetchall()
+    owners = d.owner.execute(
+        "select distinct tableowner from pg_tables where schemaname in ('aspire', 'aspire_sync')"
+    ).fetchall()
     assert owners == [(SYNC,)]
     # The bad enrolment rows stopped nobody; support sees them.
-    quarantine = d.owner.execute("select account_oid, reason, portal_users from aspire_sync.enrolment_quarantine "
-                                 "order by 1").fetchall()
+    quarantine = d.owner.execute(
+        "select account_oid, reason, portal_users from aspire_sync.enrolment_quarantine order by 1"
+    ).fetchall()
     assert quarantine == [("0", scope.NOT_A_BIGINT, 1), (str(NO_SUCH_ACCOUNT), scope.NO_ASPIRE_ACCOUNT, 1)]
 
 
@@ -110,10 +130,12 @@ def test_the_sync_role_has_no_privilege_beyond_its_schemas(deployment):
     assert d.owner.execute("select has_database_privilege(%s, %s, 'CREATE')", (SYNC, database)).fetchone() == (False,)
     with psycopg.connect(d.sync_dsn, autocommit=True) as sync:
         assert sync.execute("select count(*) from portal.portal_user_account").fetchone()[0] >= 8
-        for statement in ("create schema sneaky",
-                          "insert into portal.portal_user (email) values ('sync@example.com')",
-                          "delete from portal.portal_user_account",
-                          "select count(*) from portal.portal_user"):
+        for statement in (
+            "create schema sneaky",
+            "insert into portal.portal_user (email) values ('sync@example.com')",
+            "delete from portal.portal_user_account",
+            "select count(*) from portal.portal_user",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 sync.execute(statement)
 
@@ -126,11 +148,14 @@ def test_the_reader_reads_everything_and_writes_nothing(deployment):
             reader.execute(f"select count(*) from {entity.target_table}")
         reader.execute("select count(*) from aspire_sync.watermark")
         reader.execute("select count(*) from aspire_sync.enrolment_quarantine")
-        for statement in ("delete from aspire.invoice", "update aspire_sync.watermark set high_water_mark = 0",
-                          "insert into aspire_sync.sync_lock values ('x')",
-                          "select * from aspire_sync.sync_lock for share",
-                          "lock table aspire.invoice in exclusive mode",
-                          "create table aspire.sneaky (x int)"):
+        for statement in (
+            "delete from aspire.invoice",
+            "update aspire_sync.watermark set high_water_mark = 0",
+            "insert into aspire_sync.sync_lock values ('x')",
+            "select * from aspire_sync.sync_lock for share",
+            "lock table aspire.invoice in exclusive mode",
+            "create table aspire.sneaky (x int)",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 reader.execute(statement)
             reader.rollback()
@@ -143,15 +168,21 @@ def test_a_reader_holding_every_lock_it_can_does_not_hold_a_load_back(dagbag, de
     d = deployment
     with psycopg.connect(d.portal_dsn) as reader:
         reader.execute(f"set role {READER}")
-        tables = [r[0] for r in reader.execute(
-            "select format('%I.%I', schemaname, tablename) from pg_tables where schemaname in ('aspire', "
-            "'aspire_sync')")]
+        tables = [
+            r[0]
+            for r in reader.execute(
+                "select format('%I.%I', schemaname, tablename) from pg_tables where schemaname in ('aspire', "
+                "'aspire_sync')"
+            )
+        ]
         for table in tables:
             reader.execute(f"lock table {table} in access share mode")
         for entity in catalogue.ENTITIES:
-            reader.execute("select pg_advisory_lock(hashtext('aspire_sync.watermark'), hashtext(%s)), "
-                           "pg_advisory_lock(hashtext('aspire_sync.entity_scope'), hashtext(%s))",
-                           (entity.name, entity.name))
+            reader.execute(
+                "select pg_advisory_lock(hashtext('aspire_sync.watermark'), hashtext(%s)), "
+                "pg_advisory_lock(hashtext('aspire_sync.entity_scope'), hashtext(%s))",
+                (entity.name, entity.name),
+            )
         reader.execute("select pg_advisory_lock(hashtext('aspire_sync.schema_migration'))")
         run = run_dag(dagbag)  # while the reader's transaction holds all of it
         assert all(row["status"] == "success" for row in loads(d.owner, run.run_id, scope_only=True).values())
@@ -160,14 +191,22 @@ def test_a_reader_holding_every_lock_it_can_does_not_hold_a_load_back(dagbag, de
 
 def load(d, name: str, timeouts: engine.LockTimeouts) -> engine.LoadResult:
     with psycopg.connect(d.aspire_dsn) as source, psycopg.connect(d.sync_dsn, autocommit=True) as target:
-        return engine.load_entity(source, target, engine.LoadRequest(catalogue.entity(name), "incremental"),
-                                  dialect="postgres", timeouts=timeouts)
+        return engine.load_entity(
+            source,
+            target,
+            engine.LoadRequest(catalogue.entity(name), "incremental"),
+            dialect="postgres",
+            timeouts=timeouts,
+        )
 
 
 def failures(d, name: str) -> list[str]:
-    return [r[0] for r in d.owner.execute(
-        "select error from aspire_sync.run_log where entity = %s and status = 'failed' order by run_log_id",
-        (name,))]
+    return [
+        r[0]
+        for r in d.owner.execute(
+            "select error from aspire_sync.run_log where entity = %s and status = 'failed' order by run_log_id", (name,)
+        )
+    ]
 
 
 def test_a_lock_an_outside_session_holds_ends_the_load_with_a_clear_error(deployment):
@@ -177,11 +216,16 @@ def test_a_lock_an_outside_session_holds_ends_the_load_with_a_clear_error(deploy
     before = d.owner.execute("select high_water_mark from aspire_sync.watermark where entity = 'invoice'").fetchone()
     with psycopg.connect(d.portal_dsn) as dba:
         dba.execute("lock table aspire.invoice in access exclusive mode")
-        with pytest.raises(engine.LockTimeout, match=r"the load of invoice waited longer than its lock timeout .*"
-                                                     r"nothing was written and the task retries"):
+        with pytest.raises(
+            engine.LockTimeout,
+            match=r"the load of invoice waited longer than its lock timeout .*"
+            r"nothing was written and the task retries",
+        ):
             load(d, "invoice", engine.LockTimeouts(other="1s"))
-    assert d.owner.execute("select high_water_mark from aspire_sync.watermark where entity = 'invoice'"
-                           ).fetchone() == before
+    assert (
+        d.owner.execute("select high_water_mark from aspire_sync.watermark where entity = 'invoice'").fetchone()
+        == before
+    )
     assert failures(d, "invoice")[-1].startswith("LockTimeout: the load of invoice waited longer")
     assert load(d, "invoice", engine.LockTimeouts(other="1s")).load_kind == "incremental"  # the retry goes through
 
@@ -193,8 +237,11 @@ def test_a_load_waits_its_turn_behind_another_load_of_the_entity_then_times_out(
         other_load.commit()
         other_load.execute(sqlfiles.render("sync/lock_entity_scope.sql", exclusive=True), {"entity": "cash_receipt"})
         waited = []
-        waiting = threading.Thread(target=lambda: waited.append(
-            pytest.raises(engine.LockTimeout, load, d, "cash_receipt", engine.LockTimeouts(coordination="2s"))))
+        waiting = threading.Thread(
+            target=lambda: waited.append(
+                pytest.raises(engine.LockTimeout, load, d, "cash_receipt", engine.LockTimeouts(coordination="2s"))
+            )
+        )
         waiting.start()
         waiting.join(30)
         assert waited and "sync_lock" in str(waited[0].value)
@@ -220,8 +267,9 @@ def test_the_setup_script_fails_when_it_cannot_give_the_sync_the_enrolment_table
     suffix = os.urandom(3).hex()
     owner, app = f"lp_owner_{suffix}", f"lp_app_{suffix}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        existed = {r[0] for r in admin.execute("select rolname from pg_roles where rolname in (%s, %s)",
-                                               (SYNC, READER))}
+        existed = {
+            r[0] for r in admin.execute("select rolname from pg_roles where rolname in (%s, %s)", (SYNC, READER))
+        }
         admin.execute(f"create role {owner} login createrole")
         admin.execute(f"create role {app}")
     dsn = fresh_database("least_privilege_foreign_portal")

@@ -75,6 +75,7 @@ PG_PORT = int(psycopg.conninfo.conninfo_to_dict(ADMIN_DSN).get("port") or 5432)
 
 # ---- the stack ---------------------------------------------------------------------------------------------------
 
+
 class Stack:
     """A stack `scripts/stack.py up` started in `state`: its REST API, its CLI environment, its processes."""
 
@@ -85,11 +86,12 @@ class Stack:
         self.env = {}
         for line in (state / "env.sh").read_text().splitlines():
             if line.startswith("export "):
-                key, _, value = line[len("export "):].partition("=")
+                key, _, value = line[len("export ") :].partition("=")
                 self.env[key] = shlex.split(value)[0] if value else ""
         password = json.loads((state / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
-        status, body = self.call("POST", "/auth/token", {"username": "admin", "password": password["admin"]},
-                                 token=False)
+        status, body = self.call(
+            "POST", "/auth/token", {"username": "admin", "password": password["admin"]}, token=False
+        )
         assert status in (200, 201), (status, body)
         self.token = body["access_token"]
         self.aspire_dsn = database_dsn(self.data["databases"][1])
@@ -99,8 +101,12 @@ class Stack:
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(self.url + path, method=method, headers=headers,
-                                         data=json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            headers=headers,
+            data=json.dumps(body).encode() if body is not None else None,
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return response.status, json.loads(response.read() or b"{}")
@@ -127,8 +133,7 @@ class Stack:
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
 
     def airflow(self, *args: str) -> str:
-        done = subprocess.run(["airflow", *args], cwd=REPO, env=self.env, capture_output=True, text=True,
-                              timeout=180)
+        done = subprocess.run(["airflow", *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, f"airflow {' '.join(args)}: exit {done.returncode}\n{done.stderr[-3000:]}"
         return done.stdout
 
@@ -151,8 +156,14 @@ def quote(value: str) -> str:
 
 
 def stack_script(state: Path, *args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "scripts" / "stack.py"), "--state", str(state), *args],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "stack.py"), "--state", str(state), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def wait_until(what, check, timeout: float, interval: float = 1.0):
@@ -184,12 +195,19 @@ def wait_for_runs(stack: Stack, runs: dict[str, str], timeout: float) -> dict[st
             if states.get(run_id) in TERMINAL:
                 continue
             tis = stack.get(f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances?limit=100")
-            lines.append(f"{dag_id} {run_id} {states.get(run_id)}: " + ", ".join(
-                f"{ti['task_id']}[{ti['map_index']}] {ti['state']} try {ti['try_number']}"
-                for ti in tis["task_instances"] if ti["state"] != "success"))
+            lines.append(
+                f"{dag_id} {run_id} {states.get(run_id)}: "
+                + ", ".join(
+                    f"{ti['task_id']}[{ti['map_index']}] {ti['state']} try {ti['try_number']}"
+                    for ti in tis["task_instances"]
+                    if ti["state"] != "success"
+                )
+            )
         with psycopg.connect(stack.portal_dsn) as portal:
-            failed = portal.execute("select task_id, run_id, left(error, 500) from aspire_sync.run_log "
-                                    "where status = 'failed' order by run_log_id desc limit 5").fetchall()
+            failed = portal.execute(
+                "select task_id, run_id, left(error, 500) from aspire_sync.run_log "
+                "where status = 'failed' order by run_log_id desc limit 5"
+            ).fetchall()
         return "runs to end:\n" + "\n".join(lines) + "\nlatest failed loads:\n" + "\n".join(map(str, failed))
 
     wait_until(unfinished, ended, timeout, 2)
@@ -236,9 +254,25 @@ class Simulator(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            done = subprocess.run([sys.executable, "-m", "aspire_emulator", "-q", "--aspire", self.aspire_dsn,
-                                   "simulate", "--events", "25", "--seed", str(1000 + self.batches)],
-                                  cwd=REPO, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "aspire_emulator",
+                    "-q",
+                    "--aspire",
+                    self.aspire_dsn,
+                    "simulate",
+                    "--events",
+                    "25",
+                    "--seed",
+                    str(1000 + self.batches),
+                ],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             if done.returncode != 0:
                 self.errors.append(done.stderr[-2000:])
             self.batches += 1
@@ -246,6 +280,7 @@ class Simulator(threading.Thread):
 
 
 # ---- the test ----------------------------------------------------------------------------------------------------
+
 
 def test_the_dags_run_on_a_live_celery_stack_through_a_worker_kill_and_a_backfill(tmp_path):
     started = time.monotonic()
@@ -257,21 +292,41 @@ def test_the_dags_run_on_a_live_celery_stack_through_a_worker_kill_and_a_backfil
     state = tmp_path / "stack"
     prefix = f"{DB_PREFIX}_stack"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}  # a shell as an operator has it
-    env.update({
-        "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
-        # a killed worker's task is found within seconds, not the default 5 minutes
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
-    })
+    env.update(
+        {
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+            # a killed worker's task is found within seconds, not the default 5 minutes
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        }
+    )
     memory = simulator = None
     try:
-        up = stack_script(state, "up", "--port", "0", "--pg", ADMIN_DSN, "--db-prefix", prefix, "--customers", "0",
-                          "--drop-on-failure", env=env, timeout=400)
+        up = stack_script(
+            state,
+            "up",
+            "--port",
+            "0",
+            "--pg",
+            ADMIN_DSN,
+            "--db-prefix",
+            prefix,
+            "--customers",
+            "0",
+            "--drop-on-failure",
+            env=env,
+            timeout=400,
+        )
         note("stack up")
         assert up.returncode == 0, f"stack up failed:\n{up.stdout[-3000:]}\n{up.stderr[-5000:]}"
-        for line in ("UI and REST API   http://localhost:", "login: admin / ", "CeleryExecutor", "Celery workers",
-                     "DAGs unpaused"):
+        for line in (
+            "UI and REST API   http://localhost:",
+            "login: admin / ",
+            "CeleryExecutor",
+            "Celery workers",
+            "DAGs unpaused",
+        ):
             assert line in up.stdout, up.stdout
         stack = Stack(state)
         memory = MemoryWatch(stack)
@@ -300,11 +355,13 @@ def test_the_dags_run_on_a_live_celery_stack_through_a_worker_kill_and_a_backfil
             print(f"peak memory of the stack (PSS): {memory.peak / 2**20:,.0f} MB")
         print(down.stdout)
         assert down.returncode == 0, down.stderr
-        assert not [p for p in recorded if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], \
+        assert not [p for p in recorded if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], (
             "processes of the stack still run after stack down"
+        )
         with psycopg.connect(ADMIN_DSN) as admin:
-            left = admin.execute("select datname from pg_database where starts_with(datname, %s)",
-                                 (f"{prefix}_",)).fetchall()
+            left = admin.execute(
+                "select datname from pg_database where starts_with(datname, %s)", (f"{prefix}_",)
+            ).fetchall()
         assert not left, f"databases left behind: {left}"
         import redis
 
@@ -333,25 +390,55 @@ def _check_the_deployment(stack: Stack) -> None:
 def _phases(stack: Stack, simulator: Simulator, note) -> None:
     aspire_dsn, portal_dsn = stack.aspire_dsn, stack.portal_dsn
     # The first scheduled incremental run (made when the DAG was unpaused) sets the watermarks.
-    first_run = wait_until("the first scheduled incremental run", lambda: sorted(
-        (r for r in stack.runs(INCREMENTAL) if r["run_type"] == "scheduled" and r["state"] == "success"),
-        key=lambda r: r["data_interval_end"]), 180, 2)[0]
+    first_run = wait_until(
+        "the first scheduled incremental run",
+        lambda: sorted(
+            (r for r in stack.runs(INCREMENTAL) if r["run_type"] == "scheduled" and r["state"] == "success"),
+            key=lambda r: r["data_interval_end"],
+        ),
+        180,
+        2,
+    )[0]
     note(f"first scheduled incremental run done: {first_run['dag_run_id']}")
     # This test triggers the full syncs itself, through the REST API, as the portal does; the incremental's
     # self-healing triggers (tested in test_incremental.py) would add full syncs of every enrolled customer.
-    status, body = stack.call("PATCH", "/api/v2/variables/aspire_portal_max_full_sync_triggers_per_run",
-                              {"key": "aspire_portal_max_full_sync_triggers_per_run", "value": "0"})
+    status, body = stack.call(
+        "PATCH",
+        "/api/v2/variables/aspire_portal_max_full_sync_triggers_per_run",
+        {"key": "aspire_portal_max_full_sync_triggers_per_run", "value": "0"},
+    )
     assert status == 200, body
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         # A backend whose client died notices within a second even while it waits for a lock (PostgreSQL 14+).
-        admin.execute(sql.SQL("alter database {} set client_connection_check_interval = '1s'").format(
-            sql.Identifier(stack.data["databases"][2])))
+        admin.execute(
+            sql.SQL("alter database {} set client_connection_check_interval = '1s'").format(
+                sql.Identifier(stack.data["databases"][2])
+            )
+        )
 
     def enroll(count: int) -> list[int]:
         """New portal users for `count` customers, by the emulator's command line."""
-        done = subprocess.run([sys.executable, "-m", "aspire_emulator", "--aspire", aspire_dsn, "--portal",
-                               portal_dsn, "enroll", "--count", str(count), "--seed", "11"],
-                              cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "aspire_emulator",
+                "--aspire",
+                aspire_dsn,
+                "--portal",
+                portal_dsn,
+                "enroll",
+                "--count",
+                str(count),
+                "--seed",
+                "11",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         customers = [int(c) for c in re.search(r"enrolled: ([\d ]+)", done.stdout).group(1).split()]
         assert len(customers) == count
         return customers
@@ -359,8 +446,9 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
     enroll(27)
 
     with psycopg.connect(portal_dsn) as lock, psycopg.connect(portal_dsn, autocommit=True) as portal:
-        mark_before = lock.execute("select high_water_mark from aspire_sync.watermark where entity = 'invoice' "
-                                   "for update").fetchone()[0]
+        mark_before = lock.execute(
+            "select high_water_mark from aspire_sync.watermark where entity = 'invoice' for update"
+        ).fetchone()[0]
         holder = lock.info.backend_pid
 
         # Phase 1: the simulator writes; an incremental run's load_invoice reads, stages and merges the rows of the
@@ -368,15 +456,19 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
         # manual run's; a scheduled run may come first: the DAG runs one run at a time.)
         simulator.start()
         manual_run = stack.trigger(INCREMENTAL)
+
         def victim_waits():
-            waiting = portal.execute("select pid from pg_stat_activity where %s = any(pg_blocking_pids(pid))",
-                                     (holder,)).fetchall()
-            running = stack.get(f"/api/v2/dags/{INCREMENTAL}/dagRuns/~/taskInstances?task_id={VICTIM_TASK}"
-                                "&state=running")["task_instances"]
+            waiting = portal.execute(
+                "select pid from pg_stat_activity where %s = any(pg_blocking_pids(pid))", (holder,)
+            ).fetchall()
+            running = stack.get(
+                f"/api/v2/dags/{INCREMENTAL}/dagRuns/~/taskInstances?task_id={VICTIM_TASK}&state=running"
+            )["task_instances"]
             return waiting and running and running[0].get("pid") and (waiting[0][0], running[0])
 
-        blocked_backend, task = wait_until("an incremental run's load_invoice to wait on the watermark lock",
-                                           victim_waits, 180)
+        blocked_backend, task = wait_until(
+            "an incremental run's load_invoice to wait on the watermark lock", victim_waits, 180
+        )
         victim_run = task["dag_run_id"]
         assert task["try_number"] == 1
         victim = psutil.Process(task["pid"])
@@ -386,9 +478,17 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
         note(f"{VICTIM_TASK} (pid {victim.pid}) waits on the lock, on {killed_name}; draining it")
         hostname = stack.data["workers"][killed_name]
         stack.airflow("celery", "remove-queue", "--queues", stack.data["prefix"], "--celery-hostname", hostname)
-        wait_until(f"{hostname} to leave the queue", lambda: not [
-            line for line in stack.airflow("celery", "list-workers").splitlines()
-            if hostname in line and stack.data["prefix"] in line.replace(hostname, "")], 60)
+        wait_until(
+            f"{hostname} to leave the queue",
+            lambda: (
+                not [
+                    line
+                    for line in stack.airflow("celery", "list-workers").splitlines()
+                    if hostname in line and stack.data["prefix"] in line.replace(hostname, "")
+                ]
+            ),
+            60,
+        )
 
         # Phase 2, while that run waits: three more customers get portal users and their full syncs are triggered
         # through the REST API, as the portal does, with the daily refresh (its invoice reconciliation waits for
@@ -401,13 +501,16 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
             """Whether the task process's database sessions include one waiting for a lock (a load of the same
             rows behind the waiting one)."""
             try:
-                ports = [c.laddr.port for c in process.net_connections(kind="tcp") if c.raddr
-                         and c.raddr.port == PG_PORT]
+                ports = [
+                    c.laddr.port for c in process.net_connections(kind="tcp") if c.raddr and c.raddr.port == PG_PORT
+                ]
             except psutil.NoSuchProcess:
                 return False
-            return bool(ports) and bool(portal.execute(
-                "select 1 from pg_stat_activity where wait_event_type = 'Lock' and client_port = any(%s)",
-                (ports,)).fetchone())
+            return bool(ports) and bool(
+                portal.execute(
+                    "select 1 from pg_stat_activity where wait_event_type = 'Lock' and client_port = any(%s)", (ports,)
+                ).fetchone()
+            )
 
         def drained() -> list[psutil.Process] | None:
             """The drained worker's task processes once each is the waiting load or waits for a lock (nothing
@@ -417,21 +520,32 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
                 return running
             return None
 
-        blocked = wait_until("the drained worker to run only the waiting load and loads waiting behind it", lambda: (
-            drained() and time.sleep(2) is None and drained()), 90)
+        blocked = wait_until(
+            "the drained worker to run only the waiting load and loads waiting behind it",
+            lambda: drained() and time.sleep(2) is None and drained(),
+            90,
+        )
         tree = [killed, *killed.children(recursive=True)]
         for process in tree:
             process.send_signal(signal.SIGKILL)
         psutil.wait_procs(tree, timeout=10)
-        note(f"killed {killed_name} with SIGKILL: {len(tree)} processes, {len(blocked) - 1} other task(s) waiting "
-             "behind the load among them")
-        wait_until("PostgreSQL to end the killed load's session", lambda: not portal.execute(
-            "select 1 from pg_stat_activity where pid = %s", (blocked_backend,)).fetchone(), 30)
+        note(
+            f"killed {killed_name} with SIGKILL: {len(tree)} processes, {len(blocked) - 1} other task(s) waiting "
+            "behind the load among them"
+        )
+        wait_until(
+            "PostgreSQL to end the killed load's session",
+            lambda: not portal.execute("select 1 from pg_stat_activity where pid = %s", (blocked_backend,)).fetchone(),
+            30,
+        )
         lock.rollback()  # the lock is released only after the killed load's transaction is gone
-        assert portal.execute("select high_water_mark from aspire_sync.watermark where entity = 'invoice'"
-                              ).fetchone()[0] == mark_before, "the killed load's watermark must not have committed"
-        assert portal.execute("select status from aspire_sync.run_log where run_id = %s and task_id = %s",
-                              (victim_run, VICTIM_TASK)).fetchall() == [("running",)], "the killed load committed"
+        assert (
+            portal.execute("select high_water_mark from aspire_sync.watermark where entity = 'invoice'").fetchone()[0]
+            == mark_before
+        ), "the killed load's watermark must not have committed"
+        assert portal.execute(
+            "select status from aspire_sync.run_log where run_id = %s and task_id = %s", (victim_run, VICTIM_TASK)
+        ).fetchall() == [("running",)], "the killed load committed"
 
         # Phase 3: activity stamped in a past window, then a backfill of that window.
         # The window: the first scheduled run's interval (completed: reprocessed) and the one before (no run yet).
@@ -442,33 +556,54 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
             aspire.execute("select set_config('aspire.now', %s, false)", ((last + timedelta(minutes=5)).isoformat(),))
             for account in past:
                 simulate.edit_account(aspire, account)
-        stack.airflow("backfill", "create", "--dag-id", INCREMENTAL, "--from-date", first.isoformat(),
-                      "--to-date", last.isoformat(), "--reprocess-behavior", "completed", "--max-active-runs", "2")
+        stack.airflow(
+            "backfill",
+            "create",
+            "--dag-id",
+            INCREMENTAL,
+            "--from-date",
+            first.isoformat(),
+            "--to-date",
+            last.isoformat(),
+            "--reprocess-behavior",
+            "completed",
+            "--max-active-runs",
+            "2",
+        )
         note(f"backfill created over [{first:%H:%M}, {end:%H:%M}) UTC after {len(past)} accounts were edited in it")
 
         # Everything triggered ends; the killed load was retried on the other worker.
-        states = wait_for_runs(stack, {victim_run: INCREMENTAL, manual_run: INCREMENTAL, daily: DAILY, **full_syncs},
-                               300)
+        states = wait_for_runs(
+            stack, {victim_run: INCREMENTAL, manual_run: INCREMENTAL, daily: DAILY, **full_syncs}, 300
+        )
         assert set(states.values()) == {"success"}, states
-        spans = {run_id: stack.get(f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}")
-                 for run_id, dag_id in {victim_run: INCREMENTAL, daily: DAILY, **full_syncs}.items()}
+        spans = {
+            run_id: stack.get(f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}")
+            for run_id, dag_id in {victim_run: INCREMENTAL, daily: DAILY, **full_syncs}.items()
+        }
         full_sync_end = max(spans[run_id]["end_date"] for run_id in full_syncs)
         full_sync_start = min(spans[run_id]["start_date"] for run_id in full_syncs)
         # the incremental ran while the full syncs did (the daily refresh, triggered at the kill, usually too)
         assert spans[victim_run]["start_date"] < full_sync_end and spans[victim_run]["end_date"] > full_sync_start
-        note(f"the incremental, the full syncs and the daily refresh succeeded; full syncs {full_sync_start[11:19]}"
-             f" to {full_sync_end[11:19]}, incremental {spans[victim_run]['start_date'][11:19]} to "
-             f"{spans[victim_run]['end_date'][11:19]}, daily {spans[daily]['start_date'][11:19]} to "
-             f"{spans[daily]['end_date'][11:19]}")
-        backfills = wait_until("the backfill to complete", lambda: [
-            b for b in stack.get(f"/api/v2/backfills?dag_id={INCREMENTAL}")["backfills"] if b["completed_at"]], 240, 2)
-        backfill_runs = {r["dag_run_id"]: r["state"] for r in stack.runs(INCREMENTAL)
-                         if r["run_type"] == "backfill"}
+        note(
+            f"the incremental, the full syncs and the daily refresh succeeded; full syncs {full_sync_start[11:19]}"
+            f" to {full_sync_end[11:19]}, incremental {spans[victim_run]['start_date'][11:19]} to "
+            f"{spans[victim_run]['end_date'][11:19]}, daily {spans[daily]['start_date'][11:19]} to "
+            f"{spans[daily]['end_date'][11:19]}"
+        )
+        backfills = wait_until(
+            "the backfill to complete",
+            lambda: [b for b in stack.get(f"/api/v2/backfills?dag_id={INCREMENTAL}")["backfills"] if b["completed_at"]],
+            240,
+            2,
+        )
+        backfill_runs = {r["dag_run_id"]: r["state"] for r in stack.runs(INCREMENTAL) if r["run_type"] == "backfill"}
         assert len(backfill_runs) == 2 and set(backfill_runs.values()) == {"success"}, (backfills, backfill_runs)
         note(f"backfill {backfills[0]['id']} completed: {sorted(backfill_runs)}")
 
-        tries = stack.get(f"/api/v2/dags/{INCREMENTAL}/dagRuns/{quote(victim_run)}/taskInstances/{VICTIM_TASK}"
-                          "/tries")["task_instances"]
+        tries = stack.get(f"/api/v2/dags/{INCREMENTAL}/dagRuns/{quote(victim_run)}/taskInstances/{VICTIM_TASK}/tries")[
+            "task_instances"
+        ]
         assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "success")], tries
         assert tries[0]["pid"] == victim.pid and tries[1]["pid"] != victim.pid
         assert not killed.is_running() and survivor.is_running()  # so the retry ran on the other worker
@@ -476,15 +611,18 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
         assert [e for e in events if e["event"] == "heartbeat timeout" and e["run_id"] == victim_run], events
 
         with portal.cursor(row_factory=psycopg.rows.dict_row) as cur:
-            logged = cur.execute("select * from aspire_sync.run_log where run_id = %s and task_id = %s "
-                                 "order by run_log_id", (victim_run, VICTIM_TASK)).fetchall()
+            logged = cur.execute(
+                "select * from aspire_sync.run_log where run_id = %s and task_id = %s order by run_log_id",
+                (victim_run, VICTIM_TASK),
+            ).fetchall()
             # the killed attempt once failed (marked by the retry's load), the retry once succeeded
             assert [row["status"] for row in logged] == ["failed", "success"], logged
             assert "process ended before the load did" in logged[0]["error"]
             assert logged[1]["rows_read"] > 0
             backfilled = cur.execute(
                 "select entity, sum(rows_read) as rows_read from aspire_sync.run_log where load_kind = 'backfill' "
-                "and status = 'success' group by entity").fetchall()
+                "and status = 'success' group by entity"
+            ).fetchall()
         read = {row["entity"]: row["rows_read"] for row in backfilled}
         assert read.get("account", 0) >= len(past), read  # the accounts edited in the window
         simulator.stop.set()
@@ -496,8 +634,12 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
         # Phase 4: ASPIRE quiet, every run ended, one more daily refresh: the portal equals the oracle.
         with psycopg.connect(aspire_dsn, autocommit=True) as aspire:
             settle(aspire)
-        wait_until("every run of the sync DAGs to end", lambda: all(
-            r["state"] in TERMINAL for dag_id in SYNC_DAGS for r in stack.runs(dag_id)), 240, 2)
+        wait_until(
+            "every run of the sync DAGs to end",
+            lambda: all(r["state"] in TERMINAL for dag_id in SYNC_DAGS for r in stack.runs(dag_id)),
+            240,
+            2,
+        )
         final = stack.trigger(DAILY)
         assert wait_for_runs(stack, {final: DAILY}, 240) == {final: "success"}
         note("final daily refresh succeeded")

@@ -41,11 +41,18 @@ def test_two_runs_migrating_at_once_apply_each_migration_once(fresh_database):
             key = conn.execute(
                 "select array_agg(a.attname order by a.attnum) from pg_index i "
                 "join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey) "
-                "where i.indrelid = to_regclass(%s) and i.indisprimary", (entity.target_table,)).fetchone()[0]
+                "where i.indrelid = to_regclass(%s) and i.indisprimary",
+                (entity.target_table,),
+            ).fetchone()[0]
             assert tuple(key) == entity.key, entity.name
-            columns = {r[0] for r in conn.execute(
-                "select column_name from information_schema.columns where table_schema = 'aspire' "
-                "and table_name = %s", (entity.name,))}
+            columns = {
+                r[0]
+                for r in conn.execute(
+                    "select column_name from information_schema.columns where table_schema = 'aspire' "
+                    "and table_name = %s",
+                    (entity.name,),
+                )
+            }
             assert {"source_rowver", "synced_at", "last_modified_at"} <= columns
 
 
@@ -55,8 +62,9 @@ def test_a_migration_edited_after_it_was_applied_is_refused(fresh_database):
         migrations.migrate(conn)
         assert migrations.migrate(conn) == []
         conn.execute("update aspire_sync.schema_migration set checksum = 'edited' where version = 1")
-        with pytest.raises(migrations.MigrationError,
-                           match=r"V001__create_aspire_tables\.sql was changed after it was applied"):
+        with pytest.raises(
+            migrations.MigrationError, match=r"V001__create_aspire_tables\.sql was changed after it was applied"
+        ):
             migrations.migrate(conn)
 
 
@@ -91,18 +99,23 @@ def test_an_applied_migration_deleted_or_renamed_is_an_error_naming_it(fresh_dat
         before = ledger(conn)
         applied = folder / "V004__entity_contract_scope.sql"
         renamed = applied.rename(folder / "V004__contract_scope.sql")
-        with pytest.raises(migrations.MigrationError, match=r"V004__entity_contract_scope\.sql was applied to this "
-                           r"database but the folder has V004__contract_scope\.sql instead"):
+        with pytest.raises(
+            migrations.MigrationError,
+            match=r"V004__entity_contract_scope\.sql was applied to this "
+            r"database but the folder has V004__contract_scope\.sql instead",
+        ):
             migrations.migrate(conn, folder)
         renamed.unlink()
-        with pytest.raises(migrations.MigrationError, match=r"V004__entity_contract_scope\.sql was applied to this "
-                           r"database but is missing from include/sql/migrations"):
+        with pytest.raises(
+            migrations.MigrationError,
+            match=r"V004__entity_contract_scope\.sql was applied to this "
+            r"database but is missing from include/sql/migrations",
+        ):
             migrations.migrate(conn, folder)
         assert ledger(conn) == before
 
 
-def test_a_new_migration_numbered_below_the_highest_applied_is_an_error_and_applies_nothing(fresh_database,
-                                                                                           tmp_path):
+def test_a_new_migration_numbered_below_the_highest_applied_is_an_error_and_applies_nothing(fresh_database, tmp_path):
     dsn = fresh_database("migrations_order")
     folder = copy_of_migrations(tmp_path)
     highest = max(int(path.name[1:4]) for path in folder.glob("V*.sql"))  # numbered above the real ones
@@ -112,8 +125,9 @@ def test_a_new_migration_numbered_below_the_highest_applied_is_an_error_and_appl
         migrations.migrate(conn, folder)
         (folder / f"{between}__between.sql").write_text("create table aspire_sync.between_ (x int);\n")
         (folder / f"{next_}__next.sql").write_text("create table aspire_sync.next_ (x int);\n")
-        with pytest.raises(migrations.MigrationError,
-                           match=rf"\['{between}__between\.sql'\] are numbered below {later}"):
+        with pytest.raises(
+            migrations.MigrationError, match=rf"\['{between}__between\.sql'\] are numbered below {later}"
+        ):
             migrations.migrate(conn, folder)
         assert conn.execute("select to_regclass('aspire_sync.next_')").fetchone()[0] is None  # nothing applied
         (folder / f"{between}__between.sql").unlink()
@@ -121,15 +135,15 @@ def test_a_new_migration_numbered_below_the_highest_applied_is_an_error_and_appl
 
 
 def test_a_database_migrated_with_the_earlier_texts_of_the_rewritten_migrations_takes_the_new_ones(
-        fresh_database, tmp_path):
+    fresh_database, tmp_path
+):
     """V001-V003 were rewritten in place for least privilege: a ledger holding their earlier checksums is
     accepted (and updated), any other checksum is still an edit."""
     dsn = fresh_database("migrations_rewritten")
     with psycopg.connect(dsn, autocommit=True) as conn:
         migrations.migrate(conn)
         for version, (earlier,) in migrations.REWRITTEN.items():
-            conn.execute("update aspire_sync.schema_migration set checksum = %s where version = %s",
-                         (earlier, version))
+            conn.execute("update aspire_sync.schema_migration set checksum = %s where version = %s", (earlier, version))
         assert migrations.migrate(conn) == []
         assert [c for _v, _n, c in ledger(conn)] == [m.checksum for m in migrations.available()]
 
@@ -144,11 +158,17 @@ def test_forgotten_scope_resolutions_take_their_accounts_and_contracts(fresh_dat
     with psycopg.connect(dsn, autocommit=True) as conn:
         migrations.migrate(conn)
         ids = {}
-        for name, kind, age in (("old", "all", "4 hours"), ("old_customer", "customers", "5 hours"),
-                                ("newest_all", "all", "4 hours"), ("recent", "customers", "1 hour")):
+        for name, kind, age in (
+            ("old", "all", "4 hours"),
+            ("old_customer", "customers", "5 hours"),
+            ("newest_all", "all", "4 hours"),
+            ("recent", "customers", "1 hour"),
+        ):
             ids[name] = conn.execute(
                 "insert into aspire_sync.scope_resolution (kind, read_bound, resolved_at, accounts, contracts) "
-                "values (%s, 1, now() - %s::interval, 1, 1) returning resolution_id", (kind, age)).fetchone()[0]
+                "values (%s, 1, now() - %s::interval, 1, 1) returning resolution_id",
+                (kind, age),
+            ).fetchone()[0]
             conn.execute("insert into aspire_sync.scope_account values (%s, 1)", (ids[name],))
             conn.execute("insert into aspire_sync.scope_contract values (%s, 10, 1, 'Customer')", (ids[name],))
         conn.execute(migrations.sqlfiles.read("sync/delete_old_scope_resolutions.sql"))

@@ -31,8 +31,7 @@ def world(fresh_database, dagbag):
     minimal_work_mem(portal_dsn)
     portal_app.enroll(portal_dsn, aspire_dsn, count=25, seed=5)
     use_connections(aspire_dsn, portal_dsn)
-    with psycopg.connect(aspire_dsn, autocommit=True) as aspire, \
-            psycopg.connect(portal_dsn, autocommit=True) as portal:
+    with psycopg.connect(aspire_dsn, autocommit=True) as aspire, psycopg.connect(portal_dsn, autocommit=True) as portal:
         settle(aspire)
         run_dag(dagbag)  # the incremental: every entity's watermark set, the portal filled
         run_dag(dagbag, DAILY_DAG_ID)
@@ -48,7 +47,9 @@ def measured(portal: psycopg.Connection, run_id: str, phase: str) -> dict[tuple,
     """(entity, measure, account_oid, contract_oid) -> (aspire, portal, difference) of one run and phase."""
     rows = portal.execute(
         "select entity, measure, account_oid, contract_oid, aspire_value, portal_value, difference "
-        "from aspire_sync.reconciliation where run_id = %s and phase = %s", (run_id, phase)).fetchall()
+        "from aspire_sync.reconciliation where run_id = %s and phase = %s",
+        (run_id, phase),
+    ).fetchall()
     return {tuple(r[:4]): tuple(r[4:]) for r in rows}
 
 
@@ -59,18 +60,24 @@ def nonzero(measures: dict[tuple, tuple]) -> dict[tuple, tuple]:
 def inject_drift(portal: psycopg.Connection) -> dict:
     """Drift the 15-minute path could have left: an invoice deleted from the portal, a receipt's amount changed,
     an amortization line's principal changed. Returns what was done, for the expected differences."""
-    invoice = portal.execute("select invoice_oid, account_oid, amount, balance from aspire.invoice "
-                             "order by invoice_oid limit 1").fetchone()
+    invoice = portal.execute(
+        "select invoice_oid, account_oid, amount, balance from aspire.invoice order by invoice_oid limit 1"
+    ).fetchone()
     portal.execute("delete from aspire.invoice where invoice_oid = %s", (invoice[0],))
-    receipt = portal.execute("select receipt_oid, account_oid from aspire.cash_receipt order by receipt_oid "
-                             "limit 1").fetchone()
+    receipt = portal.execute(
+        "select receipt_oid, account_oid from aspire.cash_receipt order by receipt_oid limit 1"
+    ).fetchone()
     portal.execute("update aspire.cash_receipt set amount = amount + 100.25 where receipt_oid = %s", (receipt[0],))
     line = portal.execute("select contract_oid, line_no from aspire.amortization_line order by 1, 2 limit 1").fetchone()
-    portal.execute("update aspire.amortization_line set principal = principal - 7.5 "
-                   "where contract_oid = %s and line_no = %s", line)
+    portal.execute(
+        "update aspire.amortization_line set principal = principal - 7.5 where contract_oid = %s and line_no = %s", line
+    )
     # an invoice the portal files under another customer: that customer sees someone else's invoice
-    moved = portal.execute("select invoice_oid, account_oid, amount from aspire.invoice where account_oid <> %s "
-                           "order by invoice_oid limit 1", (invoice[1],)).fetchone()
+    moved = portal.execute(
+        "select invoice_oid, account_oid, amount from aspire.invoice where account_oid <> %s "
+        "order by invoice_oid limit 1",
+        (invoice[1],),
+    ).fetchone()
     portal.execute("update aspire.invoice set account_oid = %s where invoice_oid = %s", (invoice[1], moved[0]))
     return {"invoice": invoice, "receipt": receipt, "line": line, "moved": moved}
 
@@ -94,10 +101,17 @@ def expect_injected(measures: dict[tuple, tuple], drift: dict) -> None:
     contract, _line_no = drift["line"]
     assert measures[("amortization_line", "sum:principal", None, None)][2] == Decimal("-7.5")
     assert measures[("amortization_line", "sum:principal", None, contract)][2] == Decimal("-7.5")
-    touched = {("invoice", "missing_keys"), ("invoice", "rows"), ("invoice", "sum:amount"), ("invoice", "sum:balance"),
-               ("invoice", "changed_rows"),
-               ("cash_receipt", "changed_rows"), ("cash_receipt", "sum:amount"),
-               ("amortization_line", "changed_rows"), ("amortization_line", "sum:principal")}
+    touched = {
+        ("invoice", "missing_keys"),
+        ("invoice", "rows"),
+        ("invoice", "sum:amount"),
+        ("invoice", "sum:balance"),
+        ("invoice", "changed_rows"),
+        ("cash_receipt", "changed_rows"),
+        ("cash_receipt", "sum:amount"),
+        ("amortization_line", "changed_rows"),
+        ("amortization_line", "sum:principal"),
+    }
     others = {k: v for k, v in nonzero(measures).items() if k[2] is None and k[3] is None and k[:2] not in touched}
     assert not others, f"drift measured where none was injected: {others}"
 
@@ -127,15 +141,19 @@ def test_changes_above_the_watermark_are_pending_not_drift(dagbag, world):
 
     assert not nonzero(measured(portal, run.run_id, "before"))
     assert not nonzero(measured(portal, run.run_id, "after"))
-    assert portal.execute("select balance from aspire.invoice where invoice_oid = %s", (invoice,)).fetchone()[0] == \
-        aspire.execute("select balance from dbo.invoice where invoiceoid = %s", (invoice,)).fetchone()[0]
+    assert (
+        portal.execute("select balance from aspire.invoice where invoice_oid = %s", (invoice,)).fetchone()[0]
+        == aspire.execute("select balance from dbo.invoice where invoiceoid = %s", (invoice,)).fetchone()[0]
+    )
 
 
 def test_reconcile_on_demand_measures_the_same_and_writes_nothing_else(world):
     aspire_dsn, portal_dsn, aspire, portal = world
     drift = inject_drift(portal)
-    portal_before = {e.name: portal.execute(f"select count(*), max(synced_at) from {e.target_table}").fetchone()
-                     for e in catalogue.ENTITIES}
+    portal_before = {
+        e.name: portal.execute(f"select count(*), max(synced_at) from {e.target_table}").fetchone()
+        for e in catalogue.ENTITIES
+    }
 
     out = run_cli(aspire_dsn, portal_dsn, "reconcile", "--json")
 
@@ -147,8 +165,10 @@ def test_reconcile_on_demand_measures_the_same_and_writes_nothing_else(world):
     assert {m["measure"]: Decimal(m["difference"]) for m in invoice["totals"]}["sum:amount"] == -drift["invoice"][2]
     stored = measured(portal, report["run_id"], "on_demand")
     expect_injected(stored, drift)
-    assert {e.name: portal.execute(f"select count(*), max(synced_at) from {e.target_table}").fetchone()
-            for e in catalogue.ENTITIES} == portal_before  # measured, not repaired
+    assert {
+        e.name: portal.execute(f"select count(*), max(synced_at) from {e.target_table}").fetchone()
+        for e in catalogue.ENTITIES
+    } == portal_before  # measured, not repaired
 
     text = run_cli(aspire_dsn, portal_dsn, "reconcile", "--entity", "cash_receipt", "--check")
     assert text.returncode == 3, text.stderr  # --check: drift measured
@@ -158,8 +178,12 @@ def test_reconcile_on_demand_measures_the_same_and_writes_nothing_else(world):
 def invoice_refresh(world, run_id: str) -> engine.LoadResult:
     """The daily refresh of invoices, as its task runs it."""
     aspire_dsn, portal_dsn, _aspire, _portal = world
-    request = engine.LoadRequest(entity=catalogue.entity("invoice"), kind="full", reconcile=True,
-                                 run=engine.RunContext("test_reconcile", run_id, "reconcile_invoice"))
+    request = engine.LoadRequest(
+        entity=catalogue.entity("invoice"),
+        kind="full",
+        reconcile=True,
+        run=engine.RunContext("test_reconcile", run_id, "reconcile_invoice"),
+    )
     with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
         return engine.load_entity(source, target, request, dialect="postgres")
 
@@ -167,9 +191,11 @@ def invoice_refresh(world, run_id: str) -> engine.LoadResult:
 def test_a_portal_row_newer_than_the_read_is_not_drift(world):
     _a, _p, aspire, portal = world
     # out of scope, at a row version above this read: the delete leaves it (a newer read wrote it); so must the check
-    portal.execute("insert into aspire.invoice select invoice_oid + 900000000, invoice_number, account_oid, "
-                   "contract_oid, invoice_date, due_date, amount, balance, status, last_modified_at, "
-                   "4611686018427387904, now() from aspire.invoice order by invoice_oid limit 1")
+    portal.execute(
+        "insert into aspire.invoice select invoice_oid + 900000000, invoice_number, account_oid, "
+        "contract_oid, invoice_date, due_date, amount, balance, status, last_modified_at, "
+        "4611686018427387904, now() from aspire.invoice order by invoice_oid limit 1"
+    )
     try:
         result = invoice_refresh(world, "newer_row")
         assert result.rows_deleted == 0
@@ -181,10 +207,13 @@ def test_a_portal_row_newer_than_the_read_is_not_drift(world):
 def test_drift_left_after_the_refresh_fails_it_but_keeps_its_repairs(world):
     aspire_dsn, portal_dsn, aspire, portal = world
     # something else writes the table: a trigger someone added changes every row the sync updates
-    portal.execute("create function aspire.test_nudge() returns trigger language plpgsql as "
-                   "$$ begin new.balance := new.balance + 0.01; return new; end $$")
-    portal.execute("create trigger test_nudge before update on aspire.invoice for each row "
-                   "execute function aspire.test_nudge()")
+    portal.execute(
+        "create function aspire.test_nudge() returns trigger language plpgsql as "
+        "$$ begin new.balance := new.balance + 0.01; return new; end $$"
+    )
+    portal.execute(
+        "create trigger test_nudge before update on aspire.invoice for each row execute function aspire.test_nudge()"
+    )
     changed = portal.execute("select min(invoice_oid) from aspire.invoice").fetchone()[0]
     try:
         portal.execute("update aspire.invoice set amount = amount + 1 where invoice_oid = %s", (changed,))
@@ -200,9 +229,12 @@ def test_drift_left_after_the_refresh_fails_it_but_keeps_its_repairs(world):
     assert after[("invoice", "changed_rows", None, None)][2] == 1
     assert after[("invoice", "sum:balance", None, None)][2] == Decimal("0.01")
     assert portal.execute("select status from aspire_sync.run_log where run_id = 'foreign_writer'").fetchone() == (
-        "success",)  # the refresh committed: its repair stands
-    assert portal.execute("select amount from aspire.invoice where invoice_oid = %s", (changed,)).fetchone()[0] == \
-        aspire.execute("select amount from dbo.invoice where invoiceoid = %s", (changed,)).fetchone()[0]
+        "success",
+    )  # the refresh committed: its repair stands
+    assert (
+        portal.execute("select amount from aspire.invoice where invoice_oid = %s", (changed,)).fetchone()[0]
+        == aspire.execute("select amount from dbo.invoice where invoiceoid = %s", (changed,)).fetchone()[0]
+    )
     invoice_refresh(world, "foreign_writer_gone")  # with the writer gone, the next refresh repairs and checks clean
     assert not nonzero(measured(portal, "foreign_writer_gone", "after"))
 

@@ -35,35 +35,47 @@ def test_a_load_killed_outright_is_logged_failed_by_the_next_load(aspire_small, 
         migrations.migrate(portal)
         holder = psycopg.connect(portal_database)
         holder.execute("lock table aspire.invoice in access exclusive mode")  # the load waits inside its transaction
-        child = subprocess.Popen([sys.executable, "-c", CHILD, aspire_small, portal_database], cwd=REPO,
-                                 env={**os.environ, "PYTHONPATH": f"{REPO / 'plugins'}:{REPO}"})
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, aspire_small, portal_database],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": f"{REPO / 'plugins'}:{REPO}"},
+        )
         try:
             deadline = time.monotonic() + 60
-            while not portal.execute("select 1 from pg_stat_activity where wait_event_type = 'Lock' and "
-                                     "datname = current_database()").fetchone():
+            while not portal.execute(
+                "select 1 from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()"
+            ).fetchone():
                 assert child.poll() is None and time.monotonic() < deadline, "the load never reached the lock"
                 time.sleep(0.2)
             assert portal.execute("select status from aspire_sync.run_log where run_id = 'killed'").fetchall() == [
-                ("running",)]
+                ("running",)
+            ]
             child.send_signal(signal.SIGKILL)
             child.wait(10)
         finally:
             holder.rollback()
             holder.close()
         deadline = time.monotonic() + 30  # PostgreSQL notices the dead client and rolls its transaction back
-        while portal.execute("select 1 from pg_stat_activity where pid = (select backend_pid from aspire_sync.run_log "
-                             "where run_id = 'killed')").fetchone():
+        while portal.execute(
+            "select 1 from pg_stat_activity where pid = (select backend_pid from aspire_sync.run_log "
+            "where run_id = 'killed')"
+        ).fetchone():
             assert time.monotonic() < deadline, "the killed load's session outlived it"
             time.sleep(0.2)
         assert portal.execute("select count(*) from aspire.invoice").fetchone() == (0,)  # it wrote nothing
 
-        request = engine.LoadRequest(entity=catalogue.entity("invoice"), kind="full",
-                                     run=engine.RunContext("test_run_log", "retry", "load_invoice"))
+        request = engine.LoadRequest(
+            entity=catalogue.entity("invoice"),
+            kind="full",
+            run=engine.RunContext("test_run_log", "retry", "load_invoice"),
+        )
         with psycopg.connect(aspire_small) as source:
             result = engine.load_entity(source, portal, request, dialect="postgres")
 
-        logged = portal.execute("select run_id, status, error, finished_at is not null, rows_read from "
-                                "aspire_sync.run_log where dag_id = 'test_run_log' order by run_log_id").fetchall()
+        logged = portal.execute(
+            "select run_id, status, error, finished_at is not null, rows_read from "
+            "aspire_sync.run_log where dag_id = 'test_run_log' order by run_log_id"
+        ).fetchall()
         assert [(run, status) for run, status, *_rest in logged] == [("killed", "failed"), ("retry", "success")]
         assert "process ended before the load did" in logged[0][2] and logged[0][3]
         assert logged[1][4] == result.rows_read > 0

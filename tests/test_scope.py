@@ -35,8 +35,7 @@ def world(fresh_database, dagbag):
     minimal_work_mem(portal_dsn)
     portal_app.enroll(portal_dsn, aspire_dsn, count=12, seed=3)
     use_connections(aspire_dsn, portal_dsn)
-    with psycopg.connect(aspire_dsn, autocommit=True) as aspire, \
-            psycopg.connect(portal_dsn, autocommit=True) as portal:
+    with psycopg.connect(aspire_dsn, autocommit=True) as aspire, psycopg.connect(portal_dsn, autocommit=True) as portal:
         w = SimpleNamespace(aspire_dsn=aspire_dsn, portal_dsn=portal_dsn, aspire=aspire, portal=portal)
         settle(aspire)
         run_dag(dagbag)  # the first run takes in every enrolled customer's scope, in all 12 entities
@@ -55,26 +54,37 @@ def enrolled(w) -> list[int]:
 
 def rows_of_contract(portal: psycopg.Connection, contract_oid: int) -> dict[str, int]:
     """How many rows of each contract-linked portal table belong to the contract."""
-    counts = {e.name: portal.execute(f"select count(*) from {e.target_table} where contract_oid = %s",
-                                     (contract_oid,)).fetchone()[0]
-              for e in catalogue.ENTITIES if e.owner in ("contract", "account_or_contract", "invoice")}
+    counts = {
+        e.name: portal.execute(
+            f"select count(*) from {e.target_table} where contract_oid = %s", (contract_oid,)
+        ).fetchone()[0]
+        for e in catalogue.ENTITIES
+        if e.owner in ("contract", "account_or_contract", "invoice")
+    }
     return {e: n for e, n in counts.items() if n}
 
 
 def rows_of_account(portal: psycopg.Connection, account_oid: int) -> dict[str, int]:
-    counts = {e.name: portal.execute(f"select count(*) from {e.target_table} where account_oid = %s",
-                                     (account_oid,)).fetchone()[0]
-              for e in catalogue.ENTITIES if e.owner in ("account", "account_or_contract")}
+    counts = {
+        e.name: portal.execute(
+            f"select count(*) from {e.target_table} where account_oid = %s", (account_oid,)
+        ).fetchone()[0]
+        for e in catalogue.ENTITIES
+        if e.owner in ("account", "account_or_contract")
+    }
     return {e: n for e, n in counts.items() if n}
 
 
 def orphans(portal: psycopg.Connection) -> tuple[int, int]:
     """Invoice details whose invoice is not in the portal; contracts without a role in the portal."""
-    details = portal.execute("select count(*) from aspire.invoice_detail d where not exists "
-                             "(select 1 from aspire.invoice i where i.invoice_oid = d.invoice_oid)").fetchone()[0]
+    details = portal.execute(
+        "select count(*) from aspire.invoice_detail d where not exists "
+        "(select 1 from aspire.invoice i where i.invoice_oid = d.invoice_oid)"
+    ).fetchone()[0]
     contracts = portal.execute(
         "select count(*) from aspire.contract c where not exists "
-        "(select 1 from aspire.contract_role r where r.contract_oid = c.contract_oid)").fetchone()[0]
+        "(select 1 from aspire.contract_role r where r.contract_oid = c.contract_oid)"
+    ).fetchone()[0]
     return details, contracts
 
 
@@ -94,16 +104,21 @@ def pick_contract(w, *, of: list[int], exclude: set[int] = frozenset(), enrolled
         "and exists (select 1 from dbo.invoicedetail d where d.contractoid = c.contractoid) "
         "and exists (select 1 from dbo.equipment e where e.contractoid = c.contractoid) "
         "order by c.contractoid limit 1",
-        {"of": of, "exclude": list(exclude), "enrolled": accounts}).fetchone()
+        {"of": of, "exclude": list(exclude), "enrolled": accounts},
+    ).fetchone()
 
 
 def stranger(w) -> int:
     """A customer account nobody enrolled."""
-    return w.aspire.execute("select r.accountoid from dbo.contractrole r where r.roletype = 'Customer' "
-                            "and r.accountoid <> all(%s) order by r.accountoid limit 1", (enrolled(w),)).fetchone()[0]
+    return w.aspire.execute(
+        "select r.accountoid from dbo.contractrole r where r.roletype = 'Customer' "
+        "and r.accountoid <> all(%s) order by r.accountoid limit 1",
+        (enrolled(w),),
+    ).fetchone()[0]
 
 
 # ---- exits land in one run ----------------------------------------------------------------------------------
+
 
 def test_every_kind_of_exit_leaves_every_entity_in_one_incremental_run(dagbag, world):
     """A contract transferred away, a Guarantor role removed, a contract un-booked and an account un-enrolled: after
@@ -121,8 +136,15 @@ def test_every_kind_of_exit_leaves_every_entity_in_one_incremental_run(dagbag, w
     assert rows_of_contract(w.portal, guaranteed)["invoice_detail"]  # the Guarantor brought it in
     leaving = next(a for a in accounts if a not in (owner, guarantor))
     for contract_oid in (transferred, unbooked):
-        assert {"contract", "contract_role", "invoice", "invoice_detail", "cash_receipt", "equipment",
-                "contract_values"} <= rows_of_contract(w.portal, contract_oid).keys()
+        assert {
+            "contract",
+            "contract_role",
+            "invoice",
+            "invoice_detail",
+            "cash_receipt",
+            "equipment",
+            "contract_values",
+        } <= rows_of_contract(w.portal, contract_oid).keys()
     assert rows_of_account(w.portal, leaving)
 
     simulate.transfer_contract(w.aspire_dsn, transferred, stranger(w))
@@ -147,20 +169,29 @@ def test_every_kind_of_exit_leaves_every_entity_in_one_incremental_run(dagbag, w
 
 # ---- the customer full sync, in any task order ---------------------------------------------------------------
 
+
 def portal_state(portal: psycopg.Connection) -> dict[str, set]:
     """Every row of every aspire table, as key + row version."""
-    return {e.name: set(portal.execute(f"select {', '.join(e.key)}, source_rowver from {e.target_table}").fetchall())
-            for e in catalogue.ENTITIES}
+    return {
+        e.name: set(portal.execute(f"select {', '.join(e.key)}, source_rowver from {e.target_table}").fetchall())
+        for e in catalogue.ENTITIES
+    }
 
 
 def full_sync_in_order(aspire_dsn: str, portal_dsn: str, customer: int, order: list) -> None:
     """The customer full sync's twelve loads, in the given order, on its one resolved scope."""
     with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
-        resolved = scope.resolve(source, target, "postgres", customers=[customer], dag_id=FULL_SYNC_DAG_ID,
-                                 run_id=f"order-{order[0].name}")
+        resolved = scope.resolve(
+            source, target, "postgres", customers=[customer], dag_id=FULL_SYNC_DAG_ID, run_id=f"order-{order[0].name}"
+        )
         for entity in order:
-            request = engine.LoadRequest(entity=entity, kind="full", accounts=(customer,), customer_id=customer,
-                                         run=engine.RunContext(FULL_SYNC_DAG_ID, f"order-{order[0].name}"))
+            request = engine.LoadRequest(
+                entity=entity,
+                kind="full",
+                accounts=(customer,),
+                customer_id=customer,
+                run=engine.RunContext(FULL_SYNC_DAG_ID, f"order-{order[0].name}"),
+            )
             engine.load_entity(source, target, request, dialect="postgres", scope=resolved)
 
 
@@ -212,6 +243,7 @@ def test_the_customer_full_sync_ends_the_same_in_either_task_order(dagbag, world
 
 # ---- scope flaps, details without a contract, re-entry through the full sync ----------------------------------
 
+
 def test_a_scope_flap_across_a_daily_run_is_healed_by_the_next_incremental(dagbag, world):
     """Guarantor added -> incremental -> role removed -> daily -> role re-added -> one incremental: the contract and
     everything of it are back (the daily run's deletes mark the contract as gone for every entity)."""
@@ -239,14 +271,18 @@ def test_an_invoice_detail_without_a_contract_comes_in_with_its_invoices_contrac
     w = world
     accounts = enrolled(w)
     contract_oid, _ = pick_contract(w, of=accounts, enrolled_customer=False)
-    detail = w.aspire.execute("update dbo.invoicedetail set contractoid = null where invoicedetailoid = "
-                              "(select min(invoicedetailoid) from dbo.invoicedetail where contractoid = %s) "
-                              "returning invoicedetailoid", (contract_oid,)).fetchone()[0]
+    detail = w.aspire.execute(
+        "update dbo.invoicedetail set contractoid = null where invoicedetailoid = "
+        "(select min(invoicedetailoid) from dbo.invoicedetail where contractoid = %s) "
+        "returning invoicedetailoid",
+        (contract_oid,),
+    ).fetchone()[0]
     simulate.add_role(w.aspire_dsn, contract_oid, accounts[1], "Guarantor")
     settle(w.aspire)
     run_dag(dagbag)
-    assert w.portal.execute("select contract_oid from aspire.invoice_detail where invoice_detail_oid = %s",
-                            (detail,)).fetchone() == (None,)
+    assert w.portal.execute(
+        "select contract_oid from aspire.invoice_detail where invoice_detail_oid = %s", (detail,)
+    ).fetchone() == (None,)
     assert_portal_equals_source(w.aspire, w.portal, enrolled(w))
 
 
@@ -273,6 +309,7 @@ def test_a_contract_re_entering_through_the_full_sync_is_whole_and_stays_in_step
 
 # ---- honest "data as of" ----------------------------------------------------------------------------------------
 
+
 def data_as_of(portal: psycopg.Connection, entity: str) -> datetime | None:
     return portal.execute("select data_as_of from aspire_sync.watermark where entity = %s", (entity,)).fetchone()[0]
 
@@ -283,9 +320,11 @@ def test_a_held_open_aspire_transaction_holds_data_as_of_back(dagbag, world, cap
     receipt is in, data_as_of moves past its commit time."""
     w = world
     customer = enrolled(w)[0]
-    invoice = w.aspire.execute("select invoiceoid from dbo.invoice where accountoid = any(%s) and balance > 0 "
-                               "and status in ('Open', 'PartiallyPaid') order by invoiceoid limit 1",
-                               (enrolled(w),)).fetchone()[0]
+    invoice = w.aspire.execute(
+        "select invoiceoid from dbo.invoice where accountoid = any(%s) and balance > 0 "
+        "and status in ('Open', 'PartiallyPaid') order by invoiceoid limit 1",
+        (enrolled(w),),
+    ).fetchone()[0]
     with psycopg.connect(w.aspire_dsn) as held:
         held.execute("update dbo.account set phone = phone where accountoid = %s", (customer,))
         held_at = datetime.now(UTC)
@@ -322,4 +361,3 @@ def test_the_emulators_read_bound_is_per_database(world, fresh_database):
             mine = here.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
             assert w.aspire.execute("select min_active_rowversion()").fetchone()[0] == mine
         elsewhere.rollback()
-

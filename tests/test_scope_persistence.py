@@ -18,22 +18,29 @@ def portal(fresh_database):
         yield conn
 
 
-EVERYONE = scope.Scope(accounts=frozenset({1, 2, 3}),
-                       links=frozenset({(10, 1, "Customer"), (20, 2, "Customer"), (30, 3, "Guarantor"),
-                                        (40, 3, "Customer")}),
-                       read_bound=100, resolved_at=datetime(2026, 11, 29, 9, tzinfo=UTC))
+EVERYONE = scope.Scope(
+    accounts=frozenset({1, 2, 3}),
+    links=frozenset({(10, 1, "Customer"), (20, 2, "Customer"), (30, 3, "Guarantor"), (40, 3, "Customer")}),
+    read_bound=100,
+    resolved_at=datetime(2026, 11, 29, 9, tzinfo=UTC),
+)
 # customer 1 re-read: its contract 10 left, 11 came; account 2 un-enrolled since; account 4 enrolled and re-read
-CUSTOMERS = scope.Scope(accounts=frozenset({1, 3, 4}),
-                        links=frozenset({(11, 1, "Customer"), (30, 3, "Guarantor"), (40, 3, "Customer"),
-                                         (50, 4, "Customer")}),
-                        read_bound=120, resolved_at=datetime(2026, 11, 29, 10, tzinfo=UTC),
-                        customers=frozenset({1, 4}))
+CUSTOMERS = scope.Scope(
+    accounts=frozenset({1, 3, 4}),
+    links=frozenset({(11, 1, "Customer"), (30, 3, "Guarantor"), (40, 3, "Customer"), (50, 4, "Customer")}),
+    read_bound=120,
+    resolved_at=datetime(2026, 11, 29, 10, tzinfo=UTC),
+    customers=frozenset({1, 4}),
+)
 
 
 def persisted(portal, resolution_id):
-    loaded = scope._load(portal, "select resolution_id, customers, base_resolution_id, read_bound, resolved_at "
-                                 "from aspire_sync.scope_resolution where resolution_id = %(id)s",
-                         {"id": resolution_id})
+    loaded = scope._load(
+        portal,
+        "select resolution_id, customers, base_resolution_id, read_bound, resolved_at "
+        "from aspire_sync.scope_resolution where resolution_id = %(id)s",
+        {"id": resolution_id},
+    )
     return loaded.accounts, loaded.links
 
 

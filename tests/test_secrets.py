@@ -36,11 +36,21 @@ def test_masked_hides_the_password_of_uris_and_conninfos():
 
 def test_the_demo_with_password_connections_prints_no_password(fresh_database, tmp_path):
     aspire, portal = fresh_database("secrets_aspire"), fresh_database("secrets_portal")
-    env = {**os.environ, "AIRFLOW_CONN_ASPIRE": with_password(aspire), "AIRFLOW_CONN_PORTAL": with_password(portal),
-           "ASPIRE_PORTAL_DEMO_HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_ASPIRE": with_password(aspire),
+        "AIRFLOW_CONN_PORTAL": with_password(portal),
+        "ASPIRE_PORTAL_DEMO_HOME": str(tmp_path),
+    }
     env.pop("AIRFLOW_HOME", None)
-    done = subprocess.run([sys.executable, "scripts/demo.py", "--customers", "2", "--events", "60", "--verbose"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=540)
+    done = subprocess.run(
+        [sys.executable, "scripts/demo.py", "--customers", "2", "--events", "60", "--verbose"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
     assert "Demo done" in done.stdout and ":****@" in done.stdout
@@ -49,9 +59,14 @@ def test_the_demo_with_password_connections_prints_no_password(fresh_database, t
     assert any(path.suffix == ".db" for path in written)  # the Airflow metadata database, task logs if any
     assert [path for path in written if PASSWORD.encode() in path.read_bytes()] == []
     with psycopg.connect(database_dsn(psycopg.conninfo.conninfo_to_dict(portal)["dbname"])) as conn:
-        tables = [r[0] for r in conn.execute("select format('%I.%I', schemaname, tablename) from pg_tables "
-                                             "where schemaname = 'aspire_sync'")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "select format('%I.%I', schemaname, tablename) from pg_tables where schemaname = 'aspire_sync'"
+            )
+        ]
         assert tables
         for table in tables:
-            assert not conn.execute(f"select exists (select 1 from {table} as t where t::text like %s)",
-                                    (f"%{PASSWORD}%",)).fetchone()[0], table
+            assert not conn.execute(
+                f"select exists (select 1 from {table} as t where t::text like %s)", (f"%{PASSWORD}%",)
+            ).fetchone()[0], table

@@ -47,7 +47,11 @@ def test_extract_with_short_id_lists_parses_as_tsql(entity, kind, lengths):
     assert_tsql(statement, entity.extract_sql)
     assert "openjson" not in statement.lower()
     assert set(re.findall(r"%\((\w+)\)s", statement)) <= set(parameters) | {
-        "low_rowver", "high_rowver", "modified_from", "modified_to"}
+        "low_rowver",
+        "high_rowver",
+        "modified_from",
+        "modified_to",
+    }
     assert len(set(re.findall(r"%\((\w+)\)s", statement))) < 2_100
 
 
@@ -58,15 +62,29 @@ def test_long_id_lists_travel_as_one_json_parameter():
     assert "openjson(%(accounts)s)" in statement and "%(scoped_contracts_0)s" in statement
 
 
-@pytest.mark.parametrize("path", ["extract/select_min_active_rowversion.sql", "extract/select_customer.sql",
-                                  "extract/select_scope_links.sql", "extract/select_existing_accounts.sql"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "extract/select_min_active_rowversion.sql",
+        "extract/select_customer.sql",
+        "extract/select_scope_links.sql",
+        "extract/select_existing_accounts.sql",
+    ],
+)
 def test_source_lookups_parse_as_tsql(path):
     assert_tsql(sqlfiles.render(path, dialect="mssql"), path)
 
 
-@pytest.mark.parametrize("path", ["explain/select_contract.sql", "explain/select_contract_roles.sql",
-                                  "explain/select_invoice.sql", "explain/select_receipt.sql",
-                                  "explain/select_account.sql"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "explain/select_contract.sql",
+        "explain/select_contract_roles.sql",
+        "explain/select_invoice.sql",
+        "explain/select_receipt.sql",
+        "explain/select_account.sql",
+    ],
+)
 def test_explain_lookups_parse_as_tsql(path):
     assert_tsql(sqlfiles.render(path, dialect="mssql"), path)
 
@@ -78,8 +96,13 @@ def test_invoice_owners_parse_as_tsql():
 
 def test_invoice_owners_with_short_lists_parse_as_tsql():
     short_lists, _parameters = sqlfiles.id_lists(accounts=[1], scoped_contracts=[2, 3])
-    statement = sqlfiles.render("extract/select_invoice_owners.sql", dialect="mssql", load_kind="full",
-                                scope_known=True, short_lists=short_lists)
+    statement = sqlfiles.render(
+        "extract/select_invoice_owners.sql",
+        dialect="mssql",
+        load_kind="full",
+        scope_known=True,
+        short_lists=short_lists,
+    )
     assert_tsql(statement, "extract/select_invoice_owners.sql")
     assert "openjson" not in statement.lower()
 
@@ -87,9 +110,14 @@ def test_invoice_owners_with_short_lists_parse_as_tsql():
 @pytest.mark.parametrize("kind", ["incremental", "backfill"])
 @pytest.mark.parametrize("entity", catalogue.entities("15min"), ids=lambda e: e.name)
 def test_changed_keys_parse_as_tsql(entity, kind):
-    statement = sqlfiles.render("extract/select_changed_keys.sql", dialect="mssql", load_kind=kind,
-                                source_table=entity.source_table, parent=entity.parent,
-                                keys=list(zip(entity.source_key, entity.key, strict=True)))
+    statement = sqlfiles.render(
+        "extract/select_changed_keys.sql",
+        dialect="mssql",
+        load_kind=kind,
+        source_table=entity.source_table,
+        parent=entity.parent,
+        keys=list(zip(entity.source_key, entity.key, strict=True)),
+    )
     assert_tsql(statement, "extract/select_changed_keys.sql")
     assert f"from {entity.source_table} as x" in statement
 
@@ -136,9 +164,21 @@ def test_catalogue_structure():
     assert len(names) == len(set(names)) == 12
     assert {e.cadence for e in catalogue.ENTITIES} == {"15min", "daily"}
     assert [e.name for e in catalogue.entities("15min")] == [
-        "account", "account_contact", "contract", "contract_role", "invoice", "invoice_detail", "cash_receipt"]
+        "account",
+        "account_contact",
+        "contract",
+        "contract_role",
+        "invoice",
+        "invoice_detail",
+        "cash_receipt",
+    ]
     assert [e.name for e in catalogue.entities("daily")] == [
-        "contract_scenario", "contract_values", "amortization_line", "equipment", "line_of_credit"]
+        "contract_scenario",
+        "contract_values",
+        "amortization_line",
+        "equipment",
+        "line_of_credit",
+    ]
     for entity in catalogue.ENTITIES:
         assert (sqlfiles.SQL_DIR / entity.extract_sql).is_file(), entity.extract_sql
         assert entity.source_table.startswith("dbo.")

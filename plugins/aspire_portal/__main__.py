@@ -47,31 +47,49 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aspire_portal", description=__doc__.splitlines()[0])
     connections = argparse.ArgumentParser(add_help=False)
-    connections.add_argument("--aspire-dsn", help="ASPIRE as a connection URI (mssql://... or postgresql://... for "
-                             "the emulator) instead of the Airflow connection `aspire`")
-    connections.add_argument("--portal-dsn", help="the portal database (postgresql://...) instead of the Airflow "
-                             "connection `portal`")
+    connections.add_argument(
+        "--aspire-dsn",
+        help="ASPIRE as a connection URI (mssql://... or postgresql://... for "
+        "the emulator) instead of the Airflow connection `aspire`",
+    )
+    connections.add_argument(
+        "--portal-dsn", help="the portal database (postgresql://...) instead of the Airflow connection `portal`"
+    )
     connections.add_argument("--json", action="store_true", help="print one JSON object")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    explain = commands.add_parser("explain", parents=[connections],
-                                  help="why a contract, invoice, receipt or customer is or is not in the portal")
+    explain = commands.add_parser(
+        "explain", parents=[connections], help="why a contract, invoice, receipt or customer is or is not in the portal"
+    )
     explain.add_argument("kind", choices=["contract", "invoice", "receipt", "customer"])
     explain.add_argument("id", help="its ASPIRE id (ContractOid, InvoiceOid, ReceiptOid or AccountOid)")
     explain.set_defaults(run=_explain)
 
-    reconcile = commands.add_parser("reconcile", parents=[connections],
-                                    help="measure the drift between ASPIRE's in-scope data and the portal now")
-    reconcile.add_argument("--entity", action="append", choices=[e.name for e in catalogue.ENTITIES],
-                           help="only this entity (repeatable; default: all twelve)")
+    reconcile = commands.add_parser(
+        "reconcile", parents=[connections], help="measure the drift between ASPIRE's in-scope data and the portal now"
+    )
+    reconcile.add_argument(
+        "--entity",
+        action="append",
+        choices=[e.name for e in catalogue.ENTITIES],
+        help="only this entity (repeatable; default: all twelve)",
+    )
     reconcile.add_argument("--check", action="store_true", help="exit 3 when any drift is measured")
     reconcile.set_defaults(run=_reconcile)
 
-    status = commands.add_parser("status", parents=[connections],
-                                 help="per entity: watermark, data as of, lag, last load; customers without a full "
-                                      "sync; quarantined enrolment values")
-    status.add_argument("--stale-after", type=_minutes, default=45, metavar="MINUTES",
-                        help="a 15-minute entity whose data is older than this is stale (default 45)")
+    status = commands.add_parser(
+        "status",
+        parents=[connections],
+        help="per entity: watermark, data as of, lag, last load; customers without a full "
+        "sync; quarantined enrolment values",
+    )
+    status.add_argument(
+        "--stale-after",
+        type=_minutes,
+        default=45,
+        metavar="MINUTES",
+        help="a 15-minute entity whose data is older than this is stale (default 45)",
+    )
     status.set_defaults(run=_status)
     return parser
 
@@ -90,8 +108,10 @@ def _use_dsns(args: argparse.Namespace) -> None:
         variable = f"AIRFLOW_CONN_{name.upper()}"
         if dsn is not None:
             if "://" not in dsn:
-                raise ValueError(f"--{name}-dsn must be a connection URI such as postgresql://user@host:5432/database "
-                                 f"(or mssql://... for ASPIRE), got {dsn!r}")
+                raise ValueError(
+                    f"--{name}-dsn must be a connection URI such as postgresql://user@host:5432/database "
+                    f"(or mssql://... for ASPIRE), got {dsn!r}"
+                )
             os.environ[variable] = dsn
         elif variable not in os.environ and (name == "portal" or args.command != "status"):
             from airflow.models.connection import Connection
@@ -121,23 +141,44 @@ def _reconcile(args: argparse.Namespace, out: TextIO) -> int:
         drifts = reconcile.measure_now(source, target, dialect, entities, run)
     drifted = [d for d in drifts if not d.is_zero]
     if args.json:
-        print(json.dumps({"run_id": run.run_id, "drift": bool(drifted), "entities": [_drift_dict(d) for d in drifts]},
-                         indent=2, default=str), file=out)
+        print(
+            json.dumps(
+                {"run_id": run.run_id, "drift": bool(drifted), "entities": [_drift_dict(d) for d in drifts]},
+                indent=2,
+                default=str,
+            ),
+            file=out,
+        )
     else:
         print("\n\n".join(d.table() for d in drifts), file=out)
-        print(f"\n{len(drifted)} of {len(drifts)} entities drift; stored in aspire_sync.reconciliation, run_id "
-              f"'{run.run_id}'", file=out)
+        print(
+            f"\n{len(drifted)} of {len(drifts)} entities drift; stored in aspire_sync.reconciliation, run_id "
+            f"'{run.run_id}'",
+            file=out,
+        )
     return 3 if args.check and drifted else 0
 
 
 def _drift_dict(drift: Any) -> dict[str, Any]:
     def measurement(m: Any) -> dict[str, Any]:
-        return {"measure": m.measure, "account_oid": m.account_oid, "contract_oid": m.contract_oid,
-                "aspire": m.aspire, "portal": m.portal, "difference": m.difference}
+        return {
+            "measure": m.measure,
+            "account_oid": m.account_oid,
+            "contract_oid": m.contract_oid,
+            "aspire": m.aspire,
+            "portal": m.portal,
+            "difference": m.difference,
+        }
 
-    return {"entity": drift.entity.name, "drift": not drift.is_zero, "read_bound": drift.read_bound,
-            "pending_from": drift.pending_from, "totals": [measurement(m) for m in drift.totals],
-            "customers_differing": drift.owners_differing, "customers": [measurement(m) for m in drift.owners]}
+    return {
+        "entity": drift.entity.name,
+        "drift": not drift.is_zero,
+        "read_bound": drift.read_bound,
+        "pending_from": drift.pending_from,
+        "totals": [measurement(m) for m in drift.totals],
+        "customers_differing": drift.owners_differing,
+        "customers": [measurement(m) for m in drift.owners],
+    }
 
 
 def _status(args: argparse.Namespace, out: TextIO) -> int:

@@ -81,17 +81,26 @@ def deliver(alert: Alert, context: Mapping[str, Any] | None = None) -> bool:
     if not recipients:
         missing.append(f"the Variable {RECIPIENTS_VARIABLE!r} (who gets alerts, addresses separated by commas)")
     if missing:
-        log.warning("Alert NOT sent: no mail is configured; set %s (README, Alerts). It said: %s",
-                    " and ".join(missing), alert.subject)
+        log.warning(
+            "Alert NOT sent: no mail is configured; set %s (README, Alerts). It said: %s",
+            " and ".join(missing),
+            alert.subject,
+        )
         return False
     # Every field given, so the notifier renders none of them (an error text with "{{" in it stays as it is).
-    SmtpNotifier(to=recipients, from_email=connection.extra_dejson["from_email"], subject=alert.subject,
-                 html_content=alert.html, smtp_conn_id=SMTP_CONN_ID).notify(dict(context or {}))
+    SmtpNotifier(
+        to=recipients,
+        from_email=connection.extra_dejson["from_email"],
+        subject=alert.subject,
+        html_content=alert.html,
+        smtp_conn_id=SMTP_CONN_ID,
+    ).notify(dict(context or {}))
     log.info("Alert sent to %s: %s", ", ".join(recipients), alert.subject)
     return True
 
 
 # ---- failures ----------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -143,8 +152,13 @@ def failure_from_context(context: Mapping[str, Any]) -> Failure | None:
     run_id = context.get("run_id") or getattr(ti, "run_id", "?")
     logical_date = context.get("logical_date")
     if reason is not None:
-        return Failure(dag_id=dag_id, run_id=run_id, logical_date=logical_date, reason=str(reason),
-                       task_id=getattr(ti, "task_id", None))
+        return Failure(
+            dag_id=dag_id,
+            run_id=run_id,
+            logical_date=logical_date,
+            reason=str(reason),
+            task_id=getattr(ti, "task_id", None),
+        )
     task = context.get("task")
     params = context.get("params") or {}
     error = context.get("exception")
@@ -175,22 +189,33 @@ def failure_alert(failure: Failure) -> Alert:
     if failure.customer_id not in (None, ""):
         what += f" for customer {failure.customer_id}"
     subject = f"{SUBJECT_PREFIX} {failure.dag_id}: {what}"
-    lines = [f"Task {failure.task_id} of DAG {failure.dag_id} failed for good{_tries(failure)}.",
-             f"Run: {failure.run_id}"]
+    lines = [
+        f"Task {failure.task_id} of DAG {failure.dag_id} failed for good{_tries(failure)}.",
+        f"Run: {failure.run_id}",
+    ]
     if failure.entity:
         lines.append(f"Entity: {failure.entity} (portal table aspire.{failure.entity})")
     if failure.customer_id not in (None, ""):
         lines.append(f"Customer: {failure.customer_id}")
-    lines += ["", "Error:", _indent(_clip(failure.error or "(no error was passed to the callback: see the log)")),
-              "", f"Log: {failure.log_url or '(open the task in the Airflow UI)'}", ""]
+    lines += [
+        "",
+        "Error:",
+        _indent(_clip(failure.error or "(no error was passed to the callback: see the log)")),
+        "",
+        f"Log: {failure.log_url or '(open the task in the Airflow UI)'}",
+        "",
+    ]
     lines += _failure_meaning(failure)
-    lines += ["", "What to do:",
-              "1. Read the error above and the task's log.",
-              "2. What the loads recorded (psql on the portal database, as a login holding aspire_portal_reader):",
-              _indent(_psql(_run_log_query(failure)), 3),
-              "3. Fix the cause (README, Runbook: \"You got a task-failed mail\", \"A load task failed\", "
-              "\"A load waits for a lock\"), then:",
-              _indent(_retry(failure), 3)]
+    lines += [
+        "",
+        "What to do:",
+        "1. Read the error above and the task's log.",
+        "2. What the loads recorded (psql on the portal database, as a login holding aspire_portal_reader):",
+        _indent(_psql(_run_log_query(failure)), 3),
+        '3. Fix the cause (README, Runbook: "You got a task-failed mail", "A load task failed", '
+        '"A load waits for a lock"), then:',
+        _indent(_retry(failure), 3),
+    ]
     return Alert(subject, "\n".join(lines) + "\n")
 
 
@@ -204,31 +229,43 @@ def _tries(failure: Failure) -> str:
 
 def _failure_meaning(failure: Failure) -> list[str]:
     if failure.dag_id == "aspire_portal_freshness_check":
-        return ["What it means: the staleness check could not run, so until it does nobody is told when the portal "
-                "goes stale. Most often the portal database is unreachable through the connection 'portal'."]
+        return [
+            "What it means: the staleness check could not run, so until it does nobody is told when the portal "
+            "goes stale. Most often the portal database is unreachable through the connection 'portal'."
+        ]
     if failure.entity:
-        meaning = (f"What it means: the load's transaction rolled back: aspire.{failure.entity} and its watermark are "
-                   "exactly as before, nothing is half-written; the failure is in aspire_sync.run_log.")
+        meaning = (
+            f"What it means: the load's transaction rolled back: aspire.{failure.entity} and its watermark are "
+            "exactly as before, nothing is half-written; the failure is in aspire_sync.run_log."
+        )
     else:
         meaning = "What it means: the tasks after it in this run did not run."
     if failure.dag_id == "aspire_portal_incremental":
-        meaning += (" Nothing is lost: the next run (every 15 minutes) reads from the watermark again, so once the "
-                    "cause is fixed it catches up by itself; clear the task to retry now.")
+        meaning += (
+            " Nothing is lost: the next run (every 15 minutes) reads from the watermark again, so once the "
+            "cause is fixed it catches up by itself; clear the task to retry now."
+        )
     elif failure.dag_id == "aspire_portal_daily_refresh":
         meaning += " The portal keeps the previous refresh of this entity until a refresh succeeds."
     elif failure.dag_id == FULL_SYNC_DAG_ID:
-        meaning += (" The customer's full sync is not marked done; it is safe to run again (and the next 15-minute "
-                    "run asks for it again within the hour if nobody does).")
+        meaning += (
+            " The customer's full sync is not marked done; it is safe to run again (and the next 15-minute "
+            "run asks for it again within the hour if nobody does)."
+        )
     return [meaning]
 
 
 def _run_log_query(failure: Failure) -> str:
     """A query for the person to paste (quoted literals); never executed here."""
     if failure.entity:
-        return ("select started_at, dag_id, load_kind, status, rows_read, error from aspire_sync.run_log "  # noqa: S608
-                f"where entity = {_literal(failure.entity)} order by started_at desc limit 5")
-    return ("select entity, load_kind, status, rows_read, error from aspire_sync.run_log "  # noqa: S608
-            f"where dag_id = {_literal(failure.dag_id)} and run_id = {_literal(failure.run_id)}")
+        return (
+            "select started_at, dag_id, load_kind, status, rows_read, error from aspire_sync.run_log "  # noqa: S608
+            f"where entity = {_literal(failure.entity)} order by started_at desc limit 5"
+        )
+    return (
+        "select entity, load_kind, status, rows_read, error from aspire_sync.run_log "  # noqa: S608
+        f"where dag_id = {_literal(failure.dag_id)} and run_id = {_literal(failure.run_id)}"
+    )
 
 
 def _retry(failure: Failure) -> str:
@@ -236,11 +273,15 @@ def _retry(failure: Failure) -> str:
         conf = json.dumps({"customer_id": failure.customer_id})
         return f"airflow dags trigger {FULL_SYNC_DAG_ID} --conf '{conf}'"
     if failure.logical_date is None:
-        return (f"in the UI, open the log link above and Clear the task {failure.task_id} with \"Downstream\" "
-                "(this run has no logical date, which `airflow tasks clear` selects runs by)")
+        return (
+            f'in the UI, open the log link above and Clear the task {failure.task_id} with "Downstream" '
+            "(this run has no logical date, which `airflow tasks clear` selects runs by)"
+        )
     when = failure.logical_date.isoformat()
-    return (f"airflow tasks clear {failure.dag_id} --task-regex '^{failure.task_id}$' --downstream --only-failed "
-            f"--start-date {when} --end-date {when} --yes")
+    return (
+        f"airflow tasks clear {failure.dag_id} --task-regex '^{failure.task_id}$' --downstream --only-failed "
+        f"--start-date {when} --end-date {when} --yes"
+    )
 
 
 def _run_failure_alert(failure: Failure) -> Alert:
@@ -256,15 +297,23 @@ def _run_failure_alert(failure: Failure) -> Alert:
         "",
         "What to do:",
         "1. In the run's Grid view, find the task that ran long and read its log.",
-        "2. A load waiting for a lock is the usual cause (README, Runbook: \"A load waits for a lock\"). On the portal "
+        '2. A load waiting for a lock is the usual cause (README, Runbook: "A load waits for a lock"). On the portal '
         "database:",
-        _indent(_psql("select pid, usename, state, wait_event_type, now() - query_start as running, query "
-                      "from pg_stat_activity where state <> 'idle' order by query_start"), 3),
-        "3. Then: " + {
+        _indent(
+            _psql(
+                "select pid, usename, state, wait_event_type, now() - query_start as running, query "
+                "from pg_stat_activity where state <> 'idle' order by query_start"
+            ),
+            3,
+        ),
+        "3. Then: "
+        + {
             "aspire_portal_incremental": "nothing; the next 15-minute run reads from the watermarks again.",
             "aspire_portal_daily_refresh": "run it again: airflow dags trigger aspire_portal_daily_refresh",
-            FULL_SYNC_DAG_ID: ("run the customer's full sync again: airflow dags trigger "
-                               f"{FULL_SYNC_DAG_ID} --conf '{{\"customer_id\": <id>}}'"),
+            FULL_SYNC_DAG_ID: (
+                "run the customer's full sync again: airflow dags trigger "
+                f"{FULL_SYNC_DAG_ID} --conf '{{\"customer_id\": <id>}}'"
+            ),
         }.get(failure.dag_id, f"run it again: airflow dags trigger {failure.dag_id}"),
     ]
     return Alert(subject, "\n".join(lines) + "\n")
@@ -280,6 +329,7 @@ def _run_url(failure: Failure) -> str:
 
 
 # ---- staleness ---------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class EntityFreshness:
@@ -311,16 +361,20 @@ class Check:
         return [e for e in self.entities if e.stale]
 
 
-def freshness(target: psycopg.Connection, entities: Sequence[str], threshold_minutes: int,
-              now: datetime) -> list[EntityFreshness]:
+def freshness(
+    target: psycopg.Connection, entities: Sequence[str], threshold_minutes: int, now: datetime
+) -> list[EntityFreshness]:
     """Every 15-minute entity's freshness at `now`, the worst first."""
-    rows = target.execute(sqlfiles.read("sync/select_freshness.sql"),
-                          {"entities": list(entities), "threshold_minutes": threshold_minutes, "now": now}).fetchall()
+    rows = target.execute(
+        sqlfiles.read("sync/select_freshness.sql"),
+        {"entities": list(entities), "threshold_minutes": threshold_minutes, "now": now},
+    ).fetchall()
     return [EntityFreshness(*row) for row in rows]
 
 
-def decide(firing: bool, notified_firing: bool, notified_at: datetime | None, now: datetime,
-           realert_minutes: int) -> Notice | None:
+def decide(
+    firing: bool, notified_firing: bool, notified_at: datetime | None, now: datetime, realert_minutes: int
+) -> Notice | None:
     """What to tell the person on call, given what they were last told: the news once, a reminder at most every
     `realert_minutes` while it lasts, and the end of it."""
     if firing and not notified_firing:
@@ -332,9 +386,16 @@ def decide(firing: bool, notified_firing: bool, notified_at: datetime | None, no
     return None
 
 
-def check_freshness(target: psycopg.Connection, *, entities: Sequence[str], threshold_minutes: int,
-                    realert_minutes: int, run_id: str, send: Callable[[Alert], bool],
-                    now: datetime | None = None) -> Check:
+def check_freshness(
+    target: psycopg.Connection,
+    *,
+    entities: Sequence[str],
+    threshold_minutes: int,
+    realert_minutes: int,
+    run_id: str,
+    send: Callable[[Alert], bool],
+    now: datetime | None = None,
+) -> Check:
     """Checks the portal's freshness and tells the person on call what changed (see :func:`decide`), through `send`
     (:func:`deliver`, which returns False when no mail is configured: then nothing counts as told)."""
     now = now or datetime.now(UTC)
@@ -342,37 +403,70 @@ def check_freshness(target: psycopg.Connection, *, entities: Sequence[str], thre
     stale = [e for e in found if e.stale]
     with target.transaction():
         _was_firing, firing_since, notified_firing, notified_at = target.execute(
-            sqlfiles.read("sync/lock_alert_state.sql"), {"alert": STALE_ALERT, "now": now}).fetchone()
+            sqlfiles.read("sync/lock_alert_state.sql"), {"alert": STALE_ALERT, "now": now}
+        ).fetchone()
         notice = decide(bool(stale), notified_firing, notified_at, now, realert_minutes)
         notified = False
         if notice is not None:
-            notified = send(staleness_alert(notice, found, threshold_minutes=threshold_minutes,
-                                            realert_minutes=realert_minutes, since=firing_since or now, now=now))
-        target.execute(sqlfiles.read("sync/update_alert_state.sql"), {
-            "alert": STALE_ALERT, "firing": bool(stale), "detail": "\n".join(_entity_line(e, now) for e in stale),
-            "notified": notified, "now": now, "run_id": run_id})
+            notified = send(
+                staleness_alert(
+                    notice,
+                    found,
+                    threshold_minutes=threshold_minutes,
+                    realert_minutes=realert_minutes,
+                    since=firing_since or now,
+                    now=now,
+                )
+            )
+        target.execute(
+            sqlfiles.read("sync/update_alert_state.sql"),
+            {
+                "alert": STALE_ALERT,
+                "firing": bool(stale),
+                "detail": "\n".join(_entity_line(e, now) for e in stale),
+                "notified": notified,
+                "now": now,
+                "run_id": run_id,
+            },
+        )
     if stale:
-        log.warning("Portal STALE (threshold %d min): %s", threshold_minutes,
-                    "; ".join(_entity_line(e, now) for e in stale))
+        log.warning(
+            "Portal STALE (threshold %d min): %s", threshold_minutes, "; ".join(_entity_line(e, now) for e in stale)
+        )
     else:
         worst = found[0] if found else None
-        log.info("Portal fresh (threshold %d min)%s", threshold_minutes,
-                 f"; the oldest is {_entity_line(worst, now)}" if worst else "")
+        log.info(
+            "Portal fresh (threshold %d min)%s",
+            threshold_minutes,
+            f"; the oldest is {_entity_line(worst, now)}" if worst else "",
+        )
     if notice is not None:
         log.info("Notice %s: %s", notice, "delivered" if notified else "not delivered (no mail configured)")
     return Check(checked_at=now, entities=found, notice=notice, notified=notified)
 
 
-def staleness_alert(notice: Notice, entities: Sequence[EntityFreshness], *, threshold_minutes: int,
-                    realert_minutes: int, since: datetime, now: datetime) -> Alert:
+def staleness_alert(
+    notice: Notice,
+    entities: Sequence[EntityFreshness],
+    *,
+    threshold_minutes: int,
+    realert_minutes: int,
+    since: datetime,
+    now: datetime,
+) -> Alert:
     """The mail for a staleness notice: subject naming the stale entities and how far behind; body with every
     entity's freshness, what it points to and what to do."""
     stale = [e for e in entities if e.stale]
     if notice == "fresh_again":
-        subject = (f"{SUBJECT_PREFIX} portal fresh again: every 15-minute entity within {threshold_minutes} min "
-                   f"(was stale for {_duration(now - since)})")
-        lines = [f"The portal is fresh again as of {_time(now)}: every 15-minute entity's \"data as of\" is within "
-                 f"{threshold_minutes} minutes. It was stale from {_time(since)} ({_duration(now - since)}).", ""]
+        subject = (
+            f"{SUBJECT_PREFIX} portal fresh again: every 15-minute entity within {threshold_minutes} min "
+            f"(was stale for {_duration(now - since)})"
+        )
+        lines = [
+            f'The portal is fresh again as of {_time(now)}: every 15-minute entity\'s "data as of" is within '
+            f"{threshold_minutes} minutes. It was stale from {_time(since)} ({_duration(now - since)}).",
+            "",
+        ]
         lines += _table(entities, now)
         lines += ["", "Nothing to do. If you changed something to fix it, note it in the runbook."]
         return Alert(subject, "\n".join(lines) + "\n")
@@ -383,7 +477,7 @@ def staleness_alert(notice: Notice, entities: Sequence[EntityFreshness], *, thre
     lead = "portal stale" if notice == "stale" else f"portal still stale since {_time(since)}"
     subject = f"{SUBJECT_PREFIX} {lead}: {names} ({behind}; threshold {threshold_minutes} min)"
     lines = [
-        f"The customer portal is stale as of {_time(now)}: the \"data as of\" of {len(stale)} of the "
+        f'The customer portal is stale as of {_time(now)}: the "data as of" of {len(stale)} of the '
         f"{len(entities)} 15-minute entities is older than {threshold_minutes} minutes (Variable {THRESHOLD_VARIABLE})"
         + (f"; it has been since {_time(since)}." if notice == "still_stale" else "."),
         "Customers see data older than that: every ASPIRE transaction committed since is not in the portal yet.",
@@ -399,9 +493,14 @@ def staleness_alert(notice: Notice, entities: Sequence[EntityFreshness], *, thre
         "   airflow dags unpause aspire_portal_incremental",
         "   airflow dags list-runs aspire_portal_incremental",
         "2. Its last loads, with their errors (psql on the portal database, as a login holding aspire_portal_reader):",
-        _indent(_psql("select entity, started_at, status, rows_read, error from aspire_sync.run_log "
-                      "where load_kind = 'incremental' order by started_at desc limit 14"), 3),
-        "3. Runs green but \"data as of\" stuck: a transaction held open on ASPIRE holds the read bound back (by "
+        _indent(
+            _psql(
+                "select entity, started_at, status, rows_read, error from aspire_sync.run_log "
+                "where load_kind = 'incremental' order by started_at desc limit 14"
+            ),
+            3,
+        ),
+        '3. Runs green but "data as of" stuck: a transaction held open on ASPIRE holds the read bound back (by '
         "design: its rows are not committed). Each load's log says \"a transaction open on ASPIRE since row version "
         "N holds it back\". Who holds it (a DBA, on ASPIRE's SQL Server):",
         "   select s.session_id, s.login_name, s.host_name, s.program_name, t.transaction_begin_time",
@@ -409,12 +508,17 @@ def staleness_alert(notice: Notice, entities: Sequence[EntityFreshness], *, thre
         "   join sys.dm_tran_active_transactions as t on t.transaction_id = st.transaction_id",
         "   join sys.dm_exec_sessions as s on s.session_id = st.session_id order by t.transaction_begin_time;",
         "4. The watermarks now:",
-        _indent(_psql("select entity, high_water_mark, data_as_of, updated_at, updated_by_run_id "
-                      "from aspire_sync.watermark order by data_as_of"), 3),
+        _indent(
+            _psql(
+                "select entity, high_water_mark, data_as_of, updated_at, updated_by_run_id "
+                "from aspire_sync.watermark order by data_as_of"
+            ),
+            3,
+        ),
         "",
         f"While it stays stale you get a reminder at most every {realert_minutes} minutes (Variable "
         f"{REALERT_VARIABLE}), and one mail when it is fresh again. README, Runbook: \"You got a 'portal stale' "
-        "mail\".",
+        'mail".',
     ]
     return Alert(subject, "\n".join(lines) + "\n")
 
@@ -425,17 +529,25 @@ def _diagnoses(stale: Sequence[EntityFreshness], now: datetime, threshold_minute
     found: dict[str, list[str]] = {}
     for e in stale:
         if e.watermark_written_at is None:
-            finding = ("never loaded by aspire_portal_incremental (no watermark yet): has the DAG run since the portal "
-                       "was set up, or is it paused? (step 1)")
+            finding = (
+                "never loaded by aspire_portal_incremental (no watermark yet): has the DAG run since the portal "
+                "was set up, or is it paused? (step 1)"
+            )
         elif e.last_load_status == "failed" and (e.last_load_started_at or now) > e.watermark_written_at:
-            finding = (f"its incremental loads fail; the last one, at {_time(e.last_load_started_at)}: "
-                       f"{_clip(e.last_load_error or '', 300)} (step 2)")
+            finding = (
+                f"its incremental loads fail; the last one, at {_time(e.last_load_started_at)}: "
+                f"{_clip(e.last_load_error or '', 300)} (step 2)"
+            )
         elif now - e.watermark_written_at <= threshold:
-            finding = ("loads succeed (the watermark was written within the threshold) but \"data as of\" does not "
-                       "move: a transaction held open on ASPIRE (step 3)")
+            finding = (
+                'loads succeed (the watermark was written within the threshold) but "data as of" does not '
+                "move: a transaction held open on ASPIRE (step 3)"
+            )
         else:
-            finding = (f"no incremental load since {_time(e.watermark_written_at)}: the DAG is paused, or its runs are "
-                       "stuck or not scheduled (scheduler or workers down) (step 1)")
+            finding = (
+                f"no incremental load since {_time(e.watermark_written_at)}: the DAG is paused, or its runs are "
+                "stuck or not scheduled (scheduler or workers down) (step 1)"
+            )
         found.setdefault(finding, []).append(e.entity)
     return found
 
@@ -443,14 +555,16 @@ def _diagnoses(stale: Sequence[EntityFreshness], now: datetime, threshold_minute
 def _table(entities: Sequence[EntityFreshness], now: datetime) -> list[str]:
     rows = [("entity", "data as of", "behind", "watermark written", "last incremental load", "")]
     for e in entities:
-        rows.append((
-            e.entity,
-            _time(e.data_as_of) if e.data_as_of else "unknown",
-            _duration(e.behind) if e.behind is not None else "-",
-            f"{_duration(now - e.watermark_written_at)} ago" if e.watermark_written_at else "never",
-            f"{e.last_load_status} {_time(e.last_load_started_at)}" if e.last_load_status else "-",
-            "STALE" if e.stale else "",
-        ))
+        rows.append(
+            (
+                e.entity,
+                _time(e.data_as_of) if e.data_as_of else "unknown",
+                _duration(e.behind) if e.behind is not None else "-",
+                f"{_duration(now - e.watermark_written_at)} ago" if e.watermark_written_at else "never",
+                f"{e.last_load_status} {_time(e.last_load_started_at)}" if e.last_load_status else "-",
+                "STALE" if e.stale else "",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
@@ -463,6 +577,7 @@ def _entity_line(e: EntityFreshness, now: datetime) -> str:
 
 # ---- settings and the task ---------------------------------------------------------------------------------------
 
+
 def minutes_variable(name: str, default: int) -> int:
     """A positive whole number of minutes from an Airflow Variable (`default` when it is not set)."""
     from airflow.sdk import Variable
@@ -473,8 +588,10 @@ def minutes_variable(name: str, default: int) -> int:
     except ValueError:
         minutes = 0
     if minutes < 1:
-        raise ValueError(f"the Variable {name} must be a whole number of minutes of at least 1, got {value!r}; "
-                         f"set it with: airflow variables set {name} {default}")
+        raise ValueError(
+            f"the Variable {name} must be a whole number of minutes of at least 1, got {value!r}; "
+            f"set it with: airflow variables set {name} {default}"
+        )
     return minutes
 
 
@@ -486,9 +603,14 @@ def run_freshness_check(context: Mapping[str, Any]) -> dict[str, Any]:
     threshold = minutes_variable(THRESHOLD_VARIABLE, DEFAULT_THRESHOLD_MINUTES)
     realert = minutes_variable(REALERT_VARIABLE, DEFAULT_REALERT_MINUTES)
     with target_connection() as target:
-        check = check_freshness(target, entities=[e.name for e in catalogue.entities("15min")],
-                                threshold_minutes=threshold, realert_minutes=realert, run_id=context["run_id"],
-                                send=lambda alert: deliver(alert, context))
+        check = check_freshness(
+            target,
+            entities=[e.name for e in catalogue.entities("15min")],
+            threshold_minutes=threshold,
+            realert_minutes=realert,
+            run_id=context["run_id"],
+            send=lambda alert: deliver(alert, context),
+        )
     return {"stale": [e.entity for e in check.stale], "notice": check.notice, "notified": check.notified}
 
 
@@ -499,6 +621,7 @@ def check_portal_freshness(**context: Any) -> dict[str, Any]:
 
 
 # ---- text helpers ------------------------------------------------------------------------------------------------
+
 
 def _time(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"

@@ -37,12 +37,16 @@ def target_connection(conn_id: str = TARGET_CONN_ID) -> Iterator[psycopg.Connect
 
     connection = BaseHook.get_connection(conn_id)
     if dialect_of(connection.conn_type) != "postgres":
-        raise ValueError(f"connection {conn_id!r} must be a postgres connection to the portal database, "
-                         f"got type {connection.conn_type!r}")
+        raise ValueError(
+            f"connection {conn_id!r} must be a postgres connection to the portal database, "
+            f"got type {connection.conn_type!r}"
+        )
     conn = connection.get_hook().get_conn()
     if not isinstance(conn, psycopg.Connection):
-        raise RuntimeError("the postgres provider returned a psycopg2 connection; install psycopg 3 (see "
-                           "requirements.txt) so the portal load can COPY with psycopg 3")
+        raise RuntimeError(
+            "the postgres provider returned a psycopg2 connection; install psycopg 3 (see "
+            "requirements.txt) so the portal load can COPY with psycopg 3"
+        )
     with closing(conn):
         conn.autocommit = True
         # Every wait for a lock ends (a load's transaction sets its own bounds, see engine.LockTimeouts): the

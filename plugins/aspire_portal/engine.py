@@ -75,8 +75,10 @@ class LoadRequest:
 
     def __post_init__(self) -> None:
         if self.reconcile and not (self.kind == "full" and self.accounts is None):
-            raise ValueError(f"reconciling {self.entity.name} needs a full load over every enrolled customer, "
-                             f"not a {self.kind} load{' of some customers' if self.accounts else ''}")
+            raise ValueError(
+                f"reconciling {self.entity.name} needs a full load over every enrolled customer, "
+                f"not a {self.kind} load{' of some customers' if self.accounts else ''}"
+            )
 
     @property
     def scope(self) -> Literal["all", "accounts"]:
@@ -106,9 +108,15 @@ class LoadResult:
     copied_directly: bool = False  # a first load into an empty table: no staging, merge or delete needed
 
     def summary(self) -> str:
-        how = "first load, copied straight into the empty table" if self.copied_directly else (
-            f"extract {self.seconds_extract:.2f}s, merge {self.seconds_merge:.2f}s, delete {self.seconds_delete:.2f}s"
-            + (f", reconcile {self.seconds_reconcile:.2f}s" if self.seconds_reconcile is not None else ""))
+        how = (
+            "first load, copied straight into the empty table"
+            if self.copied_directly
+            else (
+                f"extract {self.seconds_extract:.2f}s, merge {self.seconds_merge:.2f}s, "
+                f"delete {self.seconds_delete:.2f}s"
+                + (f", reconcile {self.seconds_reconcile:.2f}s" if self.seconds_reconcile is not None else "")
+            )
+        )
         scope = ""
         if self.new_accounts or self.new_contracts:
             scope += f", {self.new_accounts} account(s) and {self.new_contracts} contract(s) new to scope"
@@ -138,13 +146,20 @@ def dialect_of(conn_type: str) -> Dialect:
         ) from None
 
 
-def render_extract(entity: Entity, kind: LoadKind, dialect: Dialect, *, scope_known: bool = True,
-                   short_lists: dict[str, int] | None = None) -> str:
+def render_extract(
+    entity: Entity,
+    kind: LoadKind,
+    dialect: Dialect,
+    *,
+    scope_known: bool = True,
+    short_lists: dict[str, int] | None = None,
+) -> str:
     """The extract statement of `entity` for one kind of load, in the source's dialect. `scope_known`: the load
     passes the in-scope contracts (parameter scoped_contracts) instead of the extract deriving them.
     `short_lists`: the id lists bound id by id (parameter -> length; see sqlfiles.id_lists)."""
-    return sqlfiles.render(entity.extract_sql, dialect=dialect, load_kind=kind, scope_known=scope_known,
-                           short_lists=short_lists or {})
+    return sqlfiles.render(
+        entity.extract_sql, dialect=dialect, load_kind=kind, scope_known=scope_known, short_lists=short_lists or {}
+    )
 
 
 NotEnrolled = scope_state.NotEnrolled
@@ -186,15 +201,23 @@ def load_entity(
             result.new_accounts, result.new_contracts = len(plan.new_accounts), len(plan.new_contracts)
             result.exited_accounts, result.exited_contracts = len(plan.gone_accounts), len(plan.gone_contracts)
             passes = _extract_passes(entity, request, plan, result.low_rowver)
-            result.copied_directly = (len(passes) == 1 and not request.reconcile
-                                      and _first_load_of_empty_table(target, entity))
+            result.copied_directly = (
+                len(passes) == 1 and not request.reconcile and _first_load_of_empty_table(target, entity)
+            )
             stage, quoted = _stage_table(target, entity, columns, create=not result.copied_directly)
             phase = time.perf_counter()
             for kind, accounts, contracts in passes:
                 short_lists, parameters = _parameters(request, result, accounts, contracts)
                 result.rows_read += _stream_rows(
-                    source, target, render_extract(entity, kind, dialect, short_lists=short_lists), parameters,
-                    entity.target_table if result.copied_directly else stage, quoted, columns, batch_size)
+                    source,
+                    target,
+                    render_extract(entity, kind, dialect, short_lists=short_lists),
+                    parameters,
+                    entity.target_table if result.copied_directly else stage,
+                    quoted,
+                    columns,
+                    batch_size,
+                )
             if result.copied_directly:
                 result.rows_inserted = result.rows_read
                 result.seconds_extract = time.perf_counter() - phase
@@ -204,21 +227,28 @@ def load_entity(
                 before = _drift_before(target, request, stage, columns, result, plan)
                 if before is not None:
                     result.seconds_reconcile, phase = time.perf_counter() - phase, time.perf_counter()
-                result.rows_inserted, result.rows_updated = _merge(target, entity, stage, columns, started_at,
-                                                                   dedupe=len(passes) > 1, repair=request.reconcile)
+                result.rows_inserted, result.rows_updated = _merge(
+                    target, entity, stage, columns, started_at, dedupe=len(passes) > 1, repair=request.reconcile
+                )
                 result.seconds_merge, phase = time.perf_counter() - phase, time.perf_counter()
-                result.rows_deleted = _delete(source, target, entity, request, dialect, stage, plan, resolved,
-                                              result, batch_size)
+                result.rows_deleted = _delete(
+                    source, target, entity, request, dialect, stage, plan, resolved, result, batch_size
+                )
                 result.seconds_delete, phase = time.perf_counter() - phase, time.perf_counter()
                 if before is not None:
                     drift = before, reconcile.confirm(target, entity, stage, columns, before, request.run)
                     result.seconds_reconcile += time.perf_counter() - phase
             scope_state.record_held(target, entity, plan)
             if request.kind == "incremental":
-                target.execute(sqlfiles.read("sync/upsert_watermark.sql"), {
-                    "entity": entity.name, "high_rowver": result.high_rowver,
-                    "data_as_of": result.data_as_of, "run_id": request.run.run_id,
-                })
+                target.execute(
+                    sqlfiles.read("sync/upsert_watermark.sql"),
+                    {
+                        "entity": entity.name,
+                        "high_rowver": result.high_rowver,
+                        "data_as_of": result.data_as_of,
+                        "run_id": request.run.run_id,
+                    },
+                )
             result.seconds = time.perf_counter() - clock
             _record(target, request, result, started_at, status="success", log_id=log_id)
     except psycopg.errors.LockNotAvailable as error:
@@ -226,7 +256,8 @@ def load_entity(
         timeout = LockTimeout(
             f"the load of {entity.name} waited longer than its lock timeout (coordination {timeouts.coordination}, "
             f"other locks {timeouts.other}) for a lock another session holds{_where(error)}; nothing was written "
-            "and the task retries. See the runbook, 'A load waits for a lock'.")
+            "and the task retries. See the runbook, 'A load waits for a lock'."
+        )
         _record_failure(target, request, result, started_at, timeout, log_id)
         raise timeout from error
     except Exception as error:
@@ -241,9 +272,15 @@ def load_entity(
     return result
 
 
-def stage_scope(source: Any, target: psycopg.Connection, entity: Entity, dialect: Dialect,
-                resolved: scope_state.Scope, plan: scope_state.Plan,
-                batch_size: int = BATCH_SIZE) -> tuple[str, list[str]]:
+def stage_scope(
+    source: Any,
+    target: psycopg.Connection,
+    entity: Entity,
+    dialect: Dialect,
+    resolved: scope_state.Scope,
+    plan: scope_state.Plan,
+    batch_size: int = BATCH_SIZE,
+) -> tuple[str, list[str]]:
     """Extracts the entity's rows in `resolved` (every enrolled customer's scope; `plan`: its plan_everyone) into its
     temp staging table, in the caller's transaction, writing nothing else; the stage and its columns (reconciliation
     on demand reads this)."""
@@ -252,31 +289,54 @@ def stage_scope(source: Any, target: psycopg.Connection, entity: Entity, dialect
     request = LoadRequest(entity=entity, kind="full")
     result = LoadResult(entity=entity.name, load_kind="full", high_rowver=resolved.read_bound)
     short_lists, parameters = _parameters(request, result, plan.accounts, plan.contracts)
-    _stream_rows(source, target, render_extract(entity, "full", dialect, short_lists=short_lists), parameters,
-                 stage, quoted, columns, batch_size)
+    _stream_rows(
+        source,
+        target,
+        render_extract(entity, "full", dialect, short_lists=short_lists),
+        parameters,
+        stage,
+        quoted,
+        columns,
+        batch_size,
+    )
     target.execute(sqlfiles.render("load/analyze_stage.sql", stage=stage))
     return stage, columns
 
 
-def _stage_table(target: psycopg.Connection, entity: Entity, columns: list[str], *,
-                 create: bool = True) -> tuple[str, list[str]]:
+def _stage_table(
+    target: psycopg.Connection, entity: Entity, columns: list[str], *, create: bool = True
+) -> tuple[str, list[str]]:
     """The load's temp staging table (created unless `create` is False) and the quoted column names."""
     stage = sql.Identifier(f"stage_{entity.name}").as_string(target)
     quoted = [sql.Identifier(c).as_string(target) for c in columns]
     if create:
-        target.execute(sqlfiles.render("load/create_stage.sql", stage=stage, target=entity.target_table,
-                                       columns=quoted))
+        target.execute(
+            sqlfiles.render("load/create_stage.sql", stage=stage, target=entity.target_table, columns=quoted)
+        )
     return stage, quoted
 
 
-def _drift_before(target: psycopg.Connection, request: LoadRequest, stage: str, columns: list[str],
-                  result: LoadResult, plan: scope_state.Plan) -> reconcile.Drift | None:
+def _drift_before(
+    target: psycopg.Connection,
+    request: LoadRequest,
+    stage: str,
+    columns: list[str],
+    result: LoadResult,
+    plan: scope_state.Plan,
+) -> reconcile.Drift | None:
     """What ASPIRE's staged rows and the portal disagree on before the merge, when the load reconciles."""
     if not request.reconcile:
         return None
-    return reconcile.compare(target, request.entity, stage, columns, phase="before", read_bound=result.high_rowver,
-                             pending_from=reconcile.pending_from(target, request.entity, result.high_rowver),
-                             scope_changes=reconcile.scope_changes(plan))
+    return reconcile.compare(
+        target,
+        request.entity,
+        stage,
+        columns,
+        phase="before",
+        read_bound=result.high_rowver,
+        pending_from=reconcile.pending_from(target, request.entity, result.high_rowver),
+        scope_changes=reconcile.scope_changes(plan),
+    )
 
 
 def _take_turn(target: psycopg.Connection, request: LoadRequest, timeouts: LockTimeouts) -> None:
@@ -300,19 +360,22 @@ def _over_everyone(request: LoadRequest) -> bool:
     return request.kind == "full" and request.scope == "all"
 
 
-def _plan(source: Any, target: psycopg.Connection, request: LoadRequest, dialect: Dialect,
-          scope: scope_state.Scope | None) -> tuple[scope_state.Scope, scope_state.Plan]:
+def _plan(
+    source: Any, target: psycopg.Connection, request: LoadRequest, dialect: Dialect, scope: scope_state.Scope | None
+) -> tuple[scope_state.Scope, scope_state.Plan]:
     """The scope this load works in, and what it reads, deletes and records of it."""
     entity = request.entity
     if _over_everyone(request):
         resolved = scope_state.resolve(source, target, dialect, persist=False)
-        return resolved, scope_state.plan_everyone(entity, resolved, scope_state.held(target, entity,
-                                                                                      resolved.resolved_at))
+        return resolved, scope_state.plan_everyone(
+            entity, resolved, scope_state.held(target, entity, resolved.resolved_at)
+        )
     run = request.run
     resolved = scope or scope_state.for_run(target, run.dag_id, run.run_id)
     if resolved is None or resolved.customers != (None if request.accounts is None else frozenset(request.accounts)):
-        resolved = scope_state.resolve(source, target, dialect, customers=request.accounts, dag_id=run.dag_id,
-                                       run_id=run.run_id)
+        resolved = scope_state.resolve(
+            source, target, dialect, customers=request.accounts, dag_id=run.dag_id, run_id=run.run_id
+        )
     state = scope_state.held(target, entity, resolved.resolved_at)
     if request.kind == "full":
         before = scope_state.contracts_before(target, resolved)
@@ -320,8 +383,9 @@ def _plan(source: Any, target: psycopg.Connection, request: LoadRequest, dialect
     return resolved, scope_state.plan_changes(entity, resolved, state)
 
 
-def _extract_passes(entity: Entity, request: LoadRequest, plan: scope_state.Plan,
-                    low_rowver: int | None) -> list[tuple[LoadKind, tuple[int, ...], tuple[int, ...]]]:
+def _extract_passes(
+    entity: Entity, request: LoadRequest, plan: scope_state.Plan, low_rowver: int | None
+) -> list[tuple[LoadKind, tuple[int, ...], tuple[int, ...]]]:
     """The extracts a load runs, each (kind, accounts, contracts): the whole scope (full); the changes in the
     window (incremental, backfill) and, in full, what entered the scope; or only what entered (scope). A first
     window (from row version 0) holds every row already, entries included."""
@@ -345,55 +409,96 @@ def _window(request: LoadRequest, result: LoadResult) -> dict[str, Any]:
     }
 
 
-def _parameters(request: LoadRequest, result: LoadResult, accounts: Sequence[int],
-                contracts: Sequence[int]) -> tuple[dict[str, int], dict[str, Any]]:
+def _parameters(
+    request: LoadRequest, result: LoadResult, accounts: Sequence[int], contracts: Sequence[int]
+) -> tuple[dict[str, int], dict[str, Any]]:
     """The extract's parameters, and which id lists are short enough to bind id by id (see `id_list`)."""
     short_lists, lists = sqlfiles.id_lists(accounts=accounts, scoped_contracts=contracts)
     return short_lists, {**_window(request, result), **lists}
 
 
-def _delete(source: Any, target: psycopg.Connection, entity: Entity, request: LoadRequest, dialect: Dialect,
-            stage: str, plan: scope_state.Plan, resolved: scope_state.Scope, result: LoadResult,
-            batch_size: int) -> int:
+def _delete(
+    source: Any,
+    target: psycopg.Connection,
+    entity: Entity,
+    request: LoadRequest,
+    dialect: Dialect,
+    stage: str,
+    plan: scope_state.Plan,
+    resolved: scope_state.Scope,
+    result: LoadResult,
+    batch_size: int,
+) -> int:
     """Deletes what this load's scope no longer holds: everything the extract did not return (a full load over
     everyone); the re-read customers' rows it did not return (a full load of some); or, in the 15-minute run, the
     rows changed in the window that left the scope and the rows of the accounts and contracts that left it."""
     key = [sql.Identifier(k).as_string(target) for k in entity.key]
     if _over_everyone(request):
-        statement = sqlfiles.render("load/delete_missing.sql", stage=stage, target=entity.target_table, key=key,
-                                    changed=None)
+        statement = sqlfiles.render(
+            "load/delete_missing.sql", stage=stage, target=entity.target_table, key=key, changed=None
+        )
         return target.execute(statement, {"high_rowver": result.high_rowver}).fetchone()[0]
     deleted = 0
     if request.kind in ("incremental", "backfill"):
         deleted += _delete_departed(source, target, entity, request, dialect, stage, key, result, batch_size)
     if request.kind == "full" or plan.has_exits:
         invoices = scope_state.unjustified_invoices(source, dialect, plan) if entity.owner == "invoice" else []
-        statement = sqlfiles.render("load/delete_out_of_scope.sql", stage=stage, target=entity.target_table,
-                                    key=key, owner=entity.owner, mode="missing" if request.kind == "full" else "exits")
+        statement = sqlfiles.render(
+            "load/delete_out_of_scope.sql",
+            stage=stage,
+            target=entity.target_table,
+            key=key,
+            owner=entity.owner,
+            mode="missing" if request.kind == "full" else "exits",
+        )
         excluded = sorted(resolved.customers or ()) if request.kind == "full" else []
-        deleted += target.execute(statement, {
-            "entity": entity.name, "high_rowver": result.high_rowver, "resolution_id": resolved.resolution_id,
-            "resolved_at": resolved.resolved_at, "excluded_accounts": excluded,
-            "own_contracts": list(plan.gone_contracts) if request.kind == "full" else [],
-            "accounts": list(plan.gone_accounts), "contracts": list(plan.gone_contracts), "invoices": invoices,
-        }).fetchone()[0]
+        deleted += target.execute(
+            statement,
+            {
+                "entity": entity.name,
+                "high_rowver": result.high_rowver,
+                "resolution_id": resolved.resolution_id,
+                "resolved_at": resolved.resolved_at,
+                "excluded_accounts": excluded,
+                "own_contracts": list(plan.gone_contracts) if request.kind == "full" else [],
+                "accounts": list(plan.gone_accounts),
+                "contracts": list(plan.gone_contracts),
+                "invoices": invoices,
+            },
+        ).fetchone()[0]
     return deleted
 
 
-def _delete_departed(source: Any, target: psycopg.Connection, entity: Entity, request: LoadRequest,
-                     dialect: Dialect, stage: str, key: list[str], result: LoadResult, batch_size: int) -> int:
+def _delete_departed(
+    source: Any,
+    target: psycopg.Connection,
+    entity: Entity,
+    request: LoadRequest,
+    dialect: Dialect,
+    stage: str,
+    key: list[str],
+    result: LoadResult,
+    batch_size: int,
+) -> int:
     """Deletes the rows ASPIRE changed in the window that the extract did not return (they left the scope)."""
     changed = sql.Identifier(f"changed_{entity.name}").as_string(target)
-    target.execute(sqlfiles.render("load/create_changed_keys.sql", changed=changed, target=entity.target_table,
-                                   key=key))
-    statement = sqlfiles.render("extract/select_changed_keys.sql", dialect=dialect, load_kind=request.kind,
-                                source_table=entity.source_table, parent=entity.parent,
-                                keys=list(zip(entity.source_key, entity.key, strict=True)))
+    target.execute(
+        sqlfiles.render("load/create_changed_keys.sql", changed=changed, target=entity.target_table, key=key)
+    )
+    statement = sqlfiles.render(
+        "extract/select_changed_keys.sql",
+        dialect=dialect,
+        load_kind=request.kind,
+        source_table=entity.source_table,
+        parent=entity.parent,
+        keys=list(zip(entity.source_key, entity.key, strict=True)),
+    )
     _stream_rows(source, target, statement, _window(request, result), changed, key, list(entity.key), batch_size)
     target.execute(sqlfiles.render("load/analyze_stage.sql", stage=changed))
-    return target.execute(sqlfiles.render("load/delete_missing.sql", changed=changed, stage=stage,
-                                          target=entity.target_table, key=key),
-                          {"high_rowver": result.high_rowver}).fetchone()[0]
+    return target.execute(
+        sqlfiles.render("load/delete_missing.sql", changed=changed, stage=stage, target=entity.target_table, key=key),
+        {"high_rowver": result.high_rowver},
+    ).fetchone()[0]
 
 
 def _watermark(target: psycopg.Connection, entity: Entity) -> int:
@@ -417,9 +522,13 @@ def read_bound(source: Any, target: psycopg.Connection, dialect: Dialect) -> int
     bound, sampled_at, dbts = sample_read_bound(source, dialect)
     target.execute(sqlfiles.read("sync/insert_aspire_clock.sql"), {"sampled_at": sampled_at, "dbts": dbts})
     if dbts >= bound:
-        log.info("ASPIRE read bound %d: a transaction open on ASPIRE since row version %d holds it back (newest "
-                 "row version %d); rows it writes wait for the next run and \"data as of\" stays before it",
-                 bound, bound, dbts)
+        log.info(
+            "ASPIRE read bound %d: a transaction open on ASPIRE since row version %d holds it back (newest "
+            'row version %d); rows it writes wait for the next run and "data as of" stays before it',
+            bound,
+            bound,
+            dbts,
+        )
     return bound
 
 
@@ -471,8 +580,12 @@ def _stream_rows(
         with target.cursor() as tcur:
             types = _binary_copy_types(tcur, table, names, batch) if _rows_are_typed(source) else None
             log.debug("COPY into %s: %s", table, "binary" if types is not None else "text")
-            copy_sql = sqlfiles.render("load/copy_rows.sql", table=table, binary=types is not None,
-                                       columns=[quoted[columns.index(name)] for name in names])
+            copy_sql = sqlfiles.render(
+                "load/copy_rows.sql",
+                table=table,
+                binary=types is not None,
+                columns=[quoted[columns.index(name)] for name in names],
+            )
             with tcur.copy(copy_sql) as copy:
                 if types is not None:
                     copy.set_types(types)
@@ -489,8 +602,9 @@ def _rows_are_typed(source: Any) -> bool:
     return not (isinstance(source, psycopg.Connection) and _TEXT_PASS_THROUGH)
 
 
-def _binary_copy_types(cursor: psycopg.Cursor, table: str, names: Sequence[str],
-                       sample: Sequence[Sequence[Any]]) -> list[int] | None:
+def _binary_copy_types(
+    cursor: psycopg.Cursor, table: str, names: Sequence[str], sample: Sequence[Sequence[Any]]
+) -> list[int] | None:
     """The type of each of `names` in `table`, for a binary COPY of typed rows (set_types); None for a text COPY.
 
     Binary only when every column's type is one of `_BINARY_COPY_TAKES` and the first value of each column in
@@ -498,8 +612,10 @@ def _binary_copy_types(cursor: psycopg.Cursor, table: str, names: Sequence[str],
     for a numeric column, a UUID for a varchar) goes in as text, which the portal converts as before. Binary COPY
     wraps an integer too large for an int2 or int4 column, so those columns take dumpers that refuse it.
     """
-    types = {name: (oid, type_name) for name, oid, type_name in
-             cursor.execute(sqlfiles.read("load/select_copy_types.sql"), {"table": table})}
+    types = {
+        name: (oid, type_name)
+        for name, oid, type_name in cursor.execute(sqlfiles.read("load/select_copy_types.sql"), {"table": table})
+    }
     chosen = []
     for position, name in enumerate(names):
         oid, type_name = types[name]
@@ -514,8 +630,16 @@ def _binary_copy_types(cursor: psycopg.Cursor, table: str, names: Sequence[str],
 
 
 _BINARY_COPY_TAKES: dict[str, type | tuple[type, ...]] = {
-    "int2": int, "int4": int, "int8": int, "numeric": (Decimal, int), "bool": bool, "date": date,
-    "timestamp": datetime, "varchar": str, "bpchar": str, "text": str,
+    "int2": int,
+    "int4": int,
+    "int8": int,
+    "numeric": (Decimal, int),
+    "bool": bool,
+    "date": date,
+    "timestamp": datetime,
+    "varchar": str,
+    "bpchar": str,
+    "text": str,
 }
 """The portal's column types binary COPY is used for, and the Python values (what pymssql hands) it takes."""
 
@@ -560,8 +684,19 @@ def _server_side_cursor(source: Any, batch_size: int) -> Any:
     return source.cursor()  # pymssql streams rows as they are fetched
 
 
-_PASS_THROUGH_TYPES = ("int2", "int4", "int8", "numeric", "float4", "float8", "bool", "date", "time", "timestamp",
-                       "timestamptz")
+_PASS_THROUGH_TYPES = (
+    "int2",
+    "int4",
+    "int8",
+    "numeric",
+    "float4",
+    "float8",
+    "bool",
+    "date",
+    "time",
+    "timestamp",
+    "timestamptz",
+)
 
 _TEXT_PASS_THROUGH = True
 """Whether a PostgreSQL source (the emulator) hands its values as text. Off, the rows are what production's rows
@@ -584,8 +719,16 @@ def _check_extract_columns(returned: Sequence[str], expected: Sequence[str]) -> 
         )
 
 
-def _merge(target: psycopg.Connection, entity: Entity, stage: str, columns: list[str],
-           synced_at: datetime, *, dedupe: bool = False, repair: bool = False) -> tuple[int, int]:
+def _merge(
+    target: psycopg.Connection,
+    entity: Entity,
+    stage: str,
+    columns: list[str],
+    synced_at: datetime,
+    *,
+    dedupe: bool = False,
+    repair: bool = False,
+) -> tuple[int, int]:
     quote = lambda name: sql.Identifier(name).as_string(target)  # noqa: E731
     statement = sqlfiles.render(
         "load/merge_stage.sql",
@@ -609,40 +752,67 @@ def _start_log(target: psycopg.Connection, request: LoadRequest, result: LoadRes
     return _record(target, request, result, started_at, status="running")
 
 
-def _record(target: psycopg.Connection, request: LoadRequest, result: LoadResult, started_at: datetime, *,
-            status: str, error: str | None = None, log_id: int | None = None) -> int | None:
+def _record(
+    target: psycopg.Connection,
+    request: LoadRequest,
+    result: LoadResult,
+    started_at: datetime,
+    *,
+    status: str,
+    error: str | None = None,
+    log_id: int | None = None,
+) -> int | None:
     """Writes the load's run-log row (completes the one `log_id` names, else inserts one); its id."""
     if log_id is not None:
-        target.execute(sqlfiles.read("sync/update_run_log.sql"), {
-            "run_log_id": log_id, "low_rowver": result.low_rowver, "high_rowver": result.high_rowver,
-            "data_as_of": result.data_as_of, "rows_read": result.rows_read, "rows_inserted": result.rows_inserted,
-            "rows_updated": result.rows_updated, "rows_deleted": result.rows_deleted, "status": status,
-            "error": error})
+        target.execute(
+            sqlfiles.read("sync/update_run_log.sql"),
+            {
+                "run_log_id": log_id,
+                "low_rowver": result.low_rowver,
+                "high_rowver": result.high_rowver,
+                "data_as_of": result.data_as_of,
+                "rows_read": result.rows_read,
+                "rows_inserted": result.rows_inserted,
+                "rows_updated": result.rows_updated,
+                "rows_deleted": result.rows_deleted,
+                "status": status,
+                "error": error,
+            },
+        )
         return log_id
-    return target.execute(sqlfiles.read("sync/insert_run_log.sql"), {
-        "dag_id": request.run.dag_id,
-        "run_id": request.run.run_id,
-        "task_id": request.run.task_id,
-        "entity": result.entity,
-        "load_kind": result.load_kind,
-        "customer_id": request.customer_id,
-        "low_rowver": result.low_rowver,
-        "high_rowver": result.high_rowver,
-        "modified_from": request.modified_from,
-        "modified_to": request.modified_to,
-        "data_as_of": result.data_as_of,
-        "started_at": started_at,
-        "rows_read": result.rows_read,
-        "rows_inserted": result.rows_inserted,
-        "rows_updated": result.rows_updated,
-        "rows_deleted": result.rows_deleted,
-        "status": status,
-        "error": error,
-    }).fetchone()[0]
+    return target.execute(
+        sqlfiles.read("sync/insert_run_log.sql"),
+        {
+            "dag_id": request.run.dag_id,
+            "run_id": request.run.run_id,
+            "task_id": request.run.task_id,
+            "entity": result.entity,
+            "load_kind": result.load_kind,
+            "customer_id": request.customer_id,
+            "low_rowver": result.low_rowver,
+            "high_rowver": result.high_rowver,
+            "modified_from": request.modified_from,
+            "modified_to": request.modified_to,
+            "data_as_of": result.data_as_of,
+            "started_at": started_at,
+            "rows_read": result.rows_read,
+            "rows_inserted": result.rows_inserted,
+            "rows_updated": result.rows_updated,
+            "rows_deleted": result.rows_deleted,
+            "status": status,
+            "error": error,
+        },
+    ).fetchone()[0]
 
 
-def _record_failure(target: psycopg.Connection, request: LoadRequest, result: LoadResult, started_at: datetime,
-                    error: BaseException, log_id: int | None = None) -> None:
+def _record_failure(
+    target: psycopg.Connection,
+    request: LoadRequest,
+    result: LoadResult,
+    started_at: datetime,
+    error: BaseException,
+    log_id: int | None = None,
+) -> None:
     """Records a failed load in its own transaction; the load's own writes were rolled back."""
     message = f"{type(error).__name__}: {error}"[:4000]
     log.error("Load of %s failed after %.2fs, nothing written: %s", result.entity, result.seconds, message)

@@ -1,4 +1,4 @@
-""""Why isn't X in the portal?" answered from live data: ASPIRE, the portal and the sync's own state.
+""" "Why isn't X in the portal?" answered from live data: ASPIRE, the portal and the sync's own state.
 
 :func:`explain` looks one contract, invoice, receipt or customer up in ASPIRE and in the portal, applies the scope
 rule to what ASPIRE says now, and names the reason (one of :data:`REASONS`), what happens next (which run brings or
@@ -58,13 +58,15 @@ class Explanation:
         def yes(flag: bool) -> str:
             return "yes" if flag else "no"
 
-        lines = [f"{self.kind} {self.id}: {self.reason}",
-                 f"  in ASPIRE   {yes(self.in_aspire)}",
-                 f"  in scope    {yes(self.in_scope)}: {self.why}",
-                 f"  in portal   {yes(self.in_portal)}",
-                 f"  rule        {self.rule}",
-                 f"  next        {self.next}",
-                 f"  do it now   {self.command or '(nothing the sync can do)'}"]
+        lines = [
+            f"{self.kind} {self.id}: {self.reason}",
+            f"  in ASPIRE   {yes(self.in_aspire)}",
+            f"  in scope    {yes(self.in_scope)}: {self.why}",
+            f"  in portal   {yes(self.in_portal)}",
+            f"  rule        {self.rule}",
+            f"  next        {self.next}",
+            f"  do it now   {self.command or '(nothing the sync can do)'}",
+        ]
         return "\n".join(lines)
 
 
@@ -95,13 +97,20 @@ class _Contract:
     def describe(self) -> str:
         if not self.found:
             return f"contract {self.oid}: not in ASPIRE"
-        parties = ", ".join(f"{p.role} {p.account_oid} ({'enrolled' if p.enrolled else 'not enrolled'})"
-                            for p in self.parties if p.role in SCOPE_ROLES) or "no Customer or Guarantor"
+        parties = (
+            ", ".join(
+                f"{p.role} {p.account_oid} ({'enrolled' if p.enrolled else 'not enrolled'})"
+                for p in self.parties
+                if p.role in SCOPE_ROLES
+            )
+            or "no Customer or Guarantor"
+        )
         return f"contract {self.oid}: {'booked' if self.booked else 'not booked'}; {parties}"
 
 
-def explain(source: Any, target: psycopg.Connection, dialect: str, kind: str, oid: int,
-            now: datetime | None = None) -> Explanation:
+def explain(
+    source: Any, target: psycopg.Connection, dialect: str, kind: str, oid: int, now: datetime | None = None
+) -> Explanation:
     """Why object `kind` `oid` is or is not in the portal, and what happens next. Reads only."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
@@ -114,20 +123,32 @@ def explain(source: Any, target: psycopg.Connection, dialect: str, kind: str, oi
         contract = _contract(source, dialect, oid if kind == "contract" else int(row["contract_oid"]), enrolled)
     bound, _sampled_at, dbts = engine.sample_read_bound(source, dialect)
     source.rollback()
-    portal = target.execute(sqlfiles.render("explain/select_portal_row.sql", target=entity.target_table,
-                                            key=sql.Identifier(entity.key[0]).as_string(target)),
-                            {"id": oid}).fetchone()
+    portal = target.execute(
+        sqlfiles.render(
+            "explain/select_portal_row.sql",
+            target=entity.target_table,
+            key=sql.Identifier(entity.key[0]).as_string(target),
+        ),
+        {"id": oid},
+    ).fetchone()
     with target.cursor(row_factory=dict_row) as cursor:
         watermark = cursor.execute(sqlfiles.read("sync/select_watermark.sql"), {"entity": entity.name}).fetchone()
         last_load = cursor.execute(sqlfiles.read("explain/select_last_load.sql"), {"entity": entity.name}).fetchone()
-    facts = {"entity": entity.name, "aspire": row, "portal": {"source_rowver": portal[0], "synced_at": portal[1]}
-             if portal else None, "aspire_read_bound": bound, "aspire_newest_row_version": dbts,
-             "watermark": watermark, "last_load": last_load}
+    facts = {
+        "entity": entity.name,
+        "aspire": row,
+        "portal": {"source_rowver": portal[0], "synced_at": portal[1]} if portal else None,
+        "aspire_read_bound": bound,
+        "aspire_newest_row_version": dbts,
+        "watermark": watermark,
+        "last_load": last_load,
+    }
     if contract:
         facts["contract"] = asdict(contract)
     held = _held(target, entity, kind, oid, row)
-    decide = _Decision(kind, oid, entity, row, portal, contract, enrolled, bound, watermark, last_load, now, dialect,
-                       held)
+    decide = _Decision(
+        kind, oid, entity, row, portal, contract, enrolled, bound, watermark, last_load, now, dialect, held
+    )
     answer = decide.explanation(facts)
     if kind == "customer":
         _add_customer_state(target, answer)
@@ -137,22 +158,31 @@ def explain(source: Any, target: psycopg.Connection, dialect: str, kind: str, oi
 def _add_customer_state(target: psycopg.Connection, answer: Explanation) -> None:
     """A customer's full sync and enrolment quarantine, in the answer's facts and words."""
     with target.cursor(row_factory=dict_row) as cursor:
-        quarantine = cursor.execute(sqlfiles.read("explain/select_quarantined.sql"),
-                                    {"value": str(answer.id)}).fetchone()
-        full_sync = cursor.execute(sqlfiles.read("explain/select_customer_sync_status.sql"),
-                                   {"id": answer.id}).fetchone()
+        quarantine = cursor.execute(
+            sqlfiles.read("explain/select_quarantined.sql"), {"value": str(answer.id)}
+        ).fetchone()
+        full_sync = cursor.execute(
+            sqlfiles.read("explain/select_customer_sync_status.sql"), {"id": answer.id}
+        ).fetchone()
     answer.facts.update(quarantine=quarantine, full_sync=full_sync)
     if quarantine:
-        answer.why += (f"; its enrolment value is quarantined ({quarantine['reason']}): fix the row in "
-                       "portal.portal_user_account")
+        answer.why += (
+            f"; its enrolment value is quarantined ({quarantine['reason']}): fix the row in portal.portal_user_account"
+        )
     if answer.in_scope and not (full_sync and full_sync["full_sync_completed_at"]):
-        answer.next += (" Its full sync has not completed yet: the next 15-minute run triggers it if the portal's "
-                        "trigger was lost.")
+        answer.next += (
+            " Its full sync has not completed yet: the next 15-minute run triggers it if the portal's trigger was lost."
+        )
         answer.command = answer.command or (
-            f"airflow dags trigger aspire_portal_customer_full_sync --conf '{{\"customer_id\": {answer.id}}}'")
+            f"airflow dags trigger aspire_portal_customer_full_sync --conf '{{\"customer_id\": {answer.id}}}'"
+        )
     elif full_sync and full_sync["full_sync_completed_at"]:
-        answer.why += (f"; full sync completed {full_sync['full_sync_completed_at']:%Y-%m-%d %H:%M} UTC, data as of "
-                       f"{full_sync['data_as_of']:%Y-%m-%d %H:%M} UTC" if full_sync["data_as_of"] else "")
+        answer.why += (
+            f"; full sync completed {full_sync['full_sync_completed_at']:%Y-%m-%d %H:%M} UTC, data as of "
+            f"{full_sync['data_as_of']:%Y-%m-%d %H:%M} UTC"
+            if full_sync["data_as_of"]
+            else ""
+        )
 
 
 @dataclass
@@ -177,9 +207,19 @@ class _Decision:
         in_scope, out_reason, why, owner = self._scope()
         in_portal = self.portal is not None
         reason, next_step, command = self._next(in_scope, out_reason, in_portal, owner)
-        return Explanation(kind=self.kind, id=self.oid, in_aspire=self.row is not None, in_scope=in_scope,
-                           in_portal=in_portal, reason=reason, rule=self.entity.scope_rule, why=why,
-                           next=next_step, command=command, facts=facts)
+        return Explanation(
+            kind=self.kind,
+            id=self.oid,
+            in_aspire=self.row is not None,
+            in_scope=in_scope,
+            in_portal=in_portal,
+            reason=reason,
+            rule=self.entity.scope_rule,
+            why=why,
+            next=next_step,
+            command=command,
+            facts=facts,
+        )
 
     def _scope(self) -> tuple[bool, str, str, int | None]:
         """(in scope, the reason when not, why, the enrolled account that brings it in)."""
@@ -198,7 +238,8 @@ class _Decision:
             return True, "", c.describe(), c.bringers[0].account_oid
         account = int(self.row["account_oid"])
         billed = f"{'billed to' if self.kind == 'invoice' else 'paid by'} account {account} " + (
-            "(enrolled)" if account in self.enrolled else "(not enrolled)")
+            "(enrolled)" if account in self.enrolled else "(not enrolled)"
+        )
         on_contract = f"; {self.contract.describe()}" if self.contract else "; on no contract"
         if account in self.enrolled:
             return True, "", billed + on_contract, account
@@ -212,52 +253,72 @@ class _Decision:
             if not in_portal:
                 return out_reason, self._what_would_bring_it(out_reason), None
             if self.row is None:
-                return ("removal_pending", f"It was deleted in ASPIRE; the daily refresh at {_next_daily(self.now)} "
-                        "removes it (the 15-minute path does not see deletions).",
-                        "airflow dags trigger aspire_portal_daily_refresh")
-            return ("removal_pending", f"It left the scope ({out_reason}); {fifteen} removes it, with every row "
-                    "only it justified.", "airflow dags trigger aspire_portal_incremental")
+                return (
+                    "removal_pending",
+                    f"It was deleted in ASPIRE; the daily refresh at {_next_daily(self.now)} "
+                    "removes it (the 15-minute path does not see deletions).",
+                    "airflow dags trigger aspire_portal_daily_refresh",
+                )
+            return (
+                "removal_pending",
+                f"It left the scope ({out_reason}); {fifteen} removes it, with every row only it justified.",
+                "airflow dags trigger aspire_portal_incremental",
+            )
         rowver = int(self.row["rowver"])
         current = in_portal and int(self.portal[0]) >= rowver
         if current:
             return "in_portal", "Nothing to do: the portal has ASPIRE's current version.", None
         load = self.last_load
         if load and load["status"] == "failed":
-            return ("load_failing", f"The last load of {self.entity.name} ({load['dag_id']}, task {load['task_id']}, "
-                    f"{load['started_at']:%Y-%m-%d %H:%M} UTC) failed: {load['error']}. Airflow retries it; it lands "
-                    "with the first load that succeeds. Fix the cause (runbook: 'A load task failed').",
-                    "airflow dags trigger aspire_portal_incremental --conf "
-                    f"'{json.dumps({'entities': [self.entity.name]})}'")
+            return (
+                "load_failing",
+                f"The last load of {self.entity.name} ({load['dag_id']}, task {load['task_id']}, "
+                f"{load['started_at']:%Y-%m-%d %H:%M} UTC) failed: {load['error']}. Airflow retries it; it lands "
+                "with the first load that succeeds. Fix the cause (runbook: 'A load task failed').",
+                "airflow dags trigger aspire_portal_incremental --conf "
+                f"'{json.dumps({'entities': [self.entity.name]})}'",
+            )
         if rowver >= self.bound:
-            return ("waiting_for_open_aspire_transaction",
-                    f"It was committed at row version {rowver}, after a transaction still open on ASPIRE began (read "
-                    f"bound {self.bound}): no run can read it until that transaction ends; then {fifteen} brings it.",
-                    _open_transactions_query(self.dialect))
+            return (
+                "waiting_for_open_aspire_transaction",
+                f"It was committed at row version {rowver}, after a transaction still open on ASPIRE began (read "
+                f"bound {self.bound}): no run can read it until that transaction ends; then {fifteen} brings it.",
+                _open_transactions_query(self.dialect),
+            )
         behind = "an older version is" if in_portal else "it is not"
         watermark = self.watermark["high_water_mark"] if self.watermark else None
         if watermark is None or rowver >= watermark:
             why = f"Committed (row version {rowver}), {behind} in the portal yet: {fifteen} brings it."
         elif not self.held:
-            why = (f"{behind} in the portal: it came into scope since the last run (row version {rowver}, below the "
-                   f"watermark {watermark}), so {fifteen} brings it with the rest of what entered the scope.")
+            why = (
+                f"{behind} in the portal: it came into scope since the last run (row version {rowver}, below the "
+                f"watermark {watermark}), so {fifteen} brings it with the rest of what entered the scope."
+            )
         else:
-            why = (f"{behind} in the portal although the 15-minute path already read past its row version {rowver} "
-                   f"(watermark {watermark}) for a scope it holds: drift, which the next 15-minute run will not "
-                   f"repair. The daily refresh at {_next_daily(self.now)} does (`python -m aspire_portal reconcile` "
-                   "measures it); the command below reloads that customer now.")
+            why = (
+                f"{behind} in the portal although the 15-minute path already read past its row version {rowver} "
+                f"(watermark {watermark}) for a scope it holds: drift, which the next 15-minute run will not "
+                f"repair. The daily refresh at {_next_daily(self.now)} does (`python -m aspire_portal reconcile` "
+                "measures it); the command below reloads that customer now."
+            )
         return "pending_next_run", why[0].upper() + why[1:], _load_now(self.kind, self.entity, owner)
 
     def _what_would_bring_it(self, reason: str) -> str:
         if reason == "not_in_aspire":
             return "Nothing will: check the id (ASPIRE's ContractOid, InvoiceOid, ReceiptOid or AccountOid)."
         if reason == "not_booked":
-            return ("It comes in with the first 15-minute run after it is booked in ASPIRE (if an enrolled account is "
-                    "its Customer or Guarantor).")
+            return (
+                "It comes in with the first 15-minute run after it is booked in ASPIRE (if an enrolled account is "
+                "its Customer or Guarantor)."
+            )
         if reason == "no_enrolled_customer_or_guarantor":
-            return ("It comes in with the first 15-minute run after a portal user is created for its Customer or "
-                    "Guarantor account (or an enrolled account takes one of those roles).")
-        return ("It comes in with the first 15-minute run after a portal user is created for that account"
-                + (" (or its contract comes into scope)." if self.kind in ("invoice", "receipt") else "."))
+            return (
+                "It comes in with the first 15-minute run after a portal user is created for its Customer or "
+                "Guarantor account (or an enrolled account takes one of those roles)."
+            )
+        return "It comes in with the first 15-minute run after a portal user is created for that account" + (
+            " (or its contract comes into scope)." if self.kind in ("invoice", "receipt") else "."
+        )
 
 
 def _held(target: psycopg.Connection, entity: catalogue.Entity, kind: str, oid: int, row: dict | None) -> bool:
@@ -265,9 +326,14 @@ def _held(target: psycopg.Connection, entity: catalogue.Entity, kind: str, oid: 
         return False
     accounts = [oid] if kind == "customer" else [int(row["account_oid"])] if "account_oid" in row else []
     contracts = [oid] if kind == "contract" else [int(row["contract_oid"])] if row.get("contract_oid") else []
-    return target.execute(sqlfiles.read("explain/select_held.sql"), {
-        "entity": entity.name, "accounts": accounts if entity.follows_accounts else [],
-        "contracts": contracts if entity.follows_contracts else []}).fetchone()[0]
+    return target.execute(
+        sqlfiles.read("explain/select_held.sql"),
+        {
+            "entity": entity.name,
+            "accounts": accounts if entity.follows_accounts else [],
+            "contracts": contracts if entity.follows_contracts else [],
+        },
+    ).fetchone()[0]
 
 
 def _source_row(source: Any, dialect: str, path: str, oid: int) -> dict | None:
@@ -285,8 +351,12 @@ def _contract(source: Any, dialect: str, oid: int, enrolled: dict[int, int]) -> 
     with source.cursor() as cursor:
         cursor.execute(sqlfiles.read("explain/select_contract_roles.sql"), {"id": oid})
         roles = cursor.fetchall()
-    return _Contract(oid, found=True, booked=bool(row["is_booked"]),
-                     parties=[_Party(int(a), str(r), int(a) in enrolled) for a, r in roles])
+    return _Contract(
+        oid,
+        found=True,
+        booked=bool(row["is_booked"]),
+        parties=[_Party(int(a), str(r), int(a) in enrolled) for a, r in roles],
+    )
 
 
 def _next_quarter(now: datetime) -> str:
@@ -308,13 +378,19 @@ def _load_now(kind: str, entity: catalogue.Entity, owner: int | None) -> str | N
     if kind in ("contract", "customer"):
         return f"airflow dags trigger aspire_portal_customer_full_sync --conf '{{\"customer_id\": {owner}}}'"
     entities = ["invoice", "invoice_detail"] if entity.name == "invoice" else [entity.name]
-    return ("airflow dags trigger aspire_portal_incremental --conf "
-            f"'{json.dumps({'entities': entities, 'customer_ids': [owner]})}'")
+    return (
+        "airflow dags trigger aspire_portal_incremental --conf "
+        f"'{json.dumps({'entities': entities, 'customer_ids': [owner]})}'"
+    )
 
 
 def _open_transactions_query(dialect: str) -> str:
     if dialect == "mssql":
-        return ("(on ASPIRE, to find it) select session_id, login_name, host_name, program_name from "
-                "sys.dm_exec_sessions where open_transaction_count > 0")
-    return ("(on the emulator, to find it) select pid, usename, xact_start, query from pg_stat_activity "
-            "where backend_xid is not null")
+        return (
+            "(on ASPIRE, to find it) select session_id, login_name, host_name, program_name from "
+            "sys.dm_exec_sessions where open_transaction_count > 0"
+        )
+    return (
+        "(on the emulator, to find it) select pid, usename, xact_start, query from pg_stat_activity "
+        "where backend_xid is not null"
+    )

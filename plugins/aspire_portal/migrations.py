@@ -98,22 +98,30 @@ def pending(files: list[Migration], applied: list[Applied]) -> tuple[list[Migrat
     for done in applied:
         migration = by_version.get(done.version)
         if migration is None:
-            raise MigrationError(f"migration {done.file} was applied to this database but is missing from "
-                             "include/sql/migrations: restore it (applied migrations are never deleted)")
+            raise MigrationError(
+                f"migration {done.file} was applied to this database but is missing from "
+                "include/sql/migrations: restore it (applied migrations are never deleted)"
+            )
         if migration.name != done.name:
-            raise MigrationError(f"migration {done.file} was applied to this database but the folder has "
-                             f"{migration.file} instead: restore its name (applied migrations are never renamed)")
+            raise MigrationError(
+                f"migration {done.file} was applied to this database but the folder has "
+                f"{migration.file} instead: restore its name (applied migrations are never renamed)"
+            )
         if migration.checksum != done.checksum:
             if done.checksum not in REWRITTEN.get(done.version, ()):
-                raise MigrationError(f"migration {migration.file} was changed after it was applied; add a new "
-                                 "migration instead of editing an applied one")
+                raise MigrationError(
+                    f"migration {migration.file} was changed after it was applied; add a new "
+                    "migration instead of editing an applied one"
+                )
             rechecked.append(done)
     done_versions = {a.version for a in applied}
     new = [m for m in files if m.version not in done_versions]
     early = [m.file for m in new if m.version < highest]
     if early:
-        raise MigrationError(f"migration(s) {early} are numbered below V{highest:03d}, the highest applied migration, "
-                         f"so they would run out of order: renumber them above V{highest:03d}")
+        raise MigrationError(
+            f"migration(s) {early} are numbered below V{highest:03d}, the highest applied migration, "
+            f"so they would run out of order: renumber them above V{highest:03d}"
+        )
     return new, rechecked
 
 
@@ -129,10 +137,13 @@ def migrate(conn: psycopg.Connection, folder: Path | None = None) -> list[str]:
         new, rechecked = pending(files, applied)
         for done in rechecked:
             migration = next(m for m in files if m.version == done.version)
-            conn.execute(sqlfiles.read("sync/update_migration_checksum.sql"),
-                         {"version": done.version, "checksum": migration.checksum})
-            log.info("%s was applied in an earlier form that it replaces in place; recorded its new checksum",
-                     migration.file)
+            conn.execute(
+                sqlfiles.read("sync/update_migration_checksum.sql"),
+                {"version": done.version, "checksum": migration.checksum},
+            )
+            log.info(
+                "%s was applied in an earlier form that it replaces in place; recorded its new checksum", migration.file
+            )
         for migration in new:
             conn.execute(migration.text)
             conn.execute(

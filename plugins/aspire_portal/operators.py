@@ -86,22 +86,37 @@ class AspireToPortalOperator(BaseOperator):
             raise AirflowSkipException(str(skipped)) from None
         except ValueError as bad_input:  # bad params: retrying cannot help
             raise AirflowFailException(str(bad_input)) from bad_input
-        with source_connection(self.source_conn_id) as (source, dialect), \
-                target_connection(self.target_conn_id) as target:
-            self.log.info("Loading %s (%s) from %s [%s] into %s%s", self.entity, request.kind,
-                          self.source_conn_id, dialect, self.target_conn_id,
-                          f" for customers {list(request.accounts)}" if request.accounts else "")
+        with (
+            source_connection(self.source_conn_id) as (source, dialect),
+            target_connection(self.target_conn_id) as target,
+        ):
+            self.log.info(
+                "Loading %s (%s) from %s [%s] into %s%s",
+                self.entity,
+                request.kind,
+                self.source_conn_id,
+                dialect,
+                self.target_conn_id,
+                f" for customers {list(request.accounts)}" if request.accounts else "",
+            )
             try:
-                result = engine.load_entity(source, target, request, dialect=dialect,
-                                            batch_size=self.batch_size or engine.BATCH_SIZE)
+                result = engine.load_entity(
+                    source, target, request, dialect=dialect, batch_size=self.batch_size or engine.BATCH_SIZE
+                )
             except engine.NotEnrolled as not_enrolled:  # retrying cannot help
                 raise AirflowFailException(str(not_enrolled)) from not_enrolled
         written = result.rows_inserted + result.rows_updated + result.rows_deleted
         if written and "outlet_events" in context:  # (a context built by hand, outside a task run, has none)
-            context["outlet_events"][portal_table_writes(self.entity)].add(portal_table(self.entity), extra={
-                "rows_inserted": result.rows_inserted, "rows_updated": result.rows_updated,
-                "rows_deleted": result.rows_deleted, "load_kind": result.load_kind,
-                "data_as_of": result.data_as_of.isoformat() if result.data_as_of else None})
+            context["outlet_events"][portal_table_writes(self.entity)].add(
+                portal_table(self.entity),
+                extra={
+                    "rows_inserted": result.rows_inserted,
+                    "rows_updated": result.rows_updated,
+                    "rows_deleted": result.rows_deleted,
+                    "load_kind": result.load_kind,
+                    "data_as_of": result.data_as_of.isoformat() if result.data_as_of else None,
+                },
+            )
         return result.as_dict()
 
     def _request(self, context: Any) -> Any:

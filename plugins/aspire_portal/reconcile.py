@@ -68,20 +68,28 @@ class Drift:
     def table(self) -> str:
         """The comparison as a text table, for the task log and the CLI."""
         title = {"before": "before the refresh", "after": "after the refresh", "on_demand": "now"}[self.phase]
-        pending = f"; rows at or above row version {self.pending_from} are pending, left out" if self.pending_from \
-            else ""
+        pending = (
+            f"; rows at or above row version {self.pending_from} are pending, left out" if self.pending_from else ""
+        )
         if self.scope_changes:
             pending += f"; so are the rows of {self.scope_changes} account(s)/contract(s) whose scope just changed"
         verdict = "no drift" if self.is_zero else f"{len(self.differing)} measure(s) differ"
-        lines = [f"Drift of {self.entity.name} {title} (ASPIRE read bound {self.read_bound}{pending}): {verdict}",
-                 f"  {'measure':<28}{'aspire':>18}{'portal':>18}{'difference':>16}"]
-        lines += [f"  {m.measure:<28}{_fmt(m.aspire):>18}{_fmt(m.portal):>18}{_fmt(m.difference):>16}"
-                  for m in self.totals]
+        lines = [
+            f"Drift of {self.entity.name} {title} (ASPIRE read bound {self.read_bound}{pending}): {verdict}",
+            f"  {'measure':<28}{'aspire':>18}{'portal':>18}{'difference':>16}",
+        ]
+        lines += [
+            f"  {m.measure:<28}{_fmt(m.aspire):>18}{_fmt(m.portal):>18}{_fmt(m.difference):>16}" for m in self.totals
+        ]
         if self.owners:
-            lines.append(f"  per customer: {self.owners_differing} differ"
-                         + (f" (the {OWNERS_KEPT} largest shown)" if self.owners_differing > OWNERS_KEPT else ""))
-            lines += [f"    {_owner(m):<24}{m.measure:<28}{_fmt(m.aspire):>18}{_fmt(m.portal):>18}"
-                      f"{_fmt(m.difference):>16}" for m in self.owners]
+            lines.append(
+                f"  per customer: {self.owners_differing} differ"
+                + (f" (the {OWNERS_KEPT} largest shown)" if self.owners_differing > OWNERS_KEPT else "")
+            )
+            lines += [
+                f"    {_owner(m):<24}{m.measure:<28}{_fmt(m.aspire):>18}{_fmt(m.portal):>18}{_fmt(m.difference):>16}"
+                for m in self.owners
+            ]
         return "\n".join(lines)
 
 
@@ -97,49 +105,91 @@ class Drifted(RuntimeError):
             + ", ".join(f"{m.measure} {_fmt(m.difference)}" for m in after.differing)
             + "; the refresh itself was committed. Something else writes this table. Measurements: "
             "aspire_sync.reconciliation (phase 'after'); see the runbook, 'The daily refresh failed on drift after "
-            "the refresh'.")
+            "the refresh'."
+        )
 
 
-def compare(target: psycopg.Connection, entity: Entity, stage: str, columns: Sequence[str], *, phase: str,
-            read_bound: int | None, pending_from: int | None, newer_from: int | None = None,
-            scope_changes: tuple[Sequence[int], Sequence[int]] = ((), ())) -> Drift:
+def compare(
+    target: psycopg.Connection,
+    entity: Entity,
+    stage: str,
+    columns: Sequence[str],
+    *,
+    phase: str,
+    read_bound: int | None,
+    pending_from: int | None,
+    newer_from: int | None = None,
+    scope_changes: tuple[Sequence[int], Sequence[int]] = ((), ()),
+) -> Drift:
     """Compares the staged rows with the portal table (see the module docstring and compare_stage.sql). `columns`:
     the staged columns; `scope_changes`: the accounts and contracts whose scope changed since the entity's last load
     (their rows are pending, left out)."""
     quote = lambda name: sql.Identifier(name).as_string(target)  # noqa: E731
-    scope_columns = [c for c, follows in (("account_oid", entity.follows_accounts),
-                                          ("contract_oid", entity.follows_contracts)) if follows and c in columns]
-    statement = sqlfiles.render("load/compare_stage.sql", stage=stage, target=entity.target_table,
-                                key=[quote(k) for k in entity.key], columns=[quote(c) for c in columns],
-                                money=[quote(m) for m in entity.money], per=quote(entity.per) if entity.per else None,
-                                scope_columns=scope_columns)
+    scope_columns = [
+        c
+        for c, follows in (("account_oid", entity.follows_accounts), ("contract_oid", entity.follows_contracts))
+        if follows and c in columns
+    ]
+    statement = sqlfiles.render(
+        "load/compare_stage.sql",
+        stage=stage,
+        target=entity.target_table,
+        key=[quote(k) for k in entity.key],
+        columns=[quote(c) for c in columns],
+        money=[quote(m) for m in entity.money],
+        per=quote(entity.per) if entity.per else None,
+        scope_columns=scope_columns,
+    )
     parameters = {"pending_from": pending_from, "newer_from": newer_from}
     if "account_oid" in scope_columns:  # (psycopg sends every parameter given: only those the statement uses)
         parameters["scope_accounts"] = list(scope_changes[0])
     if "contract_oid" in scope_columns:
         parameters["scope_contracts"] = list(scope_changes[1])
     groups = target.execute(statement, parameters).fetchall()
-    sums = [sum(values) for values in zip(*(g[1:] for g in groups), strict=True)] if groups \
+    sums = (
+        [sum(values) for values in zip(*(g[1:] for g in groups), strict=True)]
+        if groups
         else [0] * (7 + 2 * len(entity.money))
+    )
     aspire_rows, portal_rows, missing, extra, changed, moved_out, _moved_in, *money = sums
     totals = _measurements(entity, aspire_rows, portal_rows, missing, extra, changed + moved_out, money)
     owners: list[tuple[Number, Measurement]] = []
     for owner, aspire_rows, portal_rows, missing, extra, changed, moved_out, moved_in, *money in groups:
         if owner is None:  # shared reference data, or rows without an owner: in the totals only
             continue
-        differing = [m for m in _measurements(entity, aspire_rows, portal_rows, missing + moved_out,
-                                              extra + moved_in, changed, money, owner) if m.difference != 0]
+        differing = [
+            m
+            for m in _measurements(
+                entity, aspire_rows, portal_rows, missing + moved_out, extra + moved_in, changed, money, owner
+            )
+            if m.difference != 0
+        ]
         weight = sum(abs(m.difference) for m in differing)
         owners += [(weight, m) for m in differing]
     ranked = sorted({_owner(m): w for w, m in owners}.items(), key=lambda item: -item[1])
     kept = {name for name, _w in ranked[:OWNERS_KEPT]}
-    return Drift(entity=entity, phase=phase, read_bound=read_bound, pending_from=pending_from, totals=totals,
-                 owners=[m for _w, m in owners if _owner(m) in kept], owners_differing=len(ranked),
-                 scope_changes=len(scope_changes[0]) + len(scope_changes[1]))
+    return Drift(
+        entity=entity,
+        phase=phase,
+        read_bound=read_bound,
+        pending_from=pending_from,
+        totals=totals,
+        owners=[m for _w, m in owners if _owner(m) in kept],
+        owners_differing=len(ranked),
+        scope_changes=len(scope_changes[0]) + len(scope_changes[1]),
+    )
 
 
-def _measurements(entity: Entity, aspire_rows: Number, portal_rows: Number, missing: Number, extra: Number,
-                  changed: Number, money: Sequence[Number], owner: int | None = None) -> list[Measurement]:
+def _measurements(
+    entity: Entity,
+    aspire_rows: Number,
+    portal_rows: Number,
+    missing: Number,
+    extra: Number,
+    changed: Number,
+    money: Sequence[Number],
+    owner: int | None = None,
+) -> list[Measurement]:
     whose = {"contract_oid": owner} if entity.per == "contract_oid" else {"account_oid": owner}
     out = [
         Measurement("rows", aspire_rows, portal_rows, portal_rows - aspire_rows, **whose),
@@ -168,13 +218,22 @@ def scope_changes(plan: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return plan.add_accounts + plan.drop_accounts, plan.add_contracts + plan.drop_contracts
 
 
-def confirm(target: psycopg.Connection, entity: Entity, stage: str, columns: Sequence[str], before: Drift,
-            run: Any) -> Drift:
+def confirm(
+    target: psycopg.Connection, entity: Entity, stage: str, columns: Sequence[str], before: Drift, run: Any
+) -> Drift:
     """After a refresh's merge and deletes: the same comparison, which must be zero (portal rows newer than the read
     are left out: the delete keeps them by design). Stores both in the caller's (the refresh's) transaction and logs
     them; the caller raises Drifted, after its commit, when the portal still differs."""
-    after = compare(target, entity, stage, columns, phase="after", read_bound=before.read_bound, pending_from=None,
-                    newer_from=before.read_bound)
+    after = compare(
+        target,
+        entity,
+        stage,
+        columns,
+        phase="after",
+        read_bound=before.read_bound,
+        pending_from=None,
+        newer_from=before.read_bound,
+    )
     log.info("%s", before.table())
     (log.info if after.is_zero else log.error)("%s", after.table())
     save(target, (before, after), run)
@@ -184,11 +243,22 @@ def confirm(target: psycopg.Connection, entity: Entity, stage: str, columns: Seq
 def save(target: psycopg.Connection, drifts: Iterable[Drift], run: Any) -> int:
     """Stores the measurements (every total, and the customers that differ); how many rows it wrote."""
     rows = [
-        {"dag_id": run.dag_id, "run_id": run.run_id, "task_id": run.task_id, "phase": drift.phase,
-         "entity": drift.entity.name, "measure": m.measure, "account_oid": m.account_oid,
-         "contract_oid": m.contract_oid, "aspire_value": m.aspire, "portal_value": m.portal,
-         "difference": m.difference, "read_bound": drift.read_bound}
-        for drift in drifts for m in (*drift.totals, *drift.owners)
+        {
+            "dag_id": run.dag_id,
+            "run_id": run.run_id,
+            "task_id": run.task_id,
+            "phase": drift.phase,
+            "entity": drift.entity.name,
+            "measure": m.measure,
+            "account_oid": m.account_oid,
+            "contract_oid": m.contract_oid,
+            "aspire_value": m.aspire,
+            "portal_value": m.portal,
+            "difference": m.difference,
+            "read_bound": drift.read_bound,
+        }
+        for drift in drifts
+        for m in (*drift.totals, *drift.owners)
     ]
     with target.cursor() as cursor:
         cursor.executemany(sqlfiles.read("sync/insert_reconciliation.sql"), rows)
@@ -196,8 +266,14 @@ def save(target: psycopg.Connection, drifts: Iterable[Drift], run: Any) -> int:
     return len(rows)
 
 
-def measure_now(source: Any, target: psycopg.Connection, dialect: str, entities: Sequence[Entity],
-                run: Any, batch_size: int = 20_000) -> list[Drift]:
+def measure_now(
+    source: Any,
+    target: psycopg.Connection,
+    dialect: str,
+    entities: Sequence[Entity],
+    run: Any,
+    batch_size: int = 20_000,
+) -> list[Drift]:
     """The comparison on demand: every entity's in-scope rows are extracted from ASPIRE into a temp stage and
     compared with the portal, one transaction per entity; only the measurements are written."""
     from aspire_portal import engine, scope
@@ -208,9 +284,16 @@ def measure_now(source: Any, target: psycopg.Connection, dialect: str, entities:
         with target.transaction():
             changes = scope.plan_everyone(entity, resolved, scope.held(target, entity, resolved.resolved_at))
             stage, columns = engine.stage_scope(source, target, entity, dialect, resolved, changes, batch_size)
-            drift = compare(target, entity, stage, columns, phase="on_demand", read_bound=resolved.read_bound,
-                            pending_from=pending_from(target, entity, resolved.read_bound),
-                            scope_changes=scope_changes(changes))
+            drift = compare(
+                target,
+                entity,
+                stage,
+                columns,
+                phase="on_demand",
+                read_bound=resolved.read_bound,
+                pending_from=pending_from(target, entity, resolved.read_bound),
+                scope_changes=scope_changes(changes),
+            )
             save(target, (drift,), run)
         drifts.append(drift)
     return drifts

@@ -76,8 +76,10 @@ def fifteen_minute_request(entity_name: str, context: dict[str, Any]) -> LoadReq
     modified_from = modified_to = None
     if entity.cadence == "daily":
         if customers or is_backfill(dag_run):
-            raise NotThisRun(f"{entity_name} takes its scope changes in scheduled and manual runs, not in a "
-                             "backfill or a run for some customers")
+            raise NotThisRun(
+                f"{entity_name} takes its scope changes in scheduled and manual runs, not in a "
+                "backfill or a run for some customers"
+            )
         kind = "scope"
     elif entity_name not in selected_entities(params):
         raise NotThisRun(f"{entity_name} is not among this run's entities {list(selected_entities(params))}")

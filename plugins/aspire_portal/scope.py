@@ -115,6 +115,7 @@ class Plan:
 
 # ---- resolving and persisting ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Quarantined:
     """A value of portal.portal_user_account.account_oid the sync skips: `value` as text, why, and how many portal
@@ -148,30 +149,48 @@ def _without_aspire_account(source: Any, accounts: Iterable[int], dialect: str) 
     if not accounts:
         return set()
     with source.cursor() as cursor:
-        cursor.execute(sqlfiles.render("extract/select_existing_accounts.sql", dialect=dialect),
-                       {"accounts": json.dumps(accounts)})
+        cursor.execute(
+            sqlfiles.render("extract/select_existing_accounts.sql", dialect=dialect), {"accounts": json.dumps(accounts)}
+        )
         existing = {int(row[0]) for row in cursor.fetchall()}
     return set(accounts) - existing
 
 
-def _checked_enrolment(source: Any, target: psycopg.Connection, dialect: str, customers: Sequence[int] | None,
-                       ) -> tuple[tuple[int, ...], list[Quarantined]]:
+def _checked_enrolment(
+    source: Any,
+    target: psycopg.Connection,
+    dialect: str,
+    customers: Sequence[int] | None,
+) -> tuple[tuple[int, ...], list[Quarantined]]:
     """The enrolled accounts ASPIRE knows, and every enrolment value skipped (quarantined), each with a warning.
     With `customers`, only they are looked up in ASPIRE (the others come from the newest scope of everyone, which
     checked them)."""
     enrolled, bad = enrolled_accounts(target)
-    unknown = _without_aspire_account(source, enrolled if customers is None else set(customers) & enrolled.keys(),
-                                      dialect)
+    unknown = _without_aspire_account(
+        source, enrolled if customers is None else set(customers) & enrolled.keys(), dialect
+    )
     bad += [Quarantined(str(oid), NO_ASPIRE_ACCOUNT, enrolled[oid]) for oid in sorted(unknown)]
     for item in bad:
-        log.warning("Skipped the enrolment of account_oid %s in portal.portal_user_account (%d portal user(s)): "
-                    "it is %s. Every other customer syncs; see aspire_sync.enrolment_quarantine.",
-                    item.value, item.portal_users, item.reason)
+        log.warning(
+            "Skipped the enrolment of account_oid %s in portal.portal_user_account (%d portal user(s)): "
+            "it is %s. Every other customer syncs; see aspire_sync.enrolment_quarantine.",
+            item.value,
+            item.portal_users,
+            item.reason,
+        )
     return tuple(a for a in enrolled if a not in unknown), bad
 
 
-def resolve(source: Any, target: psycopg.Connection, dialect: str, *, customers: Sequence[int] | None = None,
-            persist: bool = True, dag_id: str | None = None, run_id: str | None = None) -> Scope:
+def resolve(
+    source: Any,
+    target: psycopg.Connection,
+    dialect: str,
+    *,
+    customers: Sequence[int] | None = None,
+    persist: bool = True,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+) -> Scope:
     """Resolves the scope now: every enrolled customer's, or with `customers`, those re-read from ASPIRE on top of
     the newest resolved scope of everyone. Persisted (in its own transaction) unless `persist` is False."""
     from aspire_portal import engine
@@ -186,12 +205,16 @@ def resolve(source: Any, target: psycopg.Connection, dialect: str, *, customers:
     else:
         unknown = sorted({int(q.value) for q in quarantined if q.reason == NO_ASPIRE_ACCOUNT} & set(customers))
         if unknown:
-            raise NotEnrolled(f"customer(s) {unknown} name no ASPIRE account (their enrolment is quarantined); "
-                              "nothing of theirs is loaded")
+            raise NotEnrolled(
+                f"customer(s) {unknown} name no ASPIRE account (their enrolment is quarantined); "
+                "nothing of theirs is loaded"
+            )
         missing = sorted(set(customers) - set(enrolled))
         if missing:
-            raise NotEnrolled(f"customer(s) {missing} are not enrolled in the portal (no portal user is linked to "
-                              "them in portal.portal_user_account); nothing of theirs is loaded")
+            raise NotEnrolled(
+                f"customer(s) {missing} are not enrolled in the portal (no portal user is linked to "
+                "them in portal.portal_user_account); nothing of theirs is loaded"
+            )
         base = latest(target)
         mine = frozenset(customers)
         still = set(enrolled)
@@ -199,15 +222,25 @@ def resolve(source: Any, target: psycopg.Connection, dialect: str, *, customers:
         base_links = base.links if base else frozenset()
         accounts = frozenset(a for a in base_accounts if a in still) | mine
         links = frozenset(link for link in base_links if link[1] in accounts and link[1] not in mine) | frozenset(
-            _links(source, mine, dialect))
+            _links(source, mine, dialect)
+        )
     source.rollback()
-    scope = Scope(accounts=accounts, links=links, read_bound=bound, resolved_at=resolved_at,
-                  customers=None if customers is None else frozenset(customers))
+    scope = Scope(
+        accounts=accounts,
+        links=links,
+        read_bound=bound,
+        resolved_at=resolved_at,
+        customers=None if customers is None else frozenset(customers),
+    )
     if persist:
         scope = _persist(target, scope, base, dag_id, run_id, quarantined)
-    log.info("Resolved the scope%s: %d enrolled account(s), %d in-scope contract(s), ASPIRE read bound %d",
-             "" if customers is None else f" of customer(s) {sorted(customers)} on top of everyone's",
-             len(scope.accounts), len(scope.contracts), bound)
+    log.info(
+        "Resolved the scope%s: %d enrolled account(s), %d in-scope contract(s), ASPIRE read bound %d",
+        "" if customers is None else f" of customer(s) {sorted(customers)} on top of everyone's",
+        len(scope.accounts),
+        len(scope.contracts),
+        bound,
+    )
     return scope
 
 
@@ -218,22 +251,41 @@ def _links(source: Any, accounts: Iterable[int], dialect: str) -> list[Link]:
         return [(int(c), int(a), str(r)) for c, a, r in cursor.fetchall()]
 
 
-def _persist(target: psycopg.Connection, scope: Scope, base: Scope | None, dag_id: str | None,
-             run_id: str | None, quarantined: list[Quarantined]) -> Scope:
+def _persist(
+    target: psycopg.Connection,
+    scope: Scope,
+    base: Scope | None,
+    dag_id: str | None,
+    run_id: str | None,
+    quarantined: list[Quarantined],
+) -> Scope:
     with target.transaction():
-        resolution_id = target.execute(sqlfiles.read("sync/insert_scope_resolution.sql"), {
-            "kind": "all" if scope.customers is None else "customers",
-            "customers": None if scope.customers is None else sorted(scope.customers),
-            "base_resolution_id": base.resolution_id if base else None,
-            "dag_id": dag_id, "run_id": run_id, "read_bound": scope.read_bound, "resolved_at": scope.resolved_at,
-            "accounts": len(scope.accounts), "contracts": len(scope.contracts),
-        }).fetchone()[0]
+        resolution_id = target.execute(
+            sqlfiles.read("sync/insert_scope_resolution.sql"),
+            {
+                "kind": "all" if scope.customers is None else "customers",
+                "customers": None if scope.customers is None else sorted(scope.customers),
+                "base_resolution_id": base.resolution_id if base else None,
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "read_bound": scope.read_bound,
+                "resolved_at": scope.resolved_at,
+                "accounts": len(scope.accounts),
+                "contracts": len(scope.contracts),
+            },
+        ).fetchone()[0]
         if base is None or not _copy_members(target, resolution_id, scope, base):
             _write_members(target, resolution_id, scope.accounts, scope.links)
         if scope.customers is None:  # a resolution of everyone saw every enrolment value: the quarantine now
-            target.execute(sqlfiles.read("sync/update_enrolment_quarantine.sql"), {
-                "values": [q.value for q in quarantined], "reasons": [q.reason for q in quarantined],
-                "users": [q.portal_users for q in quarantined], "run_id": run_id})
+            target.execute(
+                sqlfiles.read("sync/update_enrolment_quarantine.sql"),
+                {
+                    "values": [q.value for q in quarantined],
+                    "reasons": [q.reason for q in quarantined],
+                    "users": [q.portal_users for q in quarantined],
+                    "run_id": run_id,
+                },
+            )
         target.execute(sqlfiles.read("sync/delete_old_scope_resolutions.sql"))
         target.execute(sqlfiles.read("sync/delete_old_aspire_clock.sql"))
     return replace(scope, resolution_id=resolution_id, base_resolution_id=base.resolution_id if base else None)
@@ -244,32 +296,62 @@ def _copy_members(target: psycopg.Connection, resolution_id: int, scope: Scope, 
     differs (the re-read customers, mostly). False, with nothing written, when the copy does not add up to the
     scope (the base's rows were forgotten meanwhile by another run): then the caller sends the whole scope."""
     changed = (base.accounts ^ scope.accounts) | (scope.customers or frozenset())
-    accounts, links = _write_members(target, resolution_id, scope.accounts - base.accounts,
-                                     frozenset(link for link in scope.links if link[1] in changed),
-                                     base_resolution_id=base.resolution_id,
-                                     dropped=base.accounts - scope.accounts, changed=changed)
+    accounts, links = _write_members(
+        target,
+        resolution_id,
+        scope.accounts - base.accounts,
+        frozenset(link for link in scope.links if link[1] in changed),
+        base_resolution_id=base.resolution_id,
+        dropped=base.accounts - scope.accounts,
+        changed=changed,
+    )
     if (accounts, links) == (len(scope.accounts), len(scope.links)):
         return True
-    log.warning("The scope resolution %d this one is built on was forgotten while it was copied (%d of %d accounts, "
-                "%d of %d contracts); writing the whole scope instead", base.resolution_id, accounts,
-                len(scope.accounts), links, len(scope.links))
+    log.warning(
+        "The scope resolution %d this one is built on was forgotten while it was copied (%d of %d accounts, "
+        "%d of %d contracts); writing the whole scope instead",
+        base.resolution_id,
+        accounts,
+        len(scope.accounts),
+        links,
+        len(scope.links),
+    )
     target.execute(sqlfiles.read("sync/delete_scope_members.sql"), {"resolution_id": resolution_id})
     return False
 
 
-def _write_members(target: psycopg.Connection, resolution_id: int, accounts: Iterable[int], links: Iterable[Link],
-                   base_resolution_id: int | None = None, dropped: Iterable[int] = (),
-                   changed: Iterable[int] = ()) -> tuple[int, int]:
+def _write_members(
+    target: psycopg.Connection,
+    resolution_id: int,
+    accounts: Iterable[int],
+    links: Iterable[Link],
+    base_resolution_id: int | None = None,
+    dropped: Iterable[int] = (),
+    changed: Iterable[int] = (),
+) -> tuple[int, int]:
     """Inserts accounts and links of a resolution (plus the base's, but `dropped` accounts and the links of the
     `changed` ones); how many of each it wrote."""
     links = sorted(links)
-    written_accounts = target.execute(sqlfiles.read("sync/insert_scope_accounts.sql"), {
-        "resolution_id": resolution_id, "accounts": sorted(accounts), "base_resolution_id": base_resolution_id,
-        "dropped": sorted(dropped)}).rowcount
-    written_links = target.execute(sqlfiles.read("sync/insert_scope_contracts.sql"), {
-        "resolution_id": resolution_id, "contracts": [c for c, _a, _r in links],
-        "accounts": [a for _c, a, _r in links], "roles": [r for _c, _a, r in links],
-        "base_resolution_id": base_resolution_id, "changed": sorted(changed)}).rowcount
+    written_accounts = target.execute(
+        sqlfiles.read("sync/insert_scope_accounts.sql"),
+        {
+            "resolution_id": resolution_id,
+            "accounts": sorted(accounts),
+            "base_resolution_id": base_resolution_id,
+            "dropped": sorted(dropped),
+        },
+    ).rowcount
+    written_links = target.execute(
+        sqlfiles.read("sync/insert_scope_contracts.sql"),
+        {
+            "resolution_id": resolution_id,
+            "contracts": [c for c, _a, _r in links],
+            "accounts": [a for _c, a, _r in links],
+            "roles": [r for _c, _a, r in links],
+            "base_resolution_id": base_resolution_id,
+            "changed": sorted(changed),
+        },
+    ).rowcount
     return written_accounts, written_links
 
 
@@ -277,8 +359,9 @@ def for_run(target: psycopg.Connection, dag_id: str | None, run_id: str | None) 
     """The scope this run resolved, or None when it resolved none (or it was forgotten)."""
     if run_id is None:
         return None
-    return _load(target, sqlfiles.render("sync/select_scope_resolution.sql", by_run=True),
-                 {"dag_id": dag_id, "run_id": run_id})
+    return _load(
+        target, sqlfiles.render("sync/select_scope_resolution.sql", by_run=True), {"dag_id": dag_id, "run_id": run_id}
+    )
 
 
 def latest(target: psycopg.Connection) -> Scope | None:
@@ -292,33 +375,46 @@ def _load(target: psycopg.Connection, statement: str, parameters: dict) -> Scope
         return None
     resolution_id, customers, base_resolution_id, read_bound, resolved_at = row
     with target.cursor(binary=True) as cursor:  # the ids as arrays in one row: binary arrays decode in C
-        accounts, contracts, owners, roles = cursor.execute(sqlfiles.read("sync/select_scope_members.sql"),
-                                                            {"resolution_id": resolution_id}).fetchone()
+        accounts, contracts, owners, roles = cursor.execute(
+            sqlfiles.read("sync/select_scope_members.sql"), {"resolution_id": resolution_id}
+        ).fetchone()
     accounts = frozenset(accounts)
     links = frozenset(zip(contracts, owners, roles, strict=True))
-    return Scope(accounts=accounts, links=links, read_bound=read_bound, resolved_at=resolved_at,
-                 resolution_id=resolution_id, customers=None if customers is None else frozenset(customers),
-                 base_resolution_id=base_resolution_id)
-
+    return Scope(
+        accounts=accounts,
+        links=links,
+        read_bound=read_bound,
+        resolved_at=resolved_at,
+        resolution_id=resolution_id,
+        customers=None if customers is None else frozenset(customers),
+        base_resolution_id=base_resolution_id,
+    )
 
 
 # ---- what an entity holds, and the plan of one load -------------------------------------------------------------
 
+
 def held(target: psycopg.Connection, entity: Entity, since: datetime) -> Held:
     """What `entity` holds rows of, and what of it was taken in at or after `since`."""
     with target.cursor(binary=True) as cursor:  # binary arrays decode in C
-        row = cursor.execute(sqlfiles.read("sync/select_entity_scope.sql"),
-                             {"entity": entity.name, "since": since}).fetchone()
+        row = cursor.execute(
+            sqlfiles.read("sync/select_entity_scope.sql"), {"entity": entity.name, "since": since}
+        ).fetchone()
     return Held(*(frozenset(ids) for ids in row))
 
 
 def record_held(target: psycopg.Connection, entity: Entity, plan: Plan) -> None:
     """Writes the entity's held state as the plan leaves it, in the caller's (the load's) transaction."""
-    target.execute(sqlfiles.read("sync/update_entity_scope.sql"), {
-        "entity": entity.name,
-        "add_accounts": list(plan.add_accounts), "add_contracts": list(plan.add_contracts),
-        "drop_accounts": list(plan.drop_accounts), "drop_contracts": list(plan.drop_contracts),
-    })
+    target.execute(
+        sqlfiles.read("sync/update_entity_scope.sql"),
+        {
+            "entity": entity.name,
+            "add_accounts": list(plan.add_accounts),
+            "add_contracts": list(plan.add_contracts),
+            "drop_accounts": list(plan.drop_accounts),
+            "drop_contracts": list(plan.drop_contracts),
+        },
+    )
 
 
 def plan_changes(entity: Entity, scope: Scope, state: Held) -> Plan:
@@ -332,20 +428,28 @@ def plan_changes(entity: Entity, scope: Scope, state: Held) -> Plan:
     gone_accounts = sorted(state.accounts - accounts - taken_accounts)
     gone_contracts = sorted(state.contracts - contracts - taken_contracts)
     return Plan(
-        accounts=tuple(sorted(accounts | taken_accounts)), contracts=tuple(sorted(contracts | taken_contracts)),
-        new_accounts=tuple(new_accounts), new_contracts=tuple(new_contracts),
-        gone_accounts=tuple(gone_accounts), gone_contracts=tuple(gone_contracts),
-        keep_accounts=scope.accounts | taken_accounts, keep_contracts=scope.contracts | taken_contracts,
-        add_accounts=tuple(new_accounts), add_contracts=tuple(new_contracts),
-        drop_accounts=tuple(gone_accounts), drop_contracts=tuple(gone_contracts),
+        accounts=tuple(sorted(accounts | taken_accounts)),
+        contracts=tuple(sorted(contracts | taken_contracts)),
+        new_accounts=tuple(new_accounts),
+        new_contracts=tuple(new_contracts),
+        gone_accounts=tuple(gone_accounts),
+        gone_contracts=tuple(gone_contracts),
+        keep_accounts=scope.accounts | taken_accounts,
+        keep_contracts=scope.contracts | taken_contracts,
+        add_accounts=tuple(new_accounts),
+        add_contracts=tuple(new_contracts),
+        drop_accounts=tuple(gone_accounts),
+        drop_contracts=tuple(gone_contracts),
     )
 
 
 def contracts_before(target: psycopg.Connection, scope: Scope) -> frozenset[int]:
     """The contracts the re-read customers held in scope before this run (in the scope it was built on and in the
     newest scope of everyone), read for those customers only."""
-    rows = target.execute(sqlfiles.read("sync/select_contracts_before.sql"), {
-        "customers": sorted(scope.customers or ()), "base_resolution_id": scope.base_resolution_id})
+    rows = target.execute(
+        sqlfiles.read("sync/select_contracts_before.sql"),
+        {"customers": sorted(scope.customers or ()), "base_resolution_id": scope.base_resolution_id},
+    )
     return frozenset(row[0] for row in rows)
 
 
@@ -366,7 +470,8 @@ def plan_customers(entity: Entity, scope: Scope, state: Held, old_contracts: fro
         contracts=tuple(sorted(now_contracts)) if entity.follows_contracts else (),
         gone_accounts=tuple(sorted(mine)) if entity.follows_accounts else (),
         gone_contracts=tuple(sorted(own_contracts)) if entity.follows_contracts else (),
-        keep_accounts=keep_accounts, keep_contracts=keep_contracts,
+        keep_accounts=keep_accounts,
+        keep_contracts=keep_contracts,
         add_accounts=tuple(sorted(mine - state.accounts)) if entity.follows_accounts else (),
         add_contracts=tuple(sorted(now_contracts - state.contracts)) if entity.follows_contracts else (),
         drop_contracts=tuple(lost) if entity.follows_contracts else (),
@@ -379,7 +484,8 @@ def plan_everyone(entity: Entity, scope: Scope, state: Held) -> Plan:
     accounts = scope.accounts if entity.follows_accounts else frozenset()
     contracts = scope.contracts if entity.follows_contracts else frozenset()
     return Plan(
-        accounts=tuple(sorted(accounts)), contracts=tuple(sorted(contracts)),
+        accounts=tuple(sorted(accounts)),
+        contracts=tuple(sorted(contracts)),
         add_accounts=tuple(sorted(accounts - state.accounts)),
         add_contracts=tuple(sorted(contracts - state.contracts)),
         drop_accounts=tuple(sorted(state.accounts - accounts)),
@@ -393,12 +499,18 @@ def unjustified_invoices(source: Any, dialect: str, plan: Plan) -> list[int]:
     if not plan.has_exits:
         return []
     short_lists, parameters = sqlfiles.id_lists(accounts=plan.gone_accounts, scoped_contracts=plan.gone_contracts)
-    statement = sqlfiles.render("extract/select_invoice_owners.sql", dialect=dialect, load_kind="full",
-                                scope_known=True, short_lists=short_lists)
+    statement = sqlfiles.render(
+        "extract/select_invoice_owners.sql",
+        dialect=dialect,
+        load_kind="full",
+        scope_known=True,
+        short_lists=short_lists,
+    )
     with source.cursor() as cursor:
         cursor.execute(statement, parameters)
         rows = cursor.fetchall()
-    return sorted(int(invoice) for invoice, account, contract in rows
-                  if int(account) not in plan.keep_accounts
-                  and (contract is None or int(contract) not in plan.keep_contracts))
-
+    return sorted(
+        int(invoice)
+        for invoice, account, contract in rows
+        if int(account) not in plan.keep_accounts and (contract is None or int(contract) not in plan.keep_contracts)
+    )

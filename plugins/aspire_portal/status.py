@@ -54,26 +54,38 @@ class Status:
             lag = f"lag {e.lag_minutes:,.0f} min" if e.lag_minutes is not None else "lag -"
             stamp = f"{e.data_as_of:%Y-%m-%d %H:%M} UTC" if e.data_as_of else "unknown"
             load = e.last_load
-            last = (f"last load {load['status']} ({load['load_kind']}, {load['started_at']:%m-%d %H:%M}): read "
-                    f"{load['rows_read']}, +{load['rows_inserted']} ~{load['rows_updated']} -{load['rows_deleted']}"
-                    if load else "never loaded")
+            last = (
+                f"last load {load['status']} ({load['load_kind']}, {load['started_at']:%m-%d %H:%M}): read "
+                f"{load['rows_read']}, +{load['rows_inserted']} ~{load['rows_updated']} -{load['rows_deleted']}"
+                if load
+                else "never loaded"
+            )
             mark = f"watermark {e.high_water_mark or '-'}" if e.cadence == "15min" else "daily refresh"
-            refresh = (f"; daily refresh {e.last_refresh['status']} {e.last_refresh['started_at']:%m-%d %H:%M}"
-                       if e.last_refresh else "; no daily refresh yet")
-            lines.append(f"{e.state.upper():<8} {e.entity:<18} {e.cadence:<6} {mark}  data as of {stamp} ({lag})  "
-                         f"{last}{refresh}")
+            refresh = (
+                f"; daily refresh {e.last_refresh['status']} {e.last_refresh['started_at']:%m-%d %H:%M}"
+                if e.last_refresh
+                else "; no daily refresh yet"
+            )
+            lines.append(
+                f"{e.state.upper():<8} {e.entity:<18} {e.cadence:<6} {mark}  data as of {stamp} ({lag})  "
+                f"{last}{refresh}"
+            )
             if e.advice:
                 lines.append(f"         {e.advice}")
         lines.append(f"customers enrolled without a completed full sync: {len(self.customers_without_full_sync)}")
         for c in self.customers_without_full_sync[:20]:
             requested = f", requested {c['full_sync_requested_at']:%m-%d %H:%M}" if c["full_sync_requested_at"] else ""
-            lines.append(f"         {c['account_oid']} (linked {c['linked_at']:%Y-%m-%d %H:%M}{requested}): "
-                         f"airflow dags trigger aspire_portal_customer_full_sync --conf "
-                         f"'{{\"customer_id\": {c['account_oid']}}}'")
+            lines.append(
+                f"         {c['account_oid']} (linked {c['linked_at']:%Y-%m-%d %H:%M}{requested}): "
+                f"airflow dags trigger aspire_portal_customer_full_sync --conf "
+                f"'{{\"customer_id\": {c['account_oid']}}}'"
+            )
         lines.append(f"quarantined enrolment values: {len(self.quarantined)}")
-        lines += [f"         {q['account_oid']!r}: {q['reason']} ({q['portal_users']} portal user(s), since "
-                  f"{q['first_seen_at']:%Y-%m-%d %H:%M}); fix the row in portal.portal_user_account"
-                  for q in self.quarantined]
+        lines += [
+            f"         {q['account_oid']!r}: {q['reason']} ({q['portal_users']} portal user(s), since "
+            f"{q['first_seen_at']:%Y-%m-%d %H:%M}); fix the row in portal.portal_user_account"
+            for q in self.quarantined
+        ]
         return "\n".join(lines)
 
 
@@ -85,20 +97,42 @@ def status(target: psycopg.Connection, now: datetime | None = None, stale_after:
         rows = cursor.execute(sqlfiles.read("status/select_entity_status.sql"), {"entities": names}).fetchall()
         without = cursor.execute(sqlfiles.render("status/select_customers_without_full_sync.sql")).fetchall()
         quarantined = cursor.execute(sqlfiles.read("status/select_quarantine.sql")).fetchall()
-    return Status(checked_at=now, entities=[_entity_status(row, now, stale_after) for row in rows],
-                  customers_without_full_sync=without, quarantined=quarantined)
+    return Status(
+        checked_at=now,
+        entities=[_entity_status(row, now, stale_after) for row in rows],
+        customers_without_full_sync=without,
+        quarantined=quarantined,
+    )
 
 
 def _entity_status(row: dict[str, Any], now: datetime, stale_after: timedelta) -> EntityStatus:
     entity = catalogue.entity(row["entity"])
-    load = None if row["last_status"] is None else {
-        "status": row["last_status"], "load_kind": row["last_kind"], "dag_id": row["last_dag_id"],
-        "task_id": row["last_task_id"], "started_at": row["last_started_at"], "rows_read": row["rows_read"],
-        "rows_inserted": row["rows_inserted"], "rows_updated": row["rows_updated"],
-        "rows_deleted": row["rows_deleted"], "error": row["last_error"]}
-    refresh = None if row["refresh_status"] is None else {
-        "status": row["refresh_status"], "started_at": row["refresh_started_at"], "task_id": row["refresh_task_id"],
-        "error": row["refresh_error"]}
+    load = (
+        None
+        if row["last_status"] is None
+        else {
+            "status": row["last_status"],
+            "load_kind": row["last_kind"],
+            "dag_id": row["last_dag_id"],
+            "task_id": row["last_task_id"],
+            "started_at": row["last_started_at"],
+            "rows_read": row["rows_read"],
+            "rows_inserted": row["rows_inserted"],
+            "rows_updated": row["rows_updated"],
+            "rows_deleted": row["rows_deleted"],
+            "error": row["last_error"],
+        }
+    )
+    refresh = (
+        None
+        if row["refresh_status"] is None
+        else {
+            "status": row["refresh_status"],
+            "started_at": row["refresh_started_at"],
+            "task_id": row["refresh_task_id"],
+            "error": row["refresh_error"],
+        }
+    )
     # a 15-minute entity is as fresh as its watermark; a daily one as its last successful refresh
     fifteen = entity.cadence == "15min"
     as_of = row["data_as_of"] if fifteen else row["refreshed_data_as_of"]
@@ -107,28 +141,43 @@ def _entity_status(row: dict[str, Any], now: datetime, stale_after: timedelta) -
     failed = next((x for x in (load, refresh) if x and x["status"] == "failed"), None)
     if failed:
         state = "failing"
-        advice = (f"{failed.get('dag_id') or 'aspire_portal_daily_refresh'}.{failed['task_id']} failed "
-                  f"{failed['started_at']:%m-%d %H:%M}: {(failed['error'] or '')[:300]} -- see the task log and the "
-                  "runbook; python -m aspire_portal explain shows what it holds back")
+        advice = (
+            f"{failed.get('dag_id') or 'aspire_portal_daily_refresh'}.{failed['task_id']} failed "
+            f"{failed['started_at']:%m-%d %H:%M}: {(failed['error'] or '')[:300]} -- see the task log and the "
+            "runbook; python -m aspire_portal explain shows what it holds back"
+        )
     elif load is None:
         state, advice = "never", "never loaded: is the DAG unpaused? (airflow dags list)"
     elif fifteen and row["high_water_mark"] is None:
         state = "stale"
-        advice = ("no 15-minute load yet (no watermark): is aspire_portal_incremental unpaused and running? "
-                  "(airflow dags list-runs aspire_portal_incremental)")
+        advice = (
+            "no 15-minute load yet (no watermark): is aspire_portal_incremental unpaused and running? "
+            "(airflow dags list-runs aspire_portal_incremental)"
+        )
     elif lag is None or lag > limit.total_seconds() / 60:
         state = "stale"
         what = "unknown" if lag is None else f"older than {_span(limit)}"
-        advice = (f"data as of is {what}: is aspire_portal_incremental running (airflow dags list-runs "
-                  "aspire_portal_incremental)? A transaction held open on ASPIRE holds it back (the load's task log "
-                  "names the row version)" if fifteen else
-                  f"last refresh data as of is {what}: is aspire_portal_daily_refresh unpaused and succeeding? "
-                  "(airflow dags list-runs aspire_portal_daily_refresh)")
+        advice = (
+            f"data as of is {what}: is aspire_portal_incremental running (airflow dags list-runs "
+            "aspire_portal_incremental)? A transaction held open on ASPIRE holds it back (the load's task log "
+            "names the row version)"
+            if fifteen
+            else f"last refresh data as of is {what}: is aspire_portal_daily_refresh unpaused and succeeding? "
+            "(airflow dags list-runs aspire_portal_daily_refresh)"
+        )
     else:
         state, advice = "ok", ""
-    return EntityStatus(entity=entity.name, cadence=entity.cadence, state=state,
-                        high_water_mark=row["high_water_mark"], data_as_of=as_of, lag_minutes=lag,
-                        last_load=load, last_refresh=refresh, advice=advice)
+    return EntityStatus(
+        entity=entity.name,
+        cadence=entity.cadence,
+        state=state,
+        high_water_mark=row["high_water_mark"],
+        data_as_of=as_of,
+        lag_minutes=lag,
+        last_load=load,
+        last_refresh=refresh,
+        advice=advice,
+    )
 
 
 def _span(span: timedelta) -> str:

@@ -34,8 +34,9 @@ def check_customer(source: Any, target: psycopg.Connection, value: Any) -> int:
             f"customer_id {customer_id} is not an ASPIRE account (no dbo.Account row with AccountOid "
             f"{customer_id}); check the id"
         )
-    enrolled = target.execute(sqlfiles.read("sync/select_account_enrolled.sql"),
-                              {"customer_id": customer_id}).fetchone()[0]
+    enrolled = target.execute(
+        sqlfiles.read("sync/select_account_enrolled.sql"), {"customer_id": customer_id}
+    ).fetchone()[0]
     if not enrolled:
         raise CustomerNotSyncable(
             f"customer_id {customer_id} ({account[1]}) is not enrolled in the portal (no portal user is linked "
@@ -48,8 +49,10 @@ def check_customer(source: Any, target: psycopg.Connection, value: Any) -> int:
 def record_full_sync(target: psycopg.Connection, customer_id: int, dag_id: str, run_id: str) -> str | None:
     """Marks the customer's full sync done with its "data as of" time and logs what each entity wrote."""
     with target.transaction():
-        row = target.execute(sqlfiles.read("sync/upsert_customer_full_sync.sql"),
-                             {"customer_id": customer_id, "dag_id": dag_id, "run_id": run_id}).fetchone()
+        row = target.execute(
+            sqlfiles.read("sync/upsert_customer_full_sync.sql"),
+            {"customer_id": customer_id, "dag_id": dag_id, "run_id": run_id},
+        ).fetchone()
     if row is None:
         raise RuntimeError(f"no successful entity load of customer {customer_id} is recorded for run {run_id}")
     log_run_summary(target, dag_id, run_id)
@@ -61,12 +64,21 @@ def log_run_summary(target: psycopg.Connection, dag_id: str, run_id: str) -> lis
     """Logs one line per entity load of the run (rows read / inserted / updated / deleted, seconds)."""
     rows = target.execute(sqlfiles.read("sync/select_run_summary.sql"), {"dag_id": dag_id, "run_id": run_id}).fetchall()
     for entity, kind, read, inserted, updated, deleted, seconds in rows:
-        log.info("%-18s %-11s read %8d  inserted %8d  updated %8d  deleted %8d  %7.2fs",
-                 entity, kind, read, inserted, updated, deleted, seconds)
+        log.info(
+            "%-18s %-11s read %8d  inserted %8d  updated %8d  deleted %8d  %7.2fs",
+            entity,
+            kind,
+            read,
+            inserted,
+            updated,
+            deleted,
+            seconds,
+        )
     return rows
 
 
 # ---- Airflow tasks -------------------------------------------------------------------------------------------
+
 
 @task
 def validate_customer(customer_id: Any) -> int:
@@ -103,12 +115,17 @@ def resolve_scope(customer_ids: Any = None, **context: Any) -> dict[str, Any]:
         raise AirflowFailException(str(error)) from error
     with source_connection() as (source, dialect), target_connection() as target:
         try:
-            resolved = scope.resolve(source, target, dialect, customers=customers,
-                                     dag_id=context["dag"].dag_id, run_id=context["run_id"])
+            resolved = scope.resolve(
+                source, target, dialect, customers=customers, dag_id=context["dag"].dag_id, run_id=context["run_id"]
+            )
         except scope.NotEnrolled as error:
             raise AirflowFailException(str(error)) from error
-    return {"resolution_id": resolved.resolution_id, "accounts": len(resolved.accounts),
-            "contracts": len(resolved.contracts), "read_bound": resolved.read_bound}
+    return {
+        "resolution_id": resolved.resolution_id,
+        "accounts": len(resolved.accounts),
+        "contracts": len(resolved.contracts),
+        "read_bound": resolved.read_bound,
+    }
 
 
 @task
@@ -129,17 +146,24 @@ def mark_full_sync_done(customer_id: Any, **context: Any) -> str | None:
         return record_full_sync(target, parse_customer_id(customer_id), context["dag"].dag_id, context["run_id"])
 
 
-def claim_customers_without_full_sync(target: psycopg.Connection, max_triggers: int,
-                                      cooldown_minutes: int = 60) -> list[int]:
+def claim_customers_without_full_sync(
+    target: psycopg.Connection, max_triggers: int, cooldown_minutes: int = 60
+) -> list[int]:
     """Enrolled customers with no full sync completed since their latest portal link, at most `max_triggers`,
     marked as requested now."""
     with target.transaction():
-        rows = target.execute(sqlfiles.render("sync/claim_customers_without_full_sync.sql"),
-                              {"max_triggers": max_triggers, "cooldown_minutes": cooldown_minutes}).fetchall()
+        rows = target.execute(
+            sqlfiles.render("sync/claim_customers_without_full_sync.sql"),
+            {"max_triggers": max_triggers, "cooldown_minutes": cooldown_minutes},
+        ).fetchall()
     customers = sorted(row[0] for row in rows)
     if customers:
-        log.warning("%d enrolled customer(s) have no full sync since they were linked (lost trigger or failed run); "
-                    "triggering aspire_portal_customer_full_sync for: %s", len(customers), customers)
+        log.warning(
+            "%d enrolled customer(s) have no full sync since they were linked (lost trigger or failed run); "
+            "triggering aspire_portal_customer_full_sync for: %s",
+            len(customers),
+            customers,
+        )
     else:
         log.info("Every enrolled customer has completed a full sync (or one was requested within the hour)")
     return customers

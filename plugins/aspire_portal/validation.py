@@ -27,8 +27,10 @@ def parse_customer_id(value: Any, name: str = "customer_id", column: str = "Acco
         if not value.is_integer():
             raise ValueError(f"{what}; got {value!r}, which is not a whole number")
         if abs(value) > _EXACT_FLOAT:
-            raise ValueError(f"{what}; got {value!r}, a floating-point number too large to name one id exactly: "
-                             "send it as an integer")
+            raise ValueError(
+                f"{what}; got {value!r}, a floating-point number too large to name one id exactly: "
+                "send it as an integer"
+            )
         number = int(value)
     elif isinstance(value, int):
         number = value
