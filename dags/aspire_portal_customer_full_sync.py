@@ -28,7 +28,7 @@ from airflow.sdk import Param, dag
 
 from aspire_portal import catalogue
 from aspire_portal.alerts import failure_notifier
-from aspire_portal.operators import AspireToPortalOperator
+from aspire_portal.operators import AspireToPortalOperator, allow_mass_removal_param
 from aspire_portal.tasks import mark_full_sync_done, migrate_portal_schema, resolve_scope, validate_customer
 from aspire_portal.validation import ACCOUNT_OID_SCHEMA
 
@@ -54,6 +54,7 @@ from aspire_portal.validation import ACCOUNT_OID_SCHEMA
             "9223372036854775807 (the largest AccountOid). It must be linked to a portal user "
             "(portal.portal_user_account).",
         ),
+        "allow_mass_removal": allow_mass_removal_param(),
     },
 )
 def aspire_portal_customer_full_sync():

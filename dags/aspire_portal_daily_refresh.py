@@ -31,7 +31,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from aspire_portal import catalogue
 from aspire_portal.alerts import failure_notifier
-from aspire_portal.operators import AspireToPortalOperator
+from aspire_portal.operators import AspireToPortalOperator, allow_mass_removal_param
 from aspire_portal.tasks import migrate_portal_schema, summarize_run
 
 
@@ -51,6 +51,7 @@ from aspire_portal.tasks import migrate_portal_schema, summarize_run
         "on_failure_callback": failure_notifier(),
     },
     on_failure_callback=failure_notifier(),
+    params={"allow_mass_removal": allow_mass_removal_param()},
 )
 def aspire_portal_daily_refresh():
     migrated = migrate_portal_schema()

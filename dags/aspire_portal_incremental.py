@@ -35,7 +35,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from aspire_portal import catalogue
 from aspire_portal.alerts import failure_notifier
-from aspire_portal.operators import AspireToPortalOperator
+from aspire_portal.operators import AspireToPortalOperator, allow_mass_removal_param
 from aspire_portal.tasks import (
     find_customers_without_full_sync,
     migrate_portal_schema,
@@ -84,6 +84,7 @@ FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
             "9223372036854775807), in full: their rows are upserted and their stale rows "
             "deleted; watermarks do not move (empty: the normal incremental run for everyone).",
         ),
+        "allow_mass_removal": allow_mass_removal_param(),
     },
 )
 def aspire_portal_incremental():

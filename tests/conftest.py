@@ -14,6 +14,10 @@ os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ["ASPIRE_PORTAL_TEMPLATE_CACHE"] = os.path.join(_AIRFLOW_HOME, "template-cache")  # removed with it
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+# The test portals hold a dozen customers, where one customer's exit is a fifth of a table: the mass-removal guard's
+# floor is raised for the DAG runs of the suite, and the guard's own tests set it back (tests/test_never_a_leak.py).
+os.environ.setdefault("AIRFLOW_VAR_ASPIRE_PORTAL_MASS_REMOVAL_FLOOR", "1000000")
+os.environ.setdefault("AIRFLOW_VAR_ASPIRE_PORTAL_MASS_REMOVAL_FLOOR_SCOPE", "1000000")
 
 import psycopg  # noqa: E402
 import pytest  # noqa: E402

@@ -106,8 +106,8 @@ def test_incremental_dag_shape(dagbag):
     assert dag.get_task("resolve_scope").upstream_task_ids == {"migrate_portal_schema"}
     for task_id in loads | scope_only:
         assert dag.get_task(task_id).upstream_task_ids == {"resolve_scope"}
-    assert {p for p in dag.params} == {"entities", "customer_ids"}
-    for name in ("entities", "customer_ids"):
+    assert {p for p in dag.params} == {"entities", "customer_ids", "allow_mass_removal"}
+    for name in ("entities", "customer_ids", "allow_mass_removal"):
         param = dag.params.get_param(name)
         assert param.schema["title"] and param.description
 

@@ -103,7 +103,7 @@ def run_dag(dagbag, dag_id: str = DAG_ID, conf: dict | None = None, expect: str 
     if dag_id == DAG_ID:
         # dag.test() runs tasks in this process, where Airflow updates each task's params with the run's conf in
         # place: a later run without conf would inherit it. A scheduled run starts from the defaults; say them.
-        conf = {"entities": [], "customer_ids": [], **(conf or {})}
+        conf = {"entities": [], "customer_ids": [], "allow_mass_removal": False, **(conf or {})}
     run = dagbag.get_dag(dag_id).test(run_conf=conf)
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == expect, f"{dag_id} run {run.run_id} ended {run.state}: {states}"

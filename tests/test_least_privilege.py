@@ -121,7 +121,7 @@ def test_the_setup_script_then_the_dags_as_the_sync_role(dagbag, deployment):
     quarantine = d.owner.execute(
         "select account_oid, reason, portal_users from aspire_sync.enrolment_quarantine order by 1"
     ).fetchall()
-    assert quarantine == [("0", scope.NOT_A_BIGINT, 1), (str(NO_SUCH_ACCOUNT), scope.NO_ASPIRE_ACCOUNT, 1)]
+    assert quarantine == [("0", scope.NOT_AN_ACCOUNT_OID, 1), (str(NO_SUCH_ACCOUNT), scope.NO_ASPIRE_ACCOUNT, 1)]
 
 
 def test_the_sync_role_has_no_privilege_beyond_its_schemas(deployment):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -163,6 +163,21 @@ def render_extract(
 
 
 NotEnrolled = scope_state.NotEnrolled
+EnrolmentUnreadable = scope_state.EnrolmentUnreadable
+
+
+Checkpoint = Callable[[str], None]
+"""Called by a load at named points of its transaction ("merged", "deleted", "before_commit"): a seam for tests
+that interleave loads at their commit points."""
+
+
+RemovalGuard = scope_state.RemovalGuard
+MassRemoval = scope_state.MassRemoval
+_GUARD = RemovalGuard()
+
+
+class _DropsNeedTheEntity(Exception):
+    """The load's plan lets go of accounts or contracts the entity holds: it re-runs with the entity to itself."""
 
 
 def load_entity(
@@ -174,11 +189,17 @@ def load_entity(
     batch_size: int = BATCH_SIZE,
     scope: scope_state.Scope | None = None,
     timeouts: LockTimeouts = LockTimeouts(),
+    guard: RemovalGuard = _GUARD,
+    checkpoint: Checkpoint | None = None,
 ) -> LoadResult:
     """Loads one entity from ASPIRE into the portal, in one portal transaction (see the module docstring).
 
     The road: catalogue -> scope (what to read, what left) -> extract -> stage -> merge -> delete -> held scope and
     watermark. `scope`: the run's resolved scope (else the one the run persisted, else resolved now).
+
+    A load shares its entity with the other loads of it, except a full load over everyone and a load whose plan
+    lets go of accounts or contracts the entity holds: that one restarts with the entity to itself, so no other load
+    can add rows of an account while it decides the portal holds none (see docs: held scope).
     """
     entity = request.entity
     result = LoadResult(entity=entity.name, load_kind=request.kind)
@@ -188,69 +209,35 @@ def load_entity(
     try:
         target.execute(sqlfiles.read("sync/insert_sync_lock.sql"), {"entity": entity.name})
         log_id = _start_log(target, request, result, started_at)
-        with target.transaction():
-            _take_turn(target, request, timeouts)
-            if not _over_everyone(request):  # short statements: compiling them (JIT) cost more than running them
-                target.execute(sqlfiles.read("sync/set_jit_off.sql"))
-            if request.kind == "incremental":
-                result.low_rowver = _watermark(target, entity)
-            columns = _target_columns(target, entity)
-            result.high_rowver = read_bound(source, target, dialect)
-            result.data_as_of = data_as_of(target, result.high_rowver)
-            resolved, plan = _plan(source, target, request, dialect, scope)
-            result.new_accounts, result.new_contracts = len(plan.new_accounts), len(plan.new_contracts)
-            result.exited_accounts, result.exited_contracts = len(plan.gone_accounts), len(plan.gone_contracts)
-            passes = _extract_passes(entity, request, plan, result.low_rowver)
-            result.copied_directly = (
-                len(passes) == 1 and not request.reconcile and _first_load_of_empty_table(target, entity)
-            )
-            stage, quoted = _stage_table(target, entity, columns, create=not result.copied_directly)
-            phase = time.perf_counter()
-            for kind, accounts, contracts in passes:
-                short_lists, parameters = _parameters(request, result, accounts, contracts)
-                result.rows_read += _stream_rows(
-                    source,
-                    target,
-                    render_extract(entity, kind, dialect, short_lists=short_lists),
-                    parameters,
-                    entity.target_table if result.copied_directly else stage,
-                    quoted,
-                    columns,
-                    batch_size,
+        exclusive = _over_everyone(request)
+        while True:
+            result = LoadResult(entity=entity.name, load_kind=request.kind)
+            try:
+                with target.transaction():
+                    drift = _load_in_turn(
+                        source,
+                        target,
+                        request,
+                        result,
+                        dialect,
+                        batch_size,
+                        scope,
+                        timeouts,
+                        guard,
+                        checkpoint or _no_checkpoint,
+                        exclusive=exclusive,
+                        started_at=started_at,
+                    )
+                    result.seconds = time.perf_counter() - clock
+                    _record(target, request, result, started_at, status="success", log_id=log_id)
+                break
+            except _DropsNeedTheEntity:
+                log.info(
+                    "%s: the plan lets go of accounts or contracts the entity holds; taking the entity to "
+                    "itself and planning again",
+                    entity.name,
                 )
-            if result.copied_directly:
-                result.rows_inserted = result.rows_read
-                result.seconds_extract = time.perf_counter() - phase
-            else:
-                target.execute(sqlfiles.render("load/analyze_stage.sql", stage=stage))
-                result.seconds_extract, phase = time.perf_counter() - phase, time.perf_counter()
-                before = _drift_before(target, request, stage, columns, result, plan)
-                if before is not None:
-                    result.seconds_reconcile, phase = time.perf_counter() - phase, time.perf_counter()
-                result.rows_inserted, result.rows_updated = _merge(
-                    target, entity, stage, columns, started_at, dedupe=len(passes) > 1, repair=request.reconcile
-                )
-                result.seconds_merge, phase = time.perf_counter() - phase, time.perf_counter()
-                result.rows_deleted = _delete(
-                    source, target, entity, request, dialect, stage, plan, resolved, result, batch_size
-                )
-                result.seconds_delete, phase = time.perf_counter() - phase, time.perf_counter()
-                if before is not None:
-                    drift = before, reconcile.confirm(target, entity, stage, columns, before, request.run)
-                    result.seconds_reconcile += time.perf_counter() - phase
-            scope_state.record_held(target, entity, plan)
-            if request.kind == "incremental":
-                target.execute(
-                    sqlfiles.read("sync/upsert_watermark.sql"),
-                    {
-                        "entity": entity.name,
-                        "high_rowver": result.high_rowver,
-                        "data_as_of": result.data_as_of,
-                        "run_id": request.run.run_id,
-                    },
-                )
-            result.seconds = time.perf_counter() - clock
-            _record(target, request, result, started_at, status="success", log_id=log_id)
+                exclusive = True
     except psycopg.errors.LockNotAvailable as error:
         result.seconds = time.perf_counter() - clock
         timeout = LockTimeout(
@@ -270,6 +257,121 @@ def load_entity(
     if drift and not drift[1].is_zero:
         raise reconcile.Drifted(*drift)
     return result
+
+
+def record_refusal(target: psycopg.Connection, request: LoadRequest, error: BaseException) -> None:
+    """Records in the run log a load that was refused before it began (its run's scope resolution refused a mass
+    removal), so `status` and `explain` show the entity failing with the reason."""
+    result = LoadResult(entity=request.entity.name, load_kind=request.kind)
+    _record_failure(target, request, result, datetime.now(UTC), error)
+
+
+def _no_checkpoint(_point: str) -> None:
+    pass
+
+
+def _load_in_turn(
+    source: Any,
+    target: psycopg.Connection,
+    request: LoadRequest,
+    result: LoadResult,
+    dialect: Dialect,
+    batch_size: int,
+    scope: scope_state.Scope | None,
+    timeouts: LockTimeouts,
+    guard: RemovalGuard,
+    checkpoint: Checkpoint,
+    *,
+    exclusive: bool,
+    started_at: datetime,
+) -> tuple[reconcile.Drift, reconcile.Drift] | None:
+    """The load's transaction, from its turn among the loads of its entity to the watermark; the drift measured
+    before and after, when it reconciles."""
+    entity = request.entity
+    drift = None
+    _take_turn(target, request, timeouts, exclusive=exclusive)
+    if not _over_everyone(request):  # short statements: compiling them (JIT) cost more than running them
+        target.execute(sqlfiles.read("sync/set_jit_off.sql"))
+    if request.kind == "incremental":
+        result.low_rowver = _watermark(target, entity)
+    columns = _target_columns(target, entity)
+    result.high_rowver = read_bound(source, target, dialect)
+    result.data_as_of = data_as_of(target, result.high_rowver)
+    resolved, plan = _plan(source, target, request, dialect, scope, guard)
+    if plan.lets_go and not exclusive:
+        raise _DropsNeedTheEntity
+    result.new_accounts, result.new_contracts = len(plan.new_accounts), len(plan.new_contracts)
+    result.exited_accounts, result.exited_contracts = len(plan.gone_accounts), len(plan.gone_contracts)
+    passes = _extract_passes(entity, request, plan, result.low_rowver)
+    result.copied_directly = len(passes) == 1 and not request.reconcile and _first_load_of_empty_table(target, entity)
+    stage, quoted = _stage_table(target, entity, columns, create=not result.copied_directly)
+    phase = time.perf_counter()
+    for kind, accounts, contracts in passes:
+        short_lists, parameters = _parameters(request, result, accounts, contracts)
+        result.rows_read += _stream_rows(
+            source,
+            target,
+            render_extract(entity, kind, dialect, short_lists=short_lists),
+            parameters,
+            entity.target_table if result.copied_directly else stage,
+            quoted,
+            columns,
+            batch_size,
+        )
+    if result.copied_directly:
+        result.rows_inserted = result.rows_read
+        result.seconds_extract = time.perf_counter() - phase
+    else:
+        target.execute(sqlfiles.render("load/analyze_stage.sql", stage=stage))
+        result.seconds_extract, phase = time.perf_counter() - phase, time.perf_counter()
+        before = _drift_before(target, request, stage, columns, result, plan)
+        if before is not None:
+            result.seconds_reconcile, phase = time.perf_counter() - phase, time.perf_counter()
+        result.rows_inserted, result.rows_updated = _merge(
+            target, entity, stage, columns, started_at, dedupe=len(passes) > 1, repair=request.reconcile
+        )
+        checkpoint("merged")
+        result.seconds_merge, phase = time.perf_counter() - phase, time.perf_counter()
+        deleted = _delete(source, target, entity, request, dialect, stage, plan, resolved, result, batch_size)
+        result.rows_deleted = deleted.rows
+        _guard_rows(target, request, result, guard)
+        plan = plan.keeping(deleted.kept_accounts, deleted.kept_contracts)
+        checkpoint("deleted")
+        result.seconds_delete, phase = time.perf_counter() - phase, time.perf_counter()
+        if before is not None:
+            drift = before, reconcile.confirm(target, entity, stage, columns, before, request.run)
+            result.seconds_reconcile += time.perf_counter() - phase
+    scope_state.record_held(target, entity, plan)
+    if request.kind == "incremental":
+        target.execute(
+            sqlfiles.read("sync/upsert_watermark.sql"),
+            {
+                "entity": entity.name,
+                "high_rowver": result.high_rowver,
+                "data_as_of": result.data_as_of,
+                "run_id": request.run.run_id,
+            },
+        )
+    checkpoint("before_commit")
+    return drift
+
+
+def _guard_rows(target: psycopg.Connection, request: LoadRequest, result: LoadResult, guard: RemovalGuard) -> None:
+    """Refuses (the load's transaction rolls back) a load that removed too many of its entity's rows."""
+    if not guard.trips(result.rows_deleted, result.rows_deleted):  # a first, cheap test: most loads delete little
+        return
+    remaining = target.execute(sqlfiles.render("load/select_row_count.sql", target=request.entity.target_table))
+    before = remaining.fetchone()[0] + result.rows_deleted - result.rows_inserted
+    if guard.trips(result.rows_deleted, before):
+        raise MassRemoval(
+            f"the load of {request.entity.name} would remove {result.rows_deleted:,} of the {before:,} rows of "
+            f"{request.entity.target_table} ({result.rows_deleted / max(before, 1):.0%}) in one run: more than the "
+            f"guard allows ({guard.max_fraction:.0%} and more than {guard.floor:,} rows). Nothing was written. "
+            + _MASS_REMOVAL_ADVICE.format(dag=request.run.dag_id or "<dag>")
+        )
+
+
+_MASS_REMOVAL_ADVICE = scope_state.MASS_REMOVAL_ADVICE
 
 
 def stage_scope(
@@ -339,13 +441,13 @@ def _drift_before(
     )
 
 
-def _take_turn(target: psycopg.Connection, request: LoadRequest, timeouts: LockTimeouts) -> None:
+def _take_turn(target: psycopg.Connection, request: LoadRequest, timeouts: LockTimeouts, *, exclusive: bool) -> None:
     """Waits (at most `timeouts.coordination`) for this load's turn among the loads of its entity: row locks on
-    aspire_sync.sync_lock, which only the sync's role can take; then bounds every later lock wait of the
-    transaction by `timeouts.other`."""
+    aspire_sync.sync_lock, which only the sync's role can take (`exclusive`: the entity to itself); then bounds every
+    later lock wait of the transaction by `timeouts.other`."""
     entity = {"entity": request.entity.name}
     target.execute(sqlfiles.read("sync/set_lock_timeout.sql"), {"timeout": timeouts.coordination})
-    target.execute(sqlfiles.render("sync/lock_entity_scope.sql", exclusive=_over_everyone(request)), entity)
+    target.execute(sqlfiles.render("sync/lock_entity_scope.sql", exclusive=exclusive), entity)
     if request.kind == "incremental":
         target.execute(sqlfiles.read("sync/lock_entity.sql"), entity)
     target.execute(sqlfiles.read("sync/set_lock_timeout.sql"), {"timeout": timeouts.other})
@@ -361,20 +463,25 @@ def _over_everyone(request: LoadRequest) -> bool:
 
 
 def _plan(
-    source: Any, target: psycopg.Connection, request: LoadRequest, dialect: Dialect, scope: scope_state.Scope | None
+    source: Any,
+    target: psycopg.Connection,
+    request: LoadRequest,
+    dialect: Dialect,
+    scope: scope_state.Scope | None,
+    guard: RemovalGuard,
 ) -> tuple[scope_state.Scope, scope_state.Plan]:
     """The scope this load works in, and what it reads, deletes and records of it."""
     entity = request.entity
+    run = request.run
     if _over_everyone(request):
-        resolved = scope_state.resolve(source, target, dialect, persist=False)
+        resolved = scope_state.resolve(source, target, dialect, persist=False, dag_id=run.dag_id, guard=guard)
         return resolved, scope_state.plan_everyone(
             entity, resolved, scope_state.held(target, entity, resolved.resolved_at)
         )
-    run = request.run
     resolved = scope or scope_state.for_run(target, run.dag_id, run.run_id)
     if resolved is None or resolved.customers != (None if request.accounts is None else frozenset(request.accounts)):
         resolved = scope_state.resolve(
-            source, target, dialect, customers=request.accounts, dag_id=run.dag_id, run_id=run.run_id
+            source, target, dialect, customers=request.accounts, dag_id=run.dag_id, run_id=run.run_id, guard=guard
         )
     state = scope_state.held(target, entity, resolved.resolved_at)
     if request.kind == "full":
@@ -388,9 +495,13 @@ def _extract_passes(
 ) -> list[tuple[LoadKind, tuple[int, ...], tuple[int, ...]]]:
     """The extracts a load runs, each (kind, accounts, contracts): the whole scope (full); the changes in the
     window (incremental, backfill) and, in full, what entered the scope; or only what entered (scope). A first
-    window (from row version 0) holds every row already, entries included."""
+    window (from row version 0) holds every row already, entries included. Shared reference data (scenarios) that
+    some contracts left is read whole for what still justifies it (a handful of rows), so its delete can see which
+    rows no contract uses any more."""
     if request.kind == "full":
         return [("full", plan.accounts, plan.contracts)]
+    if entity.owner == "shared" and plan.has_exits:
+        return [("full", (), tuple(sorted(plan.keep_contracts)))]
     passes: list[tuple[LoadKind, tuple[int, ...], tuple[int, ...]]] = []
     if request.kind in ("incremental", "backfill"):
         passes.append((request.kind, plan.accounts, plan.contracts))
@@ -417,6 +528,16 @@ def _parameters(
     return short_lists, {**_window(request, result), **lists}
 
 
+@dataclass(frozen=True)
+class Deleted:
+    """What a load's deletes removed, and the accounts and contracts of the rows they had to keep (at or above the
+    read bound: a newer read wrote them), which the entity must go on holding."""
+
+    rows: int = 0
+    kept_accounts: frozenset[int] = frozenset()
+    kept_contracts: frozenset[int] = frozenset()
+
+
 def _delete(
     source: Any,
     target: psycopg.Connection,
@@ -428,45 +549,68 @@ def _delete(
     resolved: scope_state.Scope,
     result: LoadResult,
     batch_size: int,
-) -> int:
+) -> Deleted:
     """Deletes what this load's scope no longer holds: everything the extract did not return (a full load over
     everyone); the re-read customers' rows it did not return (a full load of some); or, in the 15-minute run, the
-    rows changed in the window that left the scope and the rows of the accounts and contracts that left it."""
+    rows changed in the window that left the scope and the rows of the accounts and contracts that left it. A load
+    that lets go of accounts or contracts also learns which of their rows it had to keep."""
     key = [sql.Identifier(k).as_string(target) for k in entity.key]
+    bound = {"high_rowver": result.high_rowver}
     if _over_everyone(request):
         statement = sqlfiles.render(
             "load/delete_missing.sql", stage=stage, target=entity.target_table, key=key, changed=None
         )
-        return target.execute(statement, {"high_rowver": result.high_rowver}).fetchone()[0]
-    deleted = 0
-    if request.kind in ("incremental", "backfill"):
-        deleted += _delete_departed(source, target, entity, request, dialect, stage, key, result, batch_size)
-    if request.kind == "full" or plan.has_exits:
-        invoices = scope_state.unjustified_invoices(source, dialect, plan) if entity.owner == "invoice" else []
-        statement = sqlfiles.render(
-            "load/delete_out_of_scope.sql",
-            stage=stage,
-            target=entity.target_table,
-            key=key,
-            owner=entity.owner,
-            mode="missing" if request.kind == "full" else "exits",
+        rows = target.execute(statement, bound).fetchone()[0]
+        if not plan.lets_go or entity.owner == "shared":  # reference data: its rows belong to no account
+            return Deleted(rows)
+        kept = sqlfiles.render(
+            "load/select_kept_missing.sql", stage=stage, target=entity.target_table, key=key, owner=entity.owner
         )
-        excluded = sorted(resolved.customers or ()) if request.kind == "full" else []
-        deleted += target.execute(
-            statement,
-            {
-                "entity": entity.name,
-                "high_rowver": result.high_rowver,
-                "resolution_id": resolved.resolution_id,
-                "resolved_at": resolved.resolved_at,
-                "excluded_accounts": excluded,
-                "own_contracts": list(plan.gone_contracts) if request.kind == "full" else [],
-                "accounts": list(plan.gone_accounts),
-                "contracts": list(plan.gone_contracts),
-                "invoices": invoices,
-            },
-        ).fetchone()[0]
-    return deleted
+        return _kept(target.execute(kept, bound).fetchone(), plan, rows)
+    if entity.owner == "shared" and plan.has_exits and request.kind != "full":  # read whole: see _extract_passes
+        statement = sqlfiles.render(
+            "load/delete_missing.sql", stage=stage, target=entity.target_table, key=key, changed=None
+        )
+        return Deleted(target.execute(statement, bound).fetchone()[0])
+    rows = 0
+    if request.kind in ("incremental", "backfill"):
+        rows += _delete_departed(source, target, entity, request, dialect, stage, key, result, batch_size)
+    if not (request.kind == "full" or plan.has_exits):
+        return Deleted(rows)
+    invoices = scope_state.unjustified_invoices(source, dialect, plan) if entity.owner == "invoice" else []
+    mode = "missing" if request.kind == "full" else "exits"
+    parameters = {
+        **bound,
+        "entity": entity.name,
+        "resolution_id": resolved.resolution_id,
+        "resolved_at": resolved.resolved_at,
+        "excluded_accounts": sorted(resolved.customers or ()) if request.kind == "full" else [],
+        "own_contracts": list(plan.gone_contracts) if request.kind == "full" else [],
+        "accounts": list(plan.gone_accounts),
+        "contracts": list(plan.gone_contracts),
+        "invoices": invoices,
+    }
+    shape = {"stage": stage, "target": entity.target_table, "key": key, "owner": entity.owner, "mode": mode}
+    rows += target.execute(sqlfiles.render("load/delete_out_of_scope.sql", **shape), parameters).fetchone()[0]
+    if not plan.lets_go:
+        return Deleted(rows)
+    kept = target.execute(sqlfiles.render("load/select_kept_out_of_scope.sql", **shape), parameters).fetchone()
+    return _kept(kept, plan, rows)
+
+
+def _kept(row: tuple[list[int], list[int], int], plan: scope_state.Plan, rows: int) -> Deleted:
+    """The Deleted of a load that lets go of accounts or contracts, from the owners of the rows it had to keep.
+    Invoice details name no account: any kept row keeps every account and contract the load would let go of."""
+    accounts, contracts, kept_rows = row
+    if kept_rows and not (accounts or contracts):
+        accounts, contracts = plan.drop_accounts, plan.drop_contracts
+    if kept_rows:
+        log.info(
+            "Kept %d row(s) at or above the read bound of account(s)/contract(s) that left the scope; the entity "
+            "goes on holding them until a run whose bound is past them removes them",
+            kept_rows,
+        )
+    return Deleted(rows, frozenset(accounts), frozenset(contracts))
 
 
 def _delete_departed(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, AssetAlias, BaseOperator
+from airflow.sdk import Asset, AssetAlias, BaseOperator, Param
 
 from aspire_portal import catalogue
 from aspire_portal.connections import SOURCE_CONN_ID, TARGET_CONN_ID
@@ -82,9 +82,10 @@ class AspireToPortalOperator(BaseOperator):
 
         try:
             request = self._request(context)
+            guard = removal_guard(context)
         except runs.NotThisRun as skipped:
             raise AirflowSkipException(str(skipped)) from None
-        except ValueError as bad_input:  # bad params: retrying cannot help
+        except ValueError as bad_input:  # bad params or Variables: retrying cannot help
             raise AirflowFailException(str(bad_input)) from bad_input
         with (
             source_connection(self.source_conn_id) as (source, dialect),
@@ -101,10 +102,19 @@ class AspireToPortalOperator(BaseOperator):
             )
             try:
                 result = engine.load_entity(
-                    source, target, request, dialect=dialect, batch_size=self.batch_size or engine.BATCH_SIZE
+                    source,
+                    target,
+                    request,
+                    dialect=dialect,
+                    batch_size=self.batch_size or engine.BATCH_SIZE,
+                    guard=guard,
                 )
-            except engine.NotEnrolled as not_enrolled:  # retrying cannot help
-                raise AirflowFailException(str(not_enrolled)) from not_enrolled
+            except (
+                engine.NotEnrolled,
+                engine.EnrolmentUnreadable,
+                engine.MassRemoval,
+            ) as refused:  # a person must look
+                raise AirflowFailException(str(refused)) from refused
         written = result.rows_inserted + result.rows_updated + result.rows_deleted
         if written and "outlet_events" in context:  # (a context built by hand, outside a task run, has none)
             context["outlet_events"][portal_table_writes(self.entity)].add(
@@ -136,6 +146,59 @@ class AspireToPortalOperator(BaseOperator):
             run=engine.RunContext(dag_id=self.dag_id, run_id=context["run_id"], task_id=self.task_id),
             reconcile=self.reconcile and self.load_kind == "full" and customer_id is None,
         )
+
+
+def removal_guard(context: Any) -> Any:
+    """The mass-removal guard of this task's load: the Variables aspire_portal_max_removal_fraction (default 0.2),
+    aspire_portal_mass_removal_floor (rows, default 50) and aspire_portal_mass_removal_floor_scope (accounts or
+    contracts, default 5), and the run's param allow_mass_removal."""
+    from airflow.sdk import Variable
+
+    from aspire_portal import engine
+
+    defaults = engine.RemovalGuard()
+    values = {
+        name: Variable.get(name, default=str(default))
+        for name, default in (
+            (MAX_REMOVAL_FRACTION, defaults.max_fraction),
+            (MASS_REMOVAL_FLOOR, defaults.floor),
+            (MASS_REMOVAL_FLOOR_SCOPE, defaults.scope_floor),
+        )
+    }
+    allowed = (context.get("params") or {}).get("allow_mass_removal", False)
+    if not isinstance(allowed, bool):
+        raise ValueError(f"allow_mass_removal must be true or false, got {allowed!r}")
+    try:
+        return engine.RemovalGuard(
+            max_fraction=float(values[MAX_REMOVAL_FRACTION]),
+            floor=int(values[MASS_REMOVAL_FLOOR]),
+            scope_floor=int(values[MASS_REMOVAL_FLOOR_SCOPE]),
+            allowed=allowed,
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"the mass-removal Variables are not usable ({error}): {MAX_REMOVAL_FRACTION} must be a fraction above 0 "
+            f"and at most 1 (e.g. 0.2), {MASS_REMOVAL_FLOOR} and {MASS_REMOVAL_FLOOR_SCOPE} whole numbers of 0 or "
+            f"more (e.g. 50 and 5); they are {values}"
+        ) from None
+
+
+MAX_REMOVAL_FRACTION = "aspire_portal_max_removal_fraction"
+MASS_REMOVAL_FLOOR = "aspire_portal_mass_removal_floor"
+MASS_REMOVAL_FLOOR_SCOPE = "aspire_portal_mass_removal_floor_scope"
+
+
+def allow_mass_removal_param() -> Param:
+    """The DAG param that lets one run remove more than the mass-removal guard allows (see removal_guard)."""
+    return Param(
+        False,
+        type="boolean",
+        title="Allow a mass removal",
+        description="Leave off. A load refuses to remove more than 20% of a table's rows (and more than 50), or more "
+        "than 20% of the customers or contracts it holds (and more than 5), in one run, and writes nothing: that is "
+        "what an emptied or changed enrolment table looks like. Turn it on for one run only when such a removal is "
+        "real (e.g. many customers really left the portal at once).",
+    )
 
 
 def _blank(value: object) -> bool:

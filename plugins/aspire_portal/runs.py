@@ -97,5 +97,21 @@ def fifteen_minute_request(entity_name: str, context: dict[str, Any]) -> LoadReq
         customer_id=customers[0] if customers and len(customers) == 1 else None,
         modified_from=modified_from,
         modified_to=modified_to,
-        run=RunContext(dag_id=dag_run.dag_id, run_id=context["run_id"], task_id=context["ti"].task_id),
+        run=RunContext(dag_id=dag_run.dag_id, run_id=context["run_id"], task_id=task_id(entity)),
     )
+
+
+def task_id(entity: catalogue.Entity) -> str:
+    """The 15-minute DAG's task that loads `entity`: its changes, or a daily entity's scope changes."""
+    return entity.task_id if entity.cadence == "15min" else f"apply_scope_{entity.name}"
+
+
+def fifteen_minute_requests(context: dict[str, Any]) -> list[LoadRequest]:
+    """Every load this run of the 15-minute DAG makes (those its params leave out are not among them)."""
+    requests = []
+    for entity in catalogue.ENTITIES:
+        try:
+            requests.append(fifteen_minute_request(entity.name, context))
+        except NotThisRun:
+            continue
+    return requests

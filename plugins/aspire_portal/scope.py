@@ -33,6 +33,7 @@ import psycopg
 
 from aspire_portal import sqlfiles
 from aspire_portal.catalogue import Entity
+from aspire_portal.validation import account_oid_from_text
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,24 @@ class Plan:
     add_contracts: tuple[int, ...] = ()
     drop_accounts: tuple[int, ...] = ()
     drop_contracts: tuple[int, ...] = ()
+    held_accounts: int = 0  # how many accounts and contracts the entity held before the load (mass-removal guard)
+    held_contracts: int = 0
+
+    @property
+    def lets_go(self) -> bool:
+        """Whether the load lets go of accounts or contracts the entity holds."""
+        return bool(self.drop_accounts or self.drop_contracts)
+
+    def keeping(self, accounts: frozenset[int], contracts: frozenset[int]) -> Plan:
+        """The plan, still holding `accounts` and `contracts` (the portal kept rows of them): the entity never lets go
+        of an account or contract while the portal holds a row of it, so a later run looks at it again."""
+        if not (accounts or contracts):
+            return self
+        return replace(
+            self,
+            drop_accounts=tuple(a for a in self.drop_accounts if a not in accounts),
+            drop_contracts=tuple(c for c in self.drop_contracts if c not in contracts),
+        )
 
     @property
     def has_entries(self) -> bool:
@@ -111,6 +130,69 @@ class Plan:
     @property
     def has_exits(self) -> bool:
         return bool(self.gone_accounts or self.gone_contracts)
+
+
+# ---- the mass-removal guard -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemovalGuard:
+    """How much one load may remove before it refuses (writing nothing): more than `max_fraction` of an entity's rows
+    and more than `floor` rows; or more than `max_fraction` of the accounts (or of the contracts) the entity holds and
+    more than `scope_floor` of them. The floors keep a small portal's ordinary exits from tripping it. `allowed`: a
+    person allowed this run a mass removal (the DAG param allow_mass_removal)."""
+
+    max_fraction: float = 0.2
+    floor: int = 50
+    scope_floor: int = 5
+    allowed: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_fraction <= 1:
+            raise ValueError(
+                f"the largest fraction a load may remove must be above 0 and at most 1, got {self.max_fraction!r}"
+            )
+        if self.floor < 0 or self.scope_floor < 0:
+            raise ValueError(f"the mass-removal floors must be 0 or more, got {self.floor!r} and {self.scope_floor!r}")
+
+    def trips(self, removed: int, total: int, floor: int | None = None) -> bool:
+        floor = self.floor if floor is None else floor
+        return not self.allowed and removed > floor and removed > self.max_fraction * total
+
+
+class MassRemoval(RuntimeError):
+    """A load would have removed more than its RemovalGuard allows; nothing was written."""
+
+
+MASS_REMOVAL_ADVICE = (
+    "Likely cause: portal.portal_user_account was emptied or changed (a portal deploy), or ASPIRE returned far fewer "
+    "rows than before (a wrong database or view). Check both (python -m aspire_portal status; select count(*) from "
+    "portal.portal_user_account). If the removal is real, allow it for one run: airflow dags trigger {dag} --conf "
+    "'{{\"allow_mass_removal\": true}}' (the form's \"Allow a mass removal\"). See the runbook, 'A load refused a "
+    "mass removal'."
+)
+
+
+def guard_scope(target: psycopg.Connection, guard: RemovalGuard | None, after: Scope, dag_id: str | None) -> None:
+    """Refuses, before anything is written, a scope of everyone that lets go of too many of the accounts or
+    contracts the portal holds rows of (an emptied enrolment table lets go of all of them). Measured against what the
+    entities hold, so once an allowed run removed them, the next runs measure from there."""
+    if guard is None or guard.allowed:
+        return
+    with target.cursor(binary=True) as cursor:  # binary arrays decode in C
+        accounts, contracts = cursor.execute(sqlfiles.read("sync/select_held_anywhere.sql")).fetchone()
+    for what, held, now in (
+        ("enrolled customer accounts", frozenset(accounts), after.accounts),
+        ("contracts", frozenset(contracts), after.contracts),
+    ):
+        gone = len(held - now)
+        if guard.trips(gone, len(held), guard.scope_floor):
+            raise MassRemoval(
+                f"the scope resolved now lets go of {gone:,} of the {len(held):,} {what} the portal holds rows of "
+                f"({gone / len(held):.0%}; {len(after.accounts):,} enrolled accounts now): more than the guard allows "
+                f"({guard.max_fraction:.0%} and more than {guard.scope_floor:,}) in one run. Nothing was written. "
+                + MASS_REMOVAL_ADVICE.format(dag=dag_id or "<dag>")
+            )
 
 
 # ---- resolving and persisting ---------------------------------------------------------------------------------
@@ -126,20 +208,28 @@ class Quarantined:
     portal_users: int
 
 
-NOT_A_BIGINT = "not a positive bigint (an ASPIRE AccountOid is 1 .. 9223372036854775807)"
+NOT_AN_ACCOUNT_OID = "not a whole number from 1 to 9223372036854775807 (an ASPIRE AccountOid)"
 NO_ASPIRE_ACCOUNT = "names no ASPIRE account (no dbo.Account row with this AccountOid)"
+
+
+class EnrolmentUnreadable(RuntimeError):
+    """Every value of the portal's enrolment table was skipped: the table changed (its type, its meaning) or the
+    sync reads the wrong ASPIRE. Resolving to an empty scope would remove every customer from the portal."""
 
 
 def enrolled_accounts(target: psycopg.Connection) -> tuple[dict[int, int], list[Quarantined]]:
     """The enrolled accounts from the portal's link table (with how many portal users each), and the values skipped
-    because they are not positive bigints. The table is input from outside the sync: one bad row is skipped,
-    never fatal to the others."""
-    good, bad = {}, []
+    because they spell no AccountOid. The table is the portal's, input from outside the sync: each value is read by
+    what it spells, not by the column's type (any integer type, a numeric without a fraction, text of digits), and
+    one bad row is skipped, never fatal to the others."""
+    good: dict[int, int] = {}
+    bad = []
     for value, users in target.execute(sqlfiles.read("sync/select_enrolled_accounts.sql")):
-        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
-            good[value] = users
-        else:
-            bad.append(Quarantined(str(value), NOT_A_BIGINT, users))
+        oid = account_oid_from_text(value)
+        if oid is None:
+            bad.append(Quarantined(str(value), NOT_AN_ACCOUNT_OID, users))
+        else:  # '42' and '42.00' spell the same account
+            good[oid] = good.get(oid, 0) + users
     return good, bad
 
 
@@ -169,6 +259,19 @@ def _checked_enrolment(
     unknown = _without_aspire_account(
         source, enrolled if customers is None else set(customers) & enrolled.keys(), dialect
     )
+    if customers is None and bad and not enrolled:
+        raise EnrolmentUnreadable(
+            f"every one of the {len(bad)} enrolment value(s) in portal.portal_user_account.account_oid was skipped "
+            f"({bad[0].value!r}: {bad[0].reason}): did the portal change the column's type or meaning? Resolving them "
+            "to an empty scope would remove every customer from the portal, so nothing is loaded. Check the table; "
+            "see the runbook, 'Every enrolment value is quarantined'."
+        )
+    if customers is None and enrolled and not set(enrolled) - unknown:
+        raise EnrolmentUnreadable(
+            f"none of the {len(enrolled)} enrolled account(s) in portal.portal_user_account names an ASPIRE account "
+            f"(e.g. {min(enrolled)}): does the aspire connection point at the right ASPIRE database? Resolving them to "
+            "an empty scope would remove every customer from the portal, so nothing is loaded."
+        )
     bad += [Quarantined(str(oid), NO_ASPIRE_ACCOUNT, enrolled[oid]) for oid in sorted(unknown)]
     for item in bad:
         log.warning(
@@ -190,9 +293,11 @@ def resolve(
     persist: bool = True,
     dag_id: str | None = None,
     run_id: str | None = None,
+    guard: RemovalGuard | None = None,
 ) -> Scope:
     """Resolves the scope now: every enrolled customer's, or with `customers`, those re-read from ASPIRE on top of
-    the newest resolved scope of everyone. Persisted (in its own transaction) unless `persist` is False."""
+    the newest resolved scope of everyone. Persisted (in its own transaction) unless `persist` is False. With
+    `guard`, a scope of everyone that lets go of too much of the one before it is refused (MassRemoval)."""
     from aspire_portal import engine
 
     resolved_at = target.execute("select clock_timestamp()").fetchone()[0]
@@ -232,6 +337,8 @@ def resolve(
         resolved_at=resolved_at,
         customers=None if customers is None else frozenset(customers),
     )
+    if customers is None:
+        guard_scope(target, guard, scope, dag_id)
     if persist:
         scope = _persist(target, scope, base, dag_id, run_id, quarantined)
     log.info(
@@ -440,6 +547,8 @@ def plan_changes(entity: Entity, scope: Scope, state: Held) -> Plan:
         add_contracts=tuple(new_contracts),
         drop_accounts=tuple(gone_accounts),
         drop_contracts=tuple(gone_contracts),
+        held_accounts=len(state.accounts),
+        held_contracts=len(state.contracts),
     )
 
 
@@ -475,6 +584,8 @@ def plan_customers(entity: Entity, scope: Scope, state: Held, old_contracts: fro
         add_accounts=tuple(sorted(mine - state.accounts)) if entity.follows_accounts else (),
         add_contracts=tuple(sorted(now_contracts - state.contracts)) if entity.follows_contracts else (),
         drop_contracts=tuple(lost) if entity.follows_contracts else (),
+        held_accounts=len(state.accounts),
+        held_contracts=len(state.contracts),
     )
 
 
@@ -490,6 +601,8 @@ def plan_everyone(entity: Entity, scope: Scope, state: Held) -> Plan:
         add_contracts=tuple(sorted(contracts - state.contracts)),
         drop_accounts=tuple(sorted(state.accounts - accounts)),
         drop_contracts=tuple(sorted(state.contracts - contracts)),
+        held_accounts=len(state.accounts),
+        held_contracts=len(state.contracts),
     )
 
 

@@ -35,7 +35,7 @@ def check_customer(source: Any, target: psycopg.Connection, value: Any) -> int:
             f"{customer_id}); check the id"
         )
     enrolled = target.execute(
-        sqlfiles.read("sync/select_account_enrolled.sql"), {"customer_id": customer_id}
+        sqlfiles.render("sync/select_account_enrolled.sql"), {"customer_id": customer_id}
     ).fetchone()[0]
     if not enrolled:
         raise CustomerNotSyncable(
@@ -104,22 +104,36 @@ def resolve_scope(customer_ids: Any = None, **context: Any) -> dict[str, Any]:
 
     from aspire_portal import scope
     from aspire_portal.connections import source_connection, target_connection
-    from aspire_portal.runs import is_backfill, selected_customers
+    from aspire_portal.engine import record_refusal
+    from aspire_portal.operators import removal_guard
+    from aspire_portal.runs import fifteen_minute_requests, is_backfill, selected_customers
 
     try:
         if customer_ids in (None, "", "None"):
             customers = None if is_backfill(context["dag_run"]) else selected_customers(context.get("params") or {})
         else:
             customers = (parse_customer_id(customer_ids),)
+        guard = removal_guard(context)
     except ValueError as error:
         raise AirflowFailException(str(error)) from error
     with source_connection() as (source, dialect), target_connection() as target:
         try:
             resolved = scope.resolve(
-                source, target, dialect, customers=customers, dag_id=context["dag"].dag_id, run_id=context["run_id"]
+                source,
+                target,
+                dialect,
+                customers=customers,
+                dag_id=context["dag"].dag_id,
+                run_id=context["run_id"],
+                guard=guard,
             )
-        except scope.NotEnrolled as error:
+        except (scope.NotEnrolled, scope.EnrolmentUnreadable) as error:  # retrying cannot help: a person must look
             raise AirflowFailException(str(error)) from error
+        except scope.MassRemoval as refused:  # the run's loads are refused with it, so status shows them failing
+            if context["dag"].dag_id == "aspire_portal_incremental":
+                for request in fifteen_minute_requests(context):
+                    record_refusal(target, request, refused)
+            raise AirflowFailException(str(refused)) from refused
     return {
         "resolution_id": resolved.resolution_id,
         "accounts": len(resolved.accounts),

@@ -13,6 +13,10 @@ from typing import Any
 MAX_ACCOUNT_OID = 2**63 - 1  # AccountOid is a SQL Server bigint
 ACCOUNT_OID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ACCOUNT_OID}
 _WHOLE = re.compile(r"^\+?([0-9]+)(?:\.0*)?$")
+# The AccountOid a value of the portal's enrolment column spells, whatever the column's type: an integer, a numeric
+# with no fraction, or text of digits. The same pattern is macros/sync.sql's account_oid_of(), so the sync's SQL and
+# its Python read the column alike.
+_ACCOUNT_OID_TEXT = re.compile(r"^\s*\+?0*([1-9][0-9]{0,18})(?:\.0*)?\s*$")
 _EXACT_FLOAT = 2**53  # above it a float is not an exact integer: 9.2e18 could be any of ~1,000 ids
 
 
@@ -22,26 +26,54 @@ def parse_customer_id(value: Any, name: str = "customer_id", column: str = "Acco
     integer."""
     what = f"{name} must be a positive whole number, an ASPIRE {column} (1 to {MAX_ACCOUNT_OID})"
     if isinstance(value, bool) or value is None:
-        raise ValueError(f"{what}; got {value!r}")
+        raise ValueError(f"{what}; got {_quoted(value)}")
     if isinstance(value, float):
         if not value.is_integer():
-            raise ValueError(f"{what}; got {value!r}, which is not a whole number")
+            raise ValueError(f"{what}; got {_quoted(value)}, which is not a whole number")
         if abs(value) > _EXACT_FLOAT:
             raise ValueError(
-                f"{what}; got {value!r}, a floating-point number too large to name one id exactly: "
+                f"{what}; got {_quoted(value)}, a floating-point number too large to name one id exactly: "
                 "send it as an integer"
             )
         number = int(value)
     elif isinstance(value, int):
         number = value
     elif isinstance(value, str) and (match := _WHOLE.match(value.strip())):
-        number = int(match[1])
+        digits = match[1].lstrip("0")
+        if len(digits) > len(str(MAX_ACCOUNT_OID)):  # int() of thousands of digits is refused by Python itself
+            raise ValueError(
+                f"{what}; got {_quoted(value)}, which is larger than the largest {column} ({MAX_ACCOUNT_OID})"
+            )
+        number = int(digits or "0")
     elif isinstance(value, str) and re.fullmatch(r"-[0-9]+(?:\.0*)?", value.strip()):
-        raise ValueError(f"{what}; got {value!r}, which is negative")
+        raise ValueError(f"{what}; got {_quoted(value)}, which is negative")
     else:
-        raise ValueError(f"{what}; got {value!r}, which is not a whole number")
+        raise ValueError(f"{what}; got {_quoted(value)}, which is not a whole number")
     if number < 1:
-        raise ValueError(f"{what}; got {value!r}, which is {'zero' if number == 0 else 'negative'}")
+        raise ValueError(f"{what}; got {_quoted(value)}, which is {'zero' if number == 0 else 'negative'}")
     if number > MAX_ACCOUNT_OID:
-        raise ValueError(f"{what}; got {value!r}, which is larger than the largest {column} ({MAX_ACCOUNT_OID})")
+        raise ValueError(f"{what}; got {_quoted(value)}, which is larger than the largest {column} ({MAX_ACCOUNT_OID})")
     return number
+
+
+def account_oid_from_text(value: str | None) -> int | None:
+    """The ASPIRE AccountOid that one value of the portal's enrolment column spells (read as text, so any integer
+    type, a numeric without a fraction, or text of digits), or None when it spells none: not a whole number from 1
+    to 9223372036854775807."""
+    match = _ACCOUNT_OID_TEXT.match(value) if value is not None else None
+    if match is None:
+        return None
+    number = int(match[1])
+    return number if number <= MAX_ACCOUNT_OID else None
+
+
+def _quoted(value: Any) -> str:
+    """`value` as the error quotes it: in full when short, else its start, end and length (a 5,000-digit id)."""
+    if isinstance(value, int) and value.bit_length() > 4096:  # repr() of such an int is refused by Python itself
+        return f"an integer of about {int(value.bit_length() * 0.30103):,} digits"
+    text = repr(value)
+    return (
+        text
+        if len(text) <= 60
+        else f"{text[:25]}...{text[-10:]} ({len(value) if isinstance(value, str) else len(text):,} characters)"
+    )

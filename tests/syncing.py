@@ -1,0 +1,193 @@
+"""The three DAGs' loads, run straight through the engine as their tasks run them (one resolved scope per run, then
+one load per entity), for tests that must interleave loads at their commit points or run many syncs quickly. The
+DAG tests (dag.test()) cover the same operations through Airflow."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from contextlib import contextmanager
+from itertools import count
+
+import psycopg
+
+from aspire_portal import catalogue, engine, scope
+
+INCREMENTAL = "aspire_portal_incremental"
+DAILY = "aspire_portal_daily_refresh"
+FULL_SYNC = "aspire_portal_customer_full_sync"
+PERMISSIVE = engine.RemovalGuard(allowed=True)  # the suite's small portals: one customer is a fifth of a table
+_runs = count(1)
+
+
+def run_id(prefix: str) -> str:
+    return f"{prefix}__{next(_runs)}"
+
+
+def load(
+    aspire_dsn: str,
+    portal_dsn: str,
+    request: engine.LoadRequest,
+    resolved: scope.Scope | None = None,
+    *,
+    guard: engine.RemovalGuard = PERMISSIVE,
+    checkpoint: engine.Checkpoint | None = None,
+) -> engine.LoadResult:
+    """One load task: its own connections, as a worker opens them."""
+    with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        return engine.load_entity(
+            source, target, request, dialect="postgres", scope=resolved, guard=guard, checkpoint=checkpoint
+        )
+
+
+def resolve(aspire_dsn: str, portal_dsn: str, dag_id: str, run: str, customers: Iterable[int] | None = None):
+    """The run's resolve_scope task."""
+    with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        return scope.resolve(
+            source,
+            target,
+            "postgres",
+            customers=None if customers is None else sorted(customers),
+            dag_id=dag_id,
+            run_id=run,
+        )
+
+
+def incremental_request(entity: catalogue.Entity, run: str) -> engine.LoadRequest:
+    """The load a scheduled incremental run makes of `entity` (daily entities: their scope changes only)."""
+    kind = "incremental" if entity.cadence == "15min" else "scope"
+    return engine.LoadRequest(entity, kind, run=engine.RunContext(INCREMENTAL, run, f"load_{entity.name}"))
+
+
+def full_sync_request(entity: catalogue.Entity, customer: int, run: str) -> engine.LoadRequest:
+    return engine.LoadRequest(
+        entity,
+        "full",
+        accounts=(customer,),
+        customer_id=customer,
+        run=engine.RunContext(FULL_SYNC, run, entity.task_id),
+    )
+
+
+def daily_request(entity: catalogue.Entity, run: str) -> engine.LoadRequest:
+    return engine.LoadRequest(
+        entity, "full", reconcile=True, run=engine.RunContext(DAILY, run, f"refresh_{entity.name}")
+    )
+
+
+def incremental(
+    aspire_dsn: str, portal_dsn: str, *, guard: engine.RemovalGuard = PERMISSIVE
+) -> dict[str, engine.LoadResult]:
+    """A scheduled run of aspire_portal_incremental: resolve, then every 15-minute entity and the daily entities'
+    scope changes."""
+    run = run_id("incremental")
+    resolved = resolve(aspire_dsn, portal_dsn, INCREMENTAL, run)
+    return {
+        e.name: load(aspire_dsn, portal_dsn, incremental_request(e, run), resolved, guard=guard)
+        for e in catalogue.ENTITIES
+    }
+
+
+def customer_full_sync(aspire_dsn: str, portal_dsn: str, customer: int) -> dict[str, engine.LoadResult]:
+    """A run of aspire_portal_customer_full_sync for one customer (its twelve loads in catalogue order)."""
+    run = run_id("full_sync")
+    resolved = resolve(aspire_dsn, portal_dsn, FULL_SYNC, run, [customer])
+    return {
+        e.name: load(aspire_dsn, portal_dsn, full_sync_request(e, customer, run), resolved) for e in catalogue.ENTITIES
+    }
+
+
+def daily_refresh(aspire_dsn: str, portal_dsn: str) -> dict[str, engine.LoadResult]:
+    """A run of aspire_portal_daily_refresh: every entity in full, for everyone, reconciled."""
+    run = run_id("daily")
+    return {e.name: load(aspire_dsn, portal_dsn, daily_request(e, run)) for e in catalogue.ENTITIES}
+
+
+class Pause:
+    """A load's checkpoint that stops it at one point of its transaction until `resume()`."""
+
+    def __init__(self, at: str) -> None:
+        self.at = at
+        self.reached = threading.Event()
+        self._go = threading.Event()
+
+    def __call__(self, point: str) -> None:
+        if point == self.at:
+            self.reached.set()
+            if not self._go.wait(120):
+                raise TimeoutError(f"a paused load was not resumed (at {point})")
+
+    def resume(self) -> None:
+        self._go.set()
+
+
+class Background:
+    """Runs a function in a thread and keeps what it returned or raised."""
+
+    def __init__(self, function, *args, **kwargs) -> None:
+        self.result = self.error = None
+
+        def run():
+            try:
+                self.result = function(*args, **kwargs)
+            except BaseException as error:  # noqa: BLE001 - handed to the test by join()
+                self.error = error
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def join(self, timeout: float = 120):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the background load did not finish"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+@contextmanager
+def held_open_transaction(aspire_dsn: str, account_oid: int):
+    """A transaction left open on ASPIRE (it holds MIN_ACTIVE_ROWVERSION() back), rolled back at the end."""
+    with psycopg.connect(aspire_dsn) as held:
+        held.execute("update dbo.account set phone = phone where accountoid = %s", (account_oid,))
+        bound = held.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
+        try:
+            yield bound
+        finally:
+            held.rollback()
+
+
+def held_scope(portal: psycopg.Connection, entity: str) -> tuple[set[int], set[int]]:
+    """The accounts and contracts `entity` holds rows of, as the sync recorded them."""
+    accounts = {
+        r[0]
+        for r in portal.execute("select account_oid from aspire_sync.entity_account_scope where entity = %s", (entity,))
+    }
+    contracts = {
+        r[0]
+        for r in portal.execute(
+            "select contract_oid from aspire_sync.entity_contract_scope where entity = %s", (entity,)
+        )
+    }
+    return accounts, contracts
+
+
+def unheld_rows(portal: psycopg.Connection) -> dict[str, list[tuple]]:
+    """Per entity, the portal rows whose owner the entity's held state does not hold: rows no later run would look at
+    again (for entities whose rows name their owner: an account, a contract, or either)."""
+    found = {}
+    for entity in catalogue.ENTITIES:
+        accounts, contracts = held_scope(portal, entity.name)
+        key = ", ".join(entity.key)
+        if entity.owner == "account":
+            rows = portal.execute(f"select {key}, account_oid, null from {entity.target_table}").fetchall()
+        elif entity.owner == "contract":
+            rows = portal.execute(f"select {key}, null, contract_oid from {entity.target_table}").fetchall()
+        elif entity.owner == "account_or_contract":
+            rows = portal.execute(f"select {key}, account_oid, contract_oid from {entity.target_table}").fetchall()
+        else:
+            continue
+        width = len(entity.key)
+        bad = [r for r in rows if r[width] not in accounts and r[width + 1] not in contracts]
+        if bad:
+            found[entity.name] = bad[:5]
+    return found
