@@ -11,7 +11,7 @@ from itertools import count
 
 import psycopg
 
-from aspire_portal import catalogue, engine, scope
+from aspire_portal import catalogue, engine, migrations, scope
 
 INCREMENTAL = "aspire_portal_incremental"
 DAILY = "aspire_portal_daily_refresh"
@@ -41,8 +41,9 @@ def load(
 
 
 def resolve(aspire_dsn: str, portal_dsn: str, dag_id: str, run: str, customers: Iterable[int] | None = None):
-    """The run's resolve_scope task."""
+    """The run's migrate_portal_schema and resolve_scope tasks."""
     with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        migrations.migrate(target)
         return scope.resolve(
             source,
             target,
@@ -100,6 +101,8 @@ def customer_full_sync(aspire_dsn: str, portal_dsn: str, customer: int) -> dict[
 def daily_refresh(aspire_dsn: str, portal_dsn: str) -> dict[str, engine.LoadResult]:
     """A run of aspire_portal_daily_refresh: every entity in full, for everyone, reconciled."""
     run = run_id("daily")
+    with psycopg.connect(portal_dsn, autocommit=True) as target:
+        migrations.migrate(target)
     return {e.name: load(aspire_dsn, portal_dsn, daily_request(e, run)) for e in catalogue.ENTITIES}
 
 

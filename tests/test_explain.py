@@ -201,7 +201,7 @@ def test_a_receipt_missing_below_the_watermark_is_drift_the_daily_refresh_repair
     ).fetchone()
     portal.execute("delete from aspire.cash_receipt where receipt_oid = %s", (receipt,))  # lost by the portal
     answer = ask(world, "receipt", receipt)
-    assert (answer.reason, answer.in_scope, answer.in_portal) == ("pending_next_run", True, False)
+    assert (answer.reason, answer.in_scope, answer.in_portal) == ("drift", True, False)
     assert "drift, which the next 15-minute run will not repair" in answer.next and "daily refresh" in answer.next
     run_dag(dagbag)
     assert ask(world, "receipt", receipt).in_portal is False  # indeed not repaired by the 15-minute run

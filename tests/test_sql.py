@@ -195,3 +195,14 @@ def test_every_sql_file_opens_with_a_comment():
     for path in sqlfiles.SQL_DIR.rglob("*.sql"):
         first = path.read_text().lstrip().splitlines()[0]
         assert first.startswith("--") or first.startswith("{#"), f"{path} does not say what it does"
+
+
+@pytest.mark.parametrize("retry", [[7], list(range(1, sqlfiles.SHORT_LIST + 2))], ids=["short", "long"])
+@pytest.mark.parametrize("entity", catalogue.ENTITIES, ids=lambda e: e.name)
+def test_retry_extract_reads_quarantined_keys_and_parses_as_tsql(entity, retry):
+    """The pass that reads quarantined rows again, by their first key column, within the load's scope."""
+    short_lists, parameters = sqlfiles.id_lists(accounts=[1, 2], scoped_contracts=[3], retry_keys=retry)
+    statement = engine.render_extract(entity, "retry", "mssql", short_lists=short_lists)
+    assert_tsql(statement, entity.extract_sql)
+    assert re.search(rf"\.{entity.source_key[0]} in \(", statement)
+    assert set(re.findall(r"%\((\w+)\)s", statement)) <= set(parameters)

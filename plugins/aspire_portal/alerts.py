@@ -219,6 +219,33 @@ def failure_alert(failure: Failure) -> Alert:
     return Alert(subject, "\n".join(lines) + "\n")
 
 
+def quarantine_alert(dag_id: str, run_id: str, task_id: str, entity: str, rows: Sequence[Any]) -> Alert:
+    """The mail for source rows a load quarantined for the first time (each is mailed once: the quarantine keeps it,
+    `status` lists it until it loads)."""
+    subject = f"{SUBJECT_PREFIX} {dag_id}: {len(rows)} {entity} row(s) from ASPIRE quarantined ({task_id})"
+    lines = [
+        f"Task {task_id} of DAG {dag_id} (run {run_id}) loaded {entity}, but ASPIRE handed it {len(rows)} row(s) the "
+        "portal cannot take. Those were not written (the portal keeps the version it had, if any); every other row",
+        "was, and the load succeeded.",
+        "",
+    ]
+    lines += [f"  aspire.{entity} {row.row_key}: {row.problems}" for row in rows[:50]]
+    if len(rows) > 50:
+        lines.append(f"  ... and {len(rows) - 50} more")
+    lines += [
+        "",
+        "What it means: ASPIRE holds a value the portal's column does not allow (a NULL where it needs one, a value",
+        "beyond its range or length). Every run reads these rows again; each loads with the first run after it is",
+        "fixed in ASPIRE, and leaves the quarantine then (or when it leaves the scope).",
+        "",
+        "What to do:",
+        "1. See them all: python -m aspire_portal status (or select * from aspire_sync.source_quarantine).",
+        "2. Fix the row in ASPIRE (or, if the portal's column is too narrow, widen it with a migration).",
+        '3. Nothing else: the next run loads it (README, Runbook: "A source row is quarantined").',
+    ]
+    return Alert(subject, "\n".join(lines) + "\n")
+
+
 def _tries(failure: Failure) -> str:
     if not failure.try_number:
         return ""

@@ -23,13 +23,13 @@ from psycopg.abc import Buffer
 from psycopg.adapt import Dumper, Loader
 from psycopg.types.string import TextLoader
 
-from aspire_portal import reconcile, sqlfiles
+from aspire_portal import quarantine, reconcile, sqlfiles
 from aspire_portal import scope as scope_state
 from aspire_portal.catalogue import Entity
 
 log = logging.getLogger(__name__)
 
-LoadKind = Literal["full", "incremental", "backfill", "scope"]
+LoadKind = Literal["full", "incremental", "backfill", "scope", "retry"]
 Dialect = Literal["mssql", "postgres"]
 DIALECTS: dict[str, Dialect] = {"mssql": "mssql", "postgres": "postgres", "postgresql": "postgres"}
 BATCH_SIZE = 20_000
@@ -106,6 +106,7 @@ class LoadResult:
     seconds_delete: float = 0.0
     seconds_reconcile: float | None = None  # the drift measured before the merge and checked after it (daily refresh)
     copied_directly: bool = False  # a first load into an empty table: no staging, merge or delete needed
+    quarantined: list[quarantine.Quarantined] = field(default_factory=list)  # rows the portal could not take
 
     def summary(self) -> str:
         how = (
@@ -122,6 +123,8 @@ class LoadResult:
             scope += f", {self.new_accounts} account(s) and {self.new_contracts} contract(s) new to scope"
         if self.exited_accounts or self.exited_contracts:
             scope += f", {self.exited_accounts} account(s) and {self.exited_contracts} contract(s) left scope"
+        if self.quarantined:
+            scope += f", {len(self.quarantined)} row(s) quarantined (not written: see aspire_sync.source_quarantine)"
         return (
             f"{self.entity} ({self.load_kind}): read {self.rows_read}, inserted {self.rows_inserted}, "
             f"updated {self.rows_updated}, deleted {self.rows_deleted} in {self.seconds:.2f}s ({how}){scope} "
@@ -158,7 +161,12 @@ def render_extract(
     passes the in-scope contracts (parameter scoped_contracts) instead of the extract deriving them.
     `short_lists`: the id lists bound id by id (parameter -> length; see sqlfiles.id_lists)."""
     return sqlfiles.render(
-        entity.extract_sql, dialect=dialect, load_kind=kind, scope_known=scope_known, short_lists=short_lists or {}
+        entity.extract_sql,
+        dialect=dialect,
+        load_kind=kind,
+        scope_known=scope_known,
+        short_lists=short_lists or {},
+        retry_column=entity.source_key[0],
     )
 
 
@@ -294,7 +302,9 @@ def _load_in_turn(
         target.execute(sqlfiles.read("sync/set_jit_off.sql"))
     if request.kind == "incremental":
         result.low_rowver = _watermark(target, entity)
-    columns = _target_columns(target, entity)
+    described = _described_columns(target, entity)
+    columns = [c.name for c in described]
+    retry = quarantine.retry_keys(target, entity)
     result.high_rowver = read_bound(source, target, dialect)
     result.data_as_of = data_as_of(target, result.high_rowver)
     resolved, plan = _plan(source, target, request, dialect, scope, guard)
@@ -302,22 +312,26 @@ def _load_in_turn(
         raise _DropsNeedTheEntity
     result.new_accounts, result.new_contracts = len(plan.new_accounts), len(plan.new_contracts)
     result.exited_accounts, result.exited_contracts = len(plan.gone_accounts), len(plan.gone_contracts)
-    passes = _extract_passes(entity, request, plan, result.low_rowver)
+    passes = _extract_passes(entity, request, plan, result.low_rowver, retry)
     result.copied_directly = len(passes) == 1 and not request.reconcile and _first_load_of_empty_table(target, entity)
-    stage, quoted = _stage_table(target, entity, columns, create=not result.copied_directly)
+    stage, quoted = _stage_table(target, entity, described, create=not result.copied_directly)
     phase = time.perf_counter()
-    for kind, accounts, contracts in passes:
-        short_lists, parameters = _parameters(request, result, accounts, contracts)
-        result.rows_read += _stream_rows(
-            source,
-            target,
-            render_extract(entity, kind, dialect, short_lists=short_lists),
-            parameters,
-            entity.target_table if result.copied_directly else stage,
-            quoted,
-            columns,
-            batch_size,
-        )
+    extract = (source, target, request, result, passes, dialect, quoted, columns, batch_size, retry)
+    if result.copied_directly:
+        try:
+            with target.transaction():  # a savepoint: a row the table cannot take sends the load through a stage
+                _extract(*extract, into=entity.target_table)
+        except quarantine.ROW_ERRORS as error:
+            log.warning(
+                "A row of %s cannot go into the portal as it is (%s); staging the first load instead, so "
+                "every other row loads",
+                entity.name,
+                str(error).splitlines()[0],
+            )
+            result.copied_directly, result.rows_read = False, 0
+            _stage_table(target, entity, described)
+    if not result.copied_directly:
+        _extract(*extract, into=stage)
     if result.copied_directly:
         result.rows_inserted = result.rows_read
         result.seconds_extract = time.perf_counter() - phase
@@ -327,9 +341,20 @@ def _load_in_turn(
         before = _drift_before(target, request, stage, columns, result, plan)
         if before is not None:
             result.seconds_reconcile, phase = time.perf_counter() - phase, time.perf_counter()
-        result.rows_inserted, result.rows_updated = _merge(
-            target, entity, stage, columns, started_at, dedupe=len(passes) > 1, repair=request.reconcile
+        merged = _merge(
+            target,
+            entity,
+            stage,
+            described,
+            started_at,
+            dedupe=len(passes) > 1,
+            repair=request.reconcile,
+            run_id=request.run.run_id,
         )
+        result.rows_inserted, result.rows_updated = merged.inserted, merged.updated
+        result.quarantined = merged.quarantined
+        if retry or merged.quarantined:
+            quarantine.release(target, entity, stage, merged.rejected, retry, everyone=_over_everyone(request))
         checkpoint("merged")
         result.seconds_merge, phase = time.perf_counter() - phase, time.perf_counter()
         deleted = _delete(source, target, entity, request, dialect, stage, plan, resolved, result, batch_size)
@@ -386,8 +411,9 @@ def stage_scope(
     """Extracts the entity's rows in `resolved` (every enrolled customer's scope; `plan`: its plan_everyone) into its
     temp staging table, in the caller's transaction, writing nothing else; the stage and its columns (reconciliation
     on demand reads this)."""
-    columns = _target_columns(target, entity)
-    stage, quoted = _stage_table(target, entity, columns)
+    described = _described_columns(target, entity)
+    columns = [c.name for c in described]
+    stage, quoted = _stage_table(target, entity, described)
     request = LoadRequest(entity=entity, kind="full")
     result = LoadResult(entity=entity.name, load_kind="full", high_rowver=resolved.read_bound)
     short_lists, parameters = _parameters(request, result, plan.accounts, plan.contracts)
@@ -406,16 +432,45 @@ def stage_scope(
 
 
 def _stage_table(
-    target: psycopg.Connection, entity: Entity, columns: list[str], *, create: bool = True
+    target: psycopg.Connection, entity: Entity, described: list[quarantine.Column], *, create: bool = True
 ) -> tuple[str, list[str]]:
-    """The load's temp staging table (created unless `create` is False) and the quoted column names."""
+    """The load's temp staging table (created unless `create` is False), its columns wider than the target's (see
+    aspire_portal.quarantine), and the quoted column names."""
     stage = sql.Identifier(f"stage_{entity.name}").as_string(target)
-    quoted = [sql.Identifier(c).as_string(target) for c in columns]
+    quoted = [sql.Identifier(c.name).as_string(target) for c in described]
     if create:
-        target.execute(
-            sqlfiles.render("load/create_stage.sql", stage=stage, target=entity.target_table, columns=quoted)
-        )
+        columns = [(name, column.staged) for name, column in zip(quoted, described, strict=True)]
+        target.execute(sqlfiles.render("load/create_stage.sql", stage=stage, columns=columns))
     return stage, quoted
+
+
+def _extract(
+    source: Any,
+    target: psycopg.Connection,
+    request: LoadRequest,
+    result: LoadResult,
+    passes: list[tuple[LoadKind, tuple[int, ...], tuple[int, ...]]],
+    dialect: Dialect,
+    quoted: list[str],
+    columns: list[str],
+    batch_size: int,
+    retry: list[int],
+    *,
+    into: str,
+) -> None:
+    """Streams every extract pass of the load into `into` (the stage, or a first load's empty target)."""
+    for kind, accounts, contracts in passes:
+        short_lists, parameters = _parameters(request, result, accounts, contracts, retry if kind == "retry" else None)
+        result.rows_read += _stream_rows(
+            source,
+            target,
+            render_extract(request.entity, kind, dialect, short_lists=short_lists),
+            parameters,
+            into,
+            quoted,
+            columns,
+            batch_size,
+        )
 
 
 def _drift_before(
@@ -491,13 +546,14 @@ def _plan(
 
 
 def _extract_passes(
-    entity: Entity, request: LoadRequest, plan: scope_state.Plan, low_rowver: int | None
+    entity: Entity, request: LoadRequest, plan: scope_state.Plan, low_rowver: int | None, retry: list[int] = ()
 ) -> list[tuple[LoadKind, tuple[int, ...], tuple[int, ...]]]:
     """The extracts a load runs, each (kind, accounts, contracts): the whole scope (full); the changes in the
     window (incremental, backfill) and, in full, what entered the scope; or only what entered (scope). A first
     window (from row version 0) holds every row already, entries included. Shared reference data (scenarios) that
     some contracts left is read whole for what still justifies it (a handful of rows), so its delete can see which
-    rows no contract uses any more."""
+    rows no contract uses any more. Quarantined rows (`retry`: their first key column) are read again by key, so they
+    load on the first run after ASPIRE fixed them; a full load reads them with the rest."""
     if request.kind == "full":
         return [("full", plan.accounts, plan.contracts)]
     if entity.owner == "shared" and plan.has_exits:
@@ -507,6 +563,8 @@ def _extract_passes(
         passes.append((request.kind, plan.accounts, plan.contracts))
     if plan.has_entries and not (request.kind == "incremental" and low_rowver == 0):
         passes.append(("full", plan.new_accounts, plan.new_contracts))
+    if retry:
+        passes.append(("retry", plan.accounts, plan.contracts))
     return passes
 
 
@@ -521,11 +579,19 @@ def _window(request: LoadRequest, result: LoadResult) -> dict[str, Any]:
 
 
 def _parameters(
-    request: LoadRequest, result: LoadResult, accounts: Sequence[int], contracts: Sequence[int]
+    request: LoadRequest,
+    result: LoadResult,
+    accounts: Sequence[int],
+    contracts: Sequence[int],
+    retry: Sequence[int] | None = None,
 ) -> tuple[dict[str, int], dict[str, Any]]:
-    """The extract's parameters, and which id lists are short enough to bind id by id (see `id_list`)."""
-    short_lists, lists = sqlfiles.id_lists(accounts=accounts, scoped_contracts=contracts)
-    return short_lists, {**_window(request, result), **lists}
+    """The extract's parameters, and which id lists are short enough to bind id by id (see `id_list`); `retry`: the
+    keys a retry pass reads again."""
+    lists: dict[str, Sequence[int]] = {"accounts": accounts, "scoped_contracts": contracts}
+    if retry is not None:
+        lists["retry_keys"] = retry
+    short_lists, parameters = sqlfiles.id_lists(**lists)
+    return short_lists, {**_window(request, result), **parameters}
 
 
 @dataclass(frozen=True)
@@ -682,14 +748,19 @@ def data_as_of(target: psycopg.Connection, high_rowver: int) -> datetime | None:
 
 
 def _target_columns(target: psycopg.Connection, entity: Entity) -> list[str]:
-    rows = target.execute(sqlfiles.read("load/select_target_columns.sql"), {"table": entity.target_table})
-    columns = [row[0] for row in rows if row[0] != "synced_at"]
+    return [c.name for c in _described_columns(target, entity)]
+
+
+def _described_columns(target: psycopg.Connection, entity: Entity) -> list[quarantine.Column]:
+    """The target's columns with their types; a clear error when the table or its key is missing."""
+    described = quarantine.target_columns(target, entity)
+    columns = [c.name for c in described]
     if not columns:
         raise RuntimeError(f"target table {entity.target_table} does not exist; run the portal migrations first")
     missing = [k for k in entity.key if k not in columns]
     if missing:
         raise RuntimeError(f"target table {entity.target_table} lacks the key column(s) {missing}")
-    return columns
+    return described
 
 
 def _first_load_of_empty_table(target: psycopg.Connection, entity: Entity) -> bool:
@@ -863,29 +934,58 @@ def _check_extract_columns(returned: Sequence[str], expected: Sequence[str]) -> 
         )
 
 
+@dataclass(frozen=True)
+class Merged:
+    """What a merge wrote, and, when it had to check its rows, its table of rejected rows and what it quarantined."""
+
+    inserted: int
+    updated: int
+    rejected: str | None = None
+    quarantined: list[quarantine.Quarantined] = field(default_factory=list)
+
+
 def _merge(
     target: psycopg.Connection,
     entity: Entity,
     stage: str,
-    columns: list[str],
+    described: list[quarantine.Column],
     synced_at: datetime,
     *,
     dedupe: bool = False,
     repair: bool = False,
-) -> tuple[int, int]:
+    run_id: str | None = None,
+) -> Merged:
+    """Merges the stage into the target. A row the target cannot take fails the merge (rolled back to a savepoint):
+    then the merge runs again with every row checked, writes the others and quarantines those."""
     quote = lambda name: sql.Identifier(name).as_string(target)  # noqa: E731
-    statement = sqlfiles.render(
-        "load/merge_stage.sql",
-        stage=stage,
-        target=entity.target_table,
-        key=[quote(k) for k in entity.key],
-        columns=[quote(c) for c in columns],
-        updated=[quote(c) for c in columns if c not in entity.key],
-        dedupe=dedupe,
-        repair=repair,
+    columns = [c.name for c in described]
+    shape = {
+        "stage": stage,
+        "target": entity.target_table,
+        "key": [quote(k) for k in entity.key],
+        "columns": [quote(c) for c in columns],
+        "updated": [quote(c) for c in columns if c not in entity.key],
+        "dedupe": dedupe,
+        "repair": repair,
+    }
+    try:
+        with target.transaction():
+            inserted, updated, _none = target.execute(
+                sqlfiles.render("load/merge_stage.sql", checks=None, **shape), {"synced_at": synced_at}
+            ).fetchone()
+        return Merged(inserted, updated)
+    except quarantine.ROW_ERRORS as error:
+        log.warning(
+            "The merge of %s failed on a row the portal cannot take (%s); merging again with every row checked",
+            entity.name,
+            str(error).splitlines()[0],
+        )
+    rejected = quarantine.create_rejected(target, entity, stage)
+    checked = sqlfiles.render(
+        "load/merge_stage.sql", checks=quarantine.column_checks(target, described), rejected=rejected, **shape
     )
-    inserted, updated = target.execute(statement, {"synced_at": synced_at}).fetchone()
-    return inserted, updated
+    inserted, updated, _rejected = target.execute(checked, {"synced_at": synced_at}).fetchone()
+    return Merged(inserted, updated, rejected, quarantine.keep(target, entity, stage, rejected, columns, run_id))
 
 
 def _start_log(target: psycopg.Connection, request: LoadRequest, result: LoadResult, started_at: datetime) -> int:

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from aspire_portal import catalogue, engine, sqlfiles
+from aspire_portal import catalogue, engine, quarantine, sqlfiles
 from aspire_portal import scope as scope_state
 
 KINDS = {"contract": "contract", "invoice": "invoice", "receipt": "cash_receipt", "customer": "account"}
@@ -29,6 +29,8 @@ REASONS = (
     "no_enrolled_customer_or_guarantor",  # a booked contract none of whose Customer or Guarantor accounts is enrolled
     "account_not_enrolled",  # a customer without portal users; its invoice or receipt, not on an in-scope contract
     "pending_next_run",  # in scope and committed, not loaded yet
+    "drift",  # in scope, below the watermark of a scope its entity holds, yet not in the portal (or older there)
+    "source_row_quarantined",  # ASPIRE's row cannot go into the portal as it is (aspire_sync.source_quarantine)
     "waiting_for_open_aspire_transaction",  # committed after a transaction still open on ASPIRE began
     "removal_pending",  # out of scope (or deleted in ASPIRE), still in the portal
     "load_failing",  # its entity's last load failed
@@ -146,8 +148,27 @@ def explain(
     if contract:
         facts["contract"] = asdict(contract)
     held = _held(target, entity, kind, oid, row)
+    quarantined = quarantine.listing(target, entity, json.dumps({entity.key[0]: oid}))
+    if quarantined:
+        facts["quarantined"] = quarantined[0]
+    if kind == "contract":
+        facts["rows_in_portal"] = _rows_of_contract(target, oid)
     decide = _Decision(
-        kind, oid, entity, row, portal, contract, enrolled, bound, watermark, last_load, now, dialect, held
+        kind,
+        oid,
+        entity,
+        row,
+        portal,
+        contract,
+        enrolled,
+        bound,
+        watermark,
+        last_load,
+        now,
+        dialect,
+        held,
+        quarantined=quarantined[0] if quarantined else None,
+        rows_in_portal=facts.get("rows_in_portal", {}),
     )
     answer = decide.explanation(facts)
     if kind == "customer":
@@ -202,6 +223,8 @@ class _Decision:
     now: datetime
     dialect: str
     held: bool  # whether the entity already holds rows of the object's account or contract
+    quarantined: dict | None = None  # its row in aspire_sync.source_quarantine
+    rows_in_portal: dict[str, int] = field(default_factory=dict)  # a contract's rows per portal table
 
     def explanation(self, facts: dict[str, Any]) -> Explanation:
         in_scope, out_reason, why, owner = self._scope()
@@ -250,6 +273,16 @@ class _Decision:
     def _next(self, in_scope: bool, out_reason: str, in_portal: bool, owner: int | None) -> tuple[str, str, str | None]:
         fifteen = f"the next 15-minute run of aspire_portal_incremental (about {_next_quarter(self.now)})"
         if not in_scope:
+            if not in_portal and self.rows_in_portal:
+                rows = ", ".join(f"{name} ({n})" for name, n in sorted(self.rows_in_portal.items()))
+                return (
+                    "removal_pending",
+                    f"It left the scope ({out_reason}) and its own row is gone from the portal, but rows of it are "
+                    f"still there: {rows}. Rows written at or above ASPIRE's read bound (a transaction open on ASPIRE "
+                    f"holds it at {self.bound}) wait for a run whose bound is past them; the sync keeps holding the "
+                    f"contract until then, and {fifteen} after that transaction ends removes them.",
+                    "airflow dags trigger aspire_portal_incremental",
+                )
             if not in_portal:
                 return out_reason, self._what_would_bring_it(out_reason), None
             if self.row is None:
@@ -268,6 +301,16 @@ class _Decision:
         current = in_portal and int(self.portal[0]) >= rowver
         if current:
             return "in_portal", "Nothing to do: the portal has ASPIRE's current version.", None
+        if self.quarantined:
+            q = self.quarantined
+            return (
+                "source_row_quarantined",
+                f"ASPIRE's row cannot go into the portal as it is: {q['problems']} (first seen "
+                f"{q['first_seen_at']:%Y-%m-%d %H:%M} UTC, {q['times_seen']} time(s)). Every other row loads; the "
+                f"portal keeps the version it had{'' if in_portal else ' (none)'}. Every run reads it again: it loads "
+                "with the first run after the row is fixed in ASPIRE (runbook: 'A source row is quarantined').",
+                None,
+            )
         load = self.last_load
         if load and load["status"] == "failed":
             return (
@@ -287,19 +330,21 @@ class _Decision:
             )
         behind = "an older version is" if in_portal else "it is not"
         watermark = self.watermark["high_water_mark"] if self.watermark else None
+        if watermark is not None and rowver < watermark and self.held:
+            return (
+                "drift",
+                f"{behind[0].upper()}{behind[1:]} in the portal although the 15-minute path already read past its row "
+                f"version {rowver} (watermark {watermark}) for a scope it holds: drift, which the next 15-minute run "
+                f"will not repair. The daily refresh at {_next_daily(self.now)} does (`python -m aspire_portal "
+                "reconcile` measures it); the command below reloads that customer now.",
+                _load_now(self.kind, self.entity, owner),
+            )
         if watermark is None or rowver >= watermark:
             why = f"Committed (row version {rowver}), {behind} in the portal yet: {fifteen} brings it."
-        elif not self.held:
+        else:
             why = (
                 f"{behind} in the portal: it came into scope since the last run (row version {rowver}, below the "
                 f"watermark {watermark}), so {fifteen} brings it with the rest of what entered the scope."
-            )
-        else:
-            why = (
-                f"{behind} in the portal although the 15-minute path already read past its row version {rowver} "
-                f"(watermark {watermark}) for a scope it holds: drift, which the next 15-minute run will not "
-                f"repair. The daily refresh at {_next_daily(self.now)} does (`python -m aspire_portal reconcile` "
-                "measures it); the command below reloads that customer now."
             )
         return "pending_next_run", why[0].upper() + why[1:], _load_now(self.kind, self.entity, owner)
 
@@ -319,6 +364,16 @@ class _Decision:
         return "It comes in with the first 15-minute run after a portal user is created for that account" + (
             " (or its contract comes into scope)." if self.kind in ("invoice", "receipt") else "."
         )
+
+
+def _rows_of_contract(target: psycopg.Connection, oid: int) -> dict[str, int]:
+    """How many rows of each contract-linked portal table belong to contract `oid` (those it has any of)."""
+    counts = {}
+    for entity in catalogue.ENTITIES:
+        if entity.owner in ("contract", "account_or_contract", "invoice"):
+            statement = sqlfiles.render("explain/select_rows_of_contract.sql", target=entity.target_table)
+            counts[entity.name] = target.execute(statement, {"id": oid}).fetchone()[0]
+    return {name: n for name, n in counts.items() if n}
 
 
 def _held(target: psycopg.Connection, entity: catalogue.Entity, kind: str, oid: int, row: dict | None) -> bool:

@@ -115,6 +115,13 @@ class AspireToPortalOperator(BaseOperator):
                 engine.MassRemoval,
             ) as refused:  # a person must look
                 raise AirflowFailException(str(refused)) from refused
+        new = [row for row in result.quarantined if row.is_new]
+        if new:  # the load succeeded; the rows it could not take are mailed once
+            from aspire_portal import alerts
+
+            alerts.deliver(
+                alerts.quarantine_alert(self.dag_id, context["run_id"], self.task_id, self.entity, new), context
+            )
         written = result.rows_inserted + result.rows_updated + result.rows_deleted
         if written and "outlet_events" in context:  # (a context built by hand, outside a task run, has none)
             context["outlet_events"][portal_table_writes(self.entity)].add(

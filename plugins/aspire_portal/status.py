@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from aspire_portal import catalogue, sqlfiles
+from aspire_portal import catalogue, quarantine, sqlfiles
 
 STALE_AFTER = timedelta(minutes=45)  # the freshness alert's default threshold (Variable aspire_portal_staleness_...)
 DAILY_STALE_AFTER = timedelta(hours=26)  # a daily refresh a day old, plus the two hours it may take
@@ -40,6 +40,7 @@ class Status:
     entities: list[EntityStatus]
     customers_without_full_sync: list[dict[str, Any]] = field(default_factory=list)
     quarantined: list[dict[str, Any]] = field(default_factory=list)
+    quarantined_source_rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def worst(self) -> str:
@@ -86,6 +87,15 @@ class Status:
             f"{q['first_seen_at']:%Y-%m-%d %H:%M}); fix the row in portal.portal_user_account"
             for q in self.quarantined
         ]
+        lines.append(
+            f"quarantined source rows (ASPIRE rows the portal cannot take): {len(self.quarantined_source_rows)}"
+        )
+        lines += [f"         {quarantine.describe(q)}" for q in self.quarantined_source_rows[:50]]
+        if self.quarantined_source_rows:
+            lines.append(
+                "         each is read again every run and loads once fixed in ASPIRE; the portal keeps the version "
+                "it had (runbook: 'A source row is quarantined')"
+            )
         return "\n".join(lines)
 
 
@@ -102,6 +112,7 @@ def status(target: psycopg.Connection, now: datetime | None = None, stale_after:
         entities=[_entity_status(row, now, stale_after) for row in rows],
         customers_without_full_sync=without,
         quarantined=quarantined,
+        quarantined_source_rows=quarantine.listing(target),
     )
 
 

@@ -3,6 +3,10 @@
 -- version) are found by an anti-join first, so they cost neither a row lock nor WAL. With `repair` (the daily
 -- refresh, which reconciles), a row at the same row version whose values differ is put back to ASPIRE's too: only
 -- a change made in the portal outside the sync can cause that, and ASPIRE's row at that version is the truth.
+-- With `checks` (the merge again, after one failed on a row the portal cannot take), each row to be written is
+-- checked first (a NULL where the target needs a value, a value beyond the target column's range or length; the
+-- stage's columns are wider than the target's): a row that fails is not written, its key and what is wrong with it
+-- go to `rejected` (then aspire_sync.source_quarantine), and every other row is written.
 with changed as (
     select s.*
 {%- if dedupe %}
@@ -25,11 +29,35 @@ with changed as (
                is distinct from row({% for c in columns %}t.{{ c }}{{ ", " if not loop.last }}{% endfor %}))
 {%- endif %}
 ),
+{%- if checks %}
+
+checked as (
+    select c.*,
+           concat_ws('; '
+{%- for predicate, problem in checks %},
+               case when {{ predicate }} then '{{ problem | replace("'", "''") }}' end
+{%- endfor %}) as problems
+    from changed as c
+),
+
+rejected as (
+    insert into {{ rejected }} ({{ key | join(", ") }}, source_rowver, problems)
+    select {{ key | join(", ") }}, source_rowver, problems
+    from checked
+    where problems <> ''
+    returning 1
+),
+{%- endif %}
 
 written as (
     insert into {{ target }} as t ({{ columns | join(", ") }}, synced_at)
     select {{ columns | join(", ") }}, %(synced_at)s
+{%- if checks %}
+    from checked
+    where problems = ''
+{%- else %}
     from changed
+{%- endif %}
     on conflict ({{ key | join(", ") }}) do update
     set {% for c in updated %}{{ c }} = excluded.{{ c }},
         {% endfor %}synced_at = excluded.synced_at
@@ -39,5 +67,6 @@ written as (
 
 select
     count(*) filter (where inserted) as rows_inserted,
-    count(*) filter (where not inserted) as rows_updated
+    count(*) filter (where not inserted) as rows_updated,
+    {% if checks %}(select count(*) from rejected){% else %}0{% endif %} as rows_rejected
 from written

@@ -32,7 +32,7 @@ select cast(value as bigint) from openjson(%({{ parameter }})s)
     keyed lookups first: for an incremental window (few rows), and when both id lists are short (the server seeks
     both indexes and combines them). -#}
 {% macro tests_rows() -%}
-{{ "yes" if load_kind == "incremental" or (scope_known and short("accounts") and short("scoped_contracts")) else "" }}
+{{ "yes" if load_kind in ("incremental", "retry") or (scope_known and short("accounts") and short("scoped_contracts")) else "" }}
 {%- endmacro %}
 
 {#- "yes" when the list `parameter` is bound id by id (see id_list). -#}
@@ -91,13 +91,16 @@ select scope_role.ContractOid
 {% if dialect == "mssql" %}cast(%({{ parameter }})s as datetime2(3)){% else %}%({{ parameter }})s{% endif %}
 {%- endmacro %}
 
-{#- Which changes of `alias` this load reads: all (full); a row-version window (incremental), plus, when
-    `parent` = (table, key column) names one, the rows of the parents changed in the window (then `source` =
+{#- Which changes of `alias` this load reads: all (full); the rows whose first key column (the context's
+    `retry_column`) is in parameter retry_keys (retry: rows the portal could not take before); a row-version window
+    (incremental), plus, when `parent` = (table, key column) names one, the rows of the parents changed in the window (then `source` =
     (table, key column) of `alias` makes it a union of keyed lookups, so each part can use its index); or a
     LastModifiedAt window in ASPIRE local time (backfill). Contracts and accounts new to the scope are read by a
     second, full pass over just them (see aspire_portal.scope). -#}
 {% macro change_filter(alias, parent=none, source=none) -%}
-{% if load_kind == "incremental" and parent -%}
+{% if load_kind == "retry" -%}
+and {{ alias }}.{{ retry_column }} in ({{ id_list("retry_keys") }})
+{%- elif load_kind == "incremental" and parent -%}
 and {{ alias }}.{{ source[1] }} in (
       select changed.{{ source[1] }}
       from {{ source[0] }} as changed

@@ -1,0 +1,299 @@
+"""One bad source row never stops an entity for everyone: a row ASPIRE hands over that the portal cannot take (a NULL
+where the portal needs a value, a number beyond its column's precision or an integer beyond its range, a string
+beyond its length) is kept in aspire_sync.source_quarantine, skipped, logged and mailed once; every other row loads
+and the watermark moves; it is read again every run and loads on the first run after ASPIRE is fixed; `status` and
+`explain` show it. Emulator -> portal on a real PostgreSQL. The emulator's columns are widened or made nullable
+here to let ASPIRE hold what the portal's do not.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import psycopg
+import pytest
+from conftest import use_connections
+from projection import assert_portal_equals_source
+from syncing import daily_refresh, incremental
+from test_alerts import FROM, TO, Inbox, body, free_port  # noqa: F401 - the SMTP server the alert tests use
+from test_incremental import run_dag, settle
+
+from aspire_emulator import generate, simulate
+from aspire_emulator import portal as portal_app
+from aspire_portal import explain, status
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield inbox, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def mail(smtp_server, monkeypatch):
+    inbox, port = smtp_server
+    connection = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "extra": {"from_email": FROM, "disable_ssl": True, "disable_tls": True, "timeout": 10, "retry_limit": 0},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(connection))
+    monkeypatch.setenv("AIRFLOW_VAR_ASPIRE_PORTAL_ALERT_TO", ", ".join(TO))
+    inbox.take()
+    yield inbox
+
+
+@pytest.fixture(scope="module")
+def world(fresh_database, dagbag):
+    aspire_dsn = fresh_database("quarantine_aspire")
+    generate.create(aspire_dsn, size="small", seed=1717)
+    portal_dsn = fresh_database("quarantine_portal")
+    portal_app.create_portal_schema(portal_dsn)
+    portal_app.enroll(portal_dsn, aspire_dsn, count=8, seed=17)
+    use_connections(aspire_dsn, portal_dsn)
+    with psycopg.connect(aspire_dsn, autocommit=True) as aspire, psycopg.connect(portal_dsn, autocommit=True) as portal:
+        # ASPIRE holds what the portal's columns do not allow
+        aspire.execute("alter table dbo.invoice alter column amount drop not null")
+        aspire.execute("alter table dbo.account alter column name type varchar(400)")
+        aspire.execute("alter table dbo.contract alter column paymentamount type numeric(30, 2)")
+        aspire.execute("alter table dbo.contract alter column termmonths type bigint")
+        aspire.execute("alter table dbo.equipment alter column description drop not null")
+        w = SimpleNamespace(aspire_dsn=aspire_dsn, portal_dsn=portal_dsn, aspire=aspire, portal=portal)
+        settle(aspire)
+        run_dag(dagbag)
+        yield w
+
+
+@pytest.fixture(autouse=True)
+def _connections(world):
+    use_connections(world.aspire_dsn, world.portal_dsn)
+
+
+def enrolled(w) -> list[int]:
+    return portal_app.enrolled_accounts(w.portal_dsn)
+
+
+def quarantined(portal: psycopg.Connection) -> dict[tuple[str, str], str]:
+    rows = portal.execute("select entity, row_key::text, problems from aspire_sync.source_quarantine").fetchall()
+    return {(entity, key): problems for entity, key, problems in rows}
+
+
+def amount(portal: psycopg.Connection, invoice: int):
+    row = portal.execute("select amount from aspire.invoice where invoice_oid = %s", (invoice,)).fetchone()
+    return row[0] if row else None
+
+
+def test_a_null_amount_quarantines_that_invoice_and_every_other_loads(dagbag, world, mail):
+    """A NULL Amount on one invoice already in the portal and on one new invoice: the run succeeds, every other
+    invoice of it lands, the watermark moves; the two are quarantined, listed by status, explained, mailed once; the
+    portal keeps the version it had; once ASPIRE is fixed, the next run loads them and the quarantine is empty."""
+    w = world
+    customers = enrolled(w)
+    old, changed = w.aspire.execute(
+        "select invoiceoid from dbo.invoice where accountoid = any(%s) order by invoiceoid limit 2", (customers,)
+    ).fetchall()
+    contract = w.aspire.execute(
+        "select contractoid from dbo.contract where isbooked = 1 and customeraccountoid = any(%s) order by 1 limit 1",
+        (customers,),
+    ).fetchone()[0]
+    kept_amount = amount(w.portal, old[0])
+    new = simulate.new_invoice(w.aspire_dsn, contract)["Invoice"][0]
+    fresh = simulate.new_invoice(w.aspire_dsn, contract)["Invoice"][0]
+    w.aspire.execute("update dbo.invoice set amount = null where invoiceoid = any(%s)", ([old[0], new],))
+    w.aspire.execute("update dbo.invoice set balance = balance + 1 where invoiceoid = %s", (changed[0],))
+    watermark = w.portal.execute(
+        "select high_water_mark from aspire_sync.watermark where entity = 'invoice'"
+    ).fetchone()
+    settle(w.aspire)
+
+    run = run_dag(dagbag)
+    problems = quarantined(w.portal)
+    assert problems == {
+        ("invoice", json.dumps({"invoice_oid": old[0]})): "amount is NULL where the portal needs a value",
+        ("invoice", json.dumps({"invoice_oid": new})): "amount is NULL where the portal needs a value",
+    }
+    assert amount(w.portal, fresh) is not None, "the run's other new invoice landed"
+    balance = w.aspire.execute("select balance from dbo.invoice where invoiceoid = %s", (changed[0],)).fetchone()[0]
+    assert (
+        w.portal.execute("select balance from aspire.invoice where invoice_oid = %s", (changed[0],)).fetchone()[0]
+        == balance
+    )
+    assert amount(w.portal, old[0]) == kept_amount, "the portal keeps the version it had"
+    assert (
+        amount(w.portal, new) is None
+        and not w.portal.execute("select 1 from aspire.invoice where invoice_oid = %s", (new,)).fetchone()
+    )
+    assert (
+        w.portal.execute("select high_water_mark from aspire_sync.watermark where entity = 'invoice'").fetchone()
+        > watermark
+    )
+    invoice_load = w.portal.execute(
+        "select status from aspire_sync.run_log where run_id = %s and entity = 'invoice'", (run.run_id,)
+    ).fetchone()
+    assert invoice_load == ("success",)
+    report = status.status(w.portal)
+    assert {q["row_key"] for q in report.quarantined_source_rows} == {key for _e, key in problems}
+    assert "quarantined source rows (ASPIRE rows the portal cannot take): 2" in report.text()
+    with psycopg.connect(w.aspire_dsn) as source:
+        answer = explain.explain(source, w.portal, "postgres", "invoice", old[0])
+    assert answer.reason == "source_row_quarantined" and "amount is NULL" in answer.next
+    messages = mail.take()
+    assert len(messages) == 1
+    text = body(messages[0])
+    assert "2 invoice row(s) from ASPIRE quarantined" in messages[0]["Subject"]
+    assert f'{{"invoice_oid": {old[0]}}}: amount is NULL where the portal needs a value' in text
+
+    settle(w.aspire)
+    run_dag(dagbag)  # still bad: read again, still quarantined, not mailed again
+    assert set(quarantined(w.portal)) == set(problems)
+    assert w.portal.execute("select max(times_seen) from aspire_sync.source_quarantine").fetchone()[0] == 2
+    assert mail.take() == []
+
+    w.aspire.execute("update dbo.invoice set amount = balance where invoiceoid = any(%s)", ([old[0], new],))
+    settle(w.aspire)
+    run_dag(dagbag)
+    assert quarantined(w.portal) == {}
+    assert amount(w.portal, old[0]) is not None and amount(w.portal, new) is not None
+    assert_portal_equals_source(w.aspire, w.portal, customers)
+
+
+@pytest.mark.parametrize(
+    "entity, table, key, column, bad, problem",
+    [
+        (
+            "account",
+            "account",
+            "accountoid",
+            "name",
+            "repeat('x', 250)",
+            "name is longer than the portal's 200 characters",
+        ),
+        (
+            "contract",
+            "contract",
+            "contractoid",
+            "paymentamount",
+            "1e20",
+            "payment_amount does not fit the portal's numeric(18,2)",
+        ),
+        (
+            "contract",
+            "contract",
+            "contractoid",
+            "termmonths",
+            "3000000000",
+            "term_months does not fit the portal's integer",
+        ),
+    ],
+    ids=["too-long", "numeric-overflow", "integer-overflow"],
+)
+def test_each_kind_of_bad_value_is_quarantined_and_loads_once_fixed(world, entity, table, key, column, bad, problem):
+    """A string beyond the portal's length, a number beyond its precision, an integer beyond its range: quarantined
+    by the incremental, the rest of its load lands; fixed in ASPIRE, the next incremental loads it."""
+    w = world
+    customers = enrolled(w)
+    owner, booked = ("accountoid", "true") if table == "account" else ("customeraccountoid", "isbooked = 1")
+    oid, good = w.aspire.execute(
+        f"select {key}, {column} from dbo.{table} where {owner} = any(%s) and {booked} order by {key} limit 1",
+        (customers,),
+    ).fetchone()
+    other = w.aspire.execute(
+        f"select {key} from dbo.{table} where {owner} = any(%s) and {booked} and {key} <> %s order by {key} limit 1",
+        (customers, oid),
+    ).fetchone()[0]
+    w.aspire.execute(f"update dbo.{table} set {column} = {bad} where {key} = %s", (oid,))  # noqa: S608
+    w.aspire.execute(f"update dbo.{table} set lastmodifiedat = lastmodifiedat where {key} = %s", (other,))  # noqa: S608
+    settle(w.aspire)
+    results = incremental(w.aspire_dsn, w.portal_dsn)
+    assert results[entity].rows_read >= 2 and len(results[entity].quarantined) == 1
+    target_key = f"{entity}_oid"
+    assert quarantined(w.portal) == {(entity, json.dumps({target_key: oid})): problem}
+    assert (
+        w.portal.execute(
+            f"select source_rowver from aspire.{entity} where {target_key} = %s",
+            (other,),  # noqa: S608
+        ).fetchone()[0]
+        == w.aspire.execute(f"select rowver from dbo.{table} where {key} = %s", (other,)).fetchone()[0]
+    )  # noqa: S608
+    w.aspire.execute(f"update dbo.{table} set {column} = %s where {key} = %s", (good, oid))  # noqa: S608
+    settle(w.aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    assert quarantined(w.portal) == {}
+    assert_portal_equals_source(w.aspire, w.portal, customers)
+
+
+def test_the_daily_refresh_quarantines_a_bad_row_and_reconciles_without_drift(world):
+    """A NULL equipment description: the daily refresh writes every other row, quarantines that one, keeps the
+    portal's version of it, and its after-check finds no drift; fixed, the 15-minute run's next load of equipment
+    (its scope changes and its retries) brings it within 15 minutes, not the next day."""
+    w = world
+    customers = enrolled(w)
+    equipment = w.aspire.execute(
+        "select e.equipmentoid from dbo.equipment e join dbo.contract c on c.contractoid = e.contractoid "
+        "where c.isbooked = 1 and c.customeraccountoid = any(%s) order by 1 limit 1",
+        (customers,),
+    ).fetchone()[0]
+    w.aspire.execute("update dbo.equipment set description = null where equipmentoid = %s", (equipment,))
+    settle(w.aspire)
+    results = daily_refresh(w.aspire_dsn, w.portal_dsn)  # raises Drifted if the after-check were not zero
+    assert [q.row_key for q in results["equipment"].quarantined] == [json.dumps({"equipment_oid": equipment})]
+    assert w.portal.execute(
+        "select description is not null from aspire.equipment where equipment_oid = %s", (equipment,)
+    ).fetchone() == (True,)
+    w.aspire.execute("update dbo.equipment set description = 'Fixed in ASPIRE' where equipmentoid = %s", (equipment,))
+    settle(w.aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    assert quarantined(w.portal) == {}
+    assert w.portal.execute(
+        "select description from aspire.equipment where equipment_oid = %s", (equipment,)
+    ).fetchone() == ("Fixed in ASPIRE",)
+
+
+def test_a_bad_row_in_a_first_load_goes_through_a_stage_and_the_rest_loads(world, fresh_database):
+    """The very first load of a new portal copies straight into the empty tables; a bad row makes it stage instead,
+    so that row is quarantined and every other row loads."""
+    w = world
+    invoice = w.aspire.execute(
+        "select invoiceoid from dbo.invoice where accountoid = any(%s) order by 1 limit 1", (enrolled(w),)
+    ).fetchone()[0]
+    w.aspire.execute("update dbo.invoice set amount = null where invoiceoid = %s", (invoice,))
+    portal_dsn = fresh_database("quarantine_first_portal")
+    portal_app.create_portal_schema(portal_dsn)
+    with psycopg.connect(portal_dsn, autocommit=True) as portal:
+        portal.execute(
+            "insert into portal.portal_user (email) select 'u' || g || '@example.com' from generate_series(1, %s) g",
+            (len(enrolled(w)),),
+        )
+        portal.execute(
+            "insert into portal.portal_user_account (user_id, account_oid) "
+            "select u.user_id, a.oid from (select user_id, row_number() over (order by user_id) as n "
+            "from portal.portal_user) as u join (select oid, row_number() over (order by oid) as n "
+            "from unnest(cast(%s as bigint[])) as oid) as a using (n)",
+            (enrolled(w),),
+        )
+        settle(w.aspire)
+        results = incremental(w.aspire_dsn, portal_dsn)
+        assert not results["invoice"].copied_directly and len(results["invoice"].quarantined) == 1
+        assert results["account"].copied_directly  # the others still copy straight in
+        expected = w.aspire.execute(
+            "select count(*) from dbo.invoice where accountoid = any(%(a)s) or contractoid in (select r.contractoid "
+            "from dbo.contractrole r join dbo.contract c using (contractoid) where c.isbooked = 1 and r.roletype in "
+            "('Customer', 'Guarantor') and r.accountoid = any(%(a)s))",
+            {"a": enrolled(w)},
+        ).fetchone()[0]
+        assert portal.execute("select count(*) from aspire.invoice").fetchone()[0] == expected - 1
+    w.aspire.execute("update dbo.invoice set amount = balance where invoiceoid = %s", (invoice,))
+    settle(w.aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)  # the shared portal's own quarantine of it clears too
+    assert quarantined(w.portal) == {}
