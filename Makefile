@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench clean stack stack-down
+.PHONY: venv demo test test-stateful lint format bench clean stack stack-down
 
 venv: $(STAMP)
 
@@ -22,6 +22,12 @@ demo: venv
 test: venv
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+## The model-based test at length: random examples with shrinking (make test runs a fixed, short sample of it).
+## STATEFUL_EXAMPLES (default 200) and STATEFUL_STEPS (default 40) set how long.
+test-stateful: venv
+	STATEFUL_EXAMPLES=$(or $(STATEFUL_EXAMPLES),200) STATEFUL_STEPS=$(or $(STATEFUL_STEPS),40) \
+		$(PY) -m pytest -p no:cacheprovider tests/test_stateful_sync.py
 
 lint: venv
 	$(PY) -m ruff check .

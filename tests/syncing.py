@@ -5,6 +5,7 @@ DAG tests (dag.test()) cover the same operations through Airflow."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from itertools import count
@@ -122,6 +123,16 @@ class Pause:
 
     def resume(self) -> None:
         self._go.set()
+
+    def wait(self, load: Background, timeout: float = 60) -> None:
+        """Waits until the load reaches the pause; fails with the load's own error if it ended before."""
+        deadline = time.monotonic() + timeout
+        while not self.reached.wait(0.05):
+            if not load.thread.is_alive():
+                load.join()
+                raise AssertionError(f"the load ended without reaching {self.at!r}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the load did not reach {self.at!r} within {timeout} s")
 
 
 class Background:

@@ -174,6 +174,9 @@ def test_validation_messages():
         (10**30, "larger than the largest AccountOid"),
         (str(10**30), "larger than the largest AccountOid"),
         (1e30, "too large to name one id exactly"),
+        ("5" * 5000, r"'555555555555555555555555\.\.\.555555555' \(5,000 characters\), which is larger than"),
+        (10**5000, "an integer of about 5,000 digits, which is larger than the largest AccountOid"),
+        ("-" + "5" * 5000, r"\(5,001 characters\), which is negative"),
     ]:
         with pytest.raises(
             ValueError,

@@ -262,6 +262,9 @@ def test_the_command_line_answers_in_words_and_refuses_a_bad_id(world):
         assert line in out.stdout
     bad = cli(world, "explain", "invoice", "12abc")
     assert bad.returncode == 1 and "the invoice id must be a positive whole number, an ASPIRE InvoiceOid" in bad.stderr
+    huge = cli(world, "explain", "contract", "7" * 5000)
+    assert huge.returncode == 1 and "(5,000 characters), which is larger than the largest ContractOid" in huge.stderr
+    assert "Exceeds the limit" not in huge.stderr and "Traceback" not in huge.stderr
 
 
 def test_the_explain_dag_logs_and_returns_the_same_answer(world, dagbag):

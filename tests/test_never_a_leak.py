@@ -202,7 +202,7 @@ def test_a_full_sync_racing_an_unenrolment_leaves_no_invoice_behind(world, first
         # the full sync holds its turn (shared) between its merge and its commit; the incremental must wait for it
         pause = Pause("before_commit")
         syncing = Background(load, w.aspire_dsn, w.portal_dsn, request, sync_scope, checkpoint=pause)
-        assert pause.reached.wait(60)
+        pause.wait(syncing)
         portal_app.unenroll(w.portal_dsn, customer)
         run = run_id("race_incremental")
         incremental_scope = resolve(w.aspire_dsn, w.portal_dsn, INCREMENTAL, run)
@@ -229,7 +229,7 @@ def test_a_full_sync_racing_an_unenrolment_leaves_no_invoice_behind(world, first
             incremental_scope,
             checkpoint=pause,
         )
-        assert pause.reached.wait(60)
+        pause.wait(racing)
         syncing = Background(load, w.aspire_dsn, w.portal_dsn, request, sync_scope)
         time.sleep(1.5)
         assert syncing.thread.is_alive(), "a load must wait for the load that has the entity to itself"

@@ -335,6 +335,7 @@ def _load_in_turn(
     if result.copied_directly:
         result.rows_inserted = result.rows_read
         result.seconds_extract = time.perf_counter() - phase
+        checkpoint("merged")
     else:
         target.execute(sqlfiles.render("load/analyze_stage.sql", stage=stage))
         result.seconds_extract, phase = time.perf_counter() - phase, time.perf_counter()
