@@ -124,7 +124,7 @@ def _contract(conn: psycopg.Connection, contract_oid: int) -> ContractPlan:
         oid=row["contractoid"],
         customer=row["customeraccountoid"],
         place=place,
-        scenario=pf.SCENARIO_BY_OID[row["scenariooid"]],
+        scenario=_scenario(conn, row["scenariooid"]),
         line_of_credit=row["lineofcreditoid"],
         status=row["status"],
         booked=row["isbooked"] == 1,
@@ -140,6 +140,16 @@ def _contract(conn: psycopg.Connection, contract_oid: int) -> ContractPlan:
         residual=cents(row["residualamount"]),
         rate=rate_micro(row["rate"]),
     )
+
+
+def _scenario(conn: psycopg.Connection, scenario_oid: int) -> pf.Scenario:
+    """The generator's scenario, or one defined later in ASPIRE (new_scenario), read from dbo.ContractScenario."""
+    if scenario_oid in pf.SCENARIO_BY_OID:
+        return pf.SCENARIO_BY_OID[scenario_oid]
+    row = _row(conn, "select_scenario", scenario_oid=scenario_oid)
+    if row is None:
+        raise ValueError(f"contract scenario {scenario_oid} does not exist in ASPIRE")
+    return pf.Scenario(row["scenariooid"], row["name"], row["producttype"], row["purchaseoption"], 0.0)
 
 
 def _commenced(plan: ContractPlan, action: str) -> None:
@@ -468,6 +478,23 @@ def restructure(
             "AmortizationLine": [(plan.oid, no) for no in sorted(changed + deleted)],
             "ContractValues": [plan.oid],
         }
+
+
+def new_scenario(target: Target, contract_oid: int) -> Touched:
+    """Defines a new contract scenario (a product variant) and re-papers one contract on it: the new scenario is
+    used by that contract only."""
+    with _transaction(target) as conn:
+        plan = _contract(conn, contract_oid)
+        oid = _SequenceIds(conn)("ContractScenario")
+        scenario = (
+            oid,
+            f"{plan.scenario.name} (variant {oid})",
+            plan.scenario.product_type,
+            plan.scenario.purchase_option,
+        )
+        _insert(conn, "ContractScenario", [scenario])
+        _rows(conn, "update_contract_scenario", contract_oid=plan.oid, scenario_oid=oid)
+        return {"ContractScenario": [oid], "Contract": [plan.oid]}
 
 
 def add_role(target: Target, contract_oid: int, account_oid: int, role_type: str) -> Touched:

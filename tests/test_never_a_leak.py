@@ -19,6 +19,8 @@ from syncing import (
     INCREMENTAL,
     Background,
     Pause,
+    customer_full_sync,
+    daily_request,
     full_sync_request,
     held_open_transaction,
     held_scope,
@@ -247,6 +249,28 @@ def test_a_full_sync_racing_an_unenrolment_leaves_no_invoice_behind(world, first
     assert_in_step(w)
 
 
+def test_a_scenario_only_a_departed_contract_used_leaves_with_the_next_incremental(world):
+    """A customer's full sync after its contract left the scope (un-booked) does not let go of the contract's scenario
+    (shared reference data is never deleted by a load of some customers), so the next 15-minute run removes it."""
+    w = world
+    contract, customer = contract_with_values_and_equipment(w)
+    scenario = simulate.new_scenario(w.aspire_dsn, contract)["ContractScenario"][0]
+    settle(w.aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    # a scenario a held contract starts using is daily data: the daily refresh brings it
+    load(w.aspire_dsn, w.portal_dsn, daily_request(catalogue.entity("contract_scenario"), run_id("daily")))
+    assert w.portal.execute("select 1 from aspire.contract_scenario where scenario_oid = %s", (scenario,)).fetchone()
+    w.aspire.execute("update dbo.contract set isbooked = 0 where contractoid = %s", (contract,))  # out of scope
+    settle(w.aspire)
+    customer_full_sync(w.aspire_dsn, w.portal_dsn, customer)
+    assert contract in held_scope(w.portal, "contract_scenario")[1], "the full sync let go of the scenario's contract"
+    incremental(w.aspire_dsn, w.portal_dsn)
+    assert not w.portal.execute(
+        "select 1 from aspire.contract_scenario where scenario_oid = %s", (scenario,)
+    ).fetchone()
+    assert_in_step(w)
+
+
 # ---- 3: the portal's enrolment column read by value ------------------------------------------------------------
 
 
@@ -328,6 +352,9 @@ def test_every_enrolment_value_unreadable_is_an_error_not_an_empty_portal(dagbag
         assert "every one of the" in output.err + output.out
         assert "did the portal change the column's type or meaning?" in output.err + output.out
         assert table_sizes(w.portal) == sizes
+        report = status.status(w.portal)
+        assert report.worst == "failing"
+        assert any("EnrolmentUnreadable" in ((e.last_load or {}).get("error") or "") for e in report.entities)
     finally:
         w.portal.execute("update portal.portal_user_account set account_oid = substr(account_oid, 5)")
         w.portal.execute(
@@ -393,6 +420,12 @@ def test_a_real_mass_removal_is_allowed_for_one_run(dagbag, world, monkeypatch):
     run_dag(dagbag, conf={"allow_mass_removal": True})
     assert all(rows_of_account(w.portal, a) == {} for a in leaving)
     assert_in_step(w)
+    # measured from what the portal holds now: the next run is guarded again
+    for account in enrolled(w)[: len(enrolled(w)) // 2 + 1]:
+        portal_app.unenroll(w.portal_dsn, account)
+    sizes = table_sizes(w.portal)
+    run_dag(dagbag, expect="failed")
+    assert table_sizes(w.portal) == sizes
 
 
 def test_the_customer_full_sync_and_the_daily_refresh_are_guarded_the_same_way(dagbag, world, monkeypatch):
@@ -434,6 +467,7 @@ def test_the_customer_full_sync_and_the_daily_refresh_are_guarded_the_same_way(d
         ("bigint", ["1000467", "1", "9223372036854775807", "0", "-5"]),
         ("numeric(30,2)", ["1000467", "1000467.00", "1000467.50", "9223372036854775808", "0"]),
         ("text", [" 0001000467 ", "+42", "42.000", "4.2e1", "abc", "", "1e6", "9223372036854775808", "٤٢"]),
+        ("text", ["42\u00a0", "42\x1c", "\t42\n", "4 2", "0042\r"]),
         ("double precision", ["1000467", "1000467.5", "1e20"]),
     ],
 )

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from conftest import use_connections
 from projection import assert_portal_equals_source
-from syncing import daily_refresh, incremental
+from syncing import customer_full_sync, daily_refresh, incremental
 from test_alerts import FROM, TO, Inbox, body, free_port  # noqa: F401 - the SMTP server the alert tests use
 from test_incremental import run_dag, settle
 
@@ -297,3 +297,145 @@ def test_a_bad_row_in_a_first_load_goes_through_a_stage_and_the_rest_loads(world
     settle(w.aspire)
     incremental(w.aspire_dsn, w.portal_dsn)  # the shared portal's own quarantine of it clears too
     assert quarantined(w.portal) == {}
+
+
+def test_a_full_sync_of_another_customer_leaves_a_quarantined_row_quarantined(world):
+    """A customer's full sync reads only that customer: a row of another customer quarantined and still bad stays
+    quarantined (and keeps being retried by every incremental)."""
+    w = world
+    first, second = enrolled(w)[:2]
+    invoice = w.aspire.execute(
+        "select invoiceoid from dbo.invoice where accountoid = %s order by 1 limit 1", (first,)
+    ).fetchone()[0]
+    w.aspire.execute("update dbo.invoice set amount = null where invoiceoid = %s", (invoice,))
+    settle(w.aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    key = ("invoice", json.dumps({"invoice_oid": invoice}))
+    assert key in quarantined(w.portal)
+    customer_full_sync(w.aspire_dsn, w.portal_dsn, second)
+    assert key in quarantined(w.portal), "a full sync of another customer released it"
+    settle(w.aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    assert key in quarantined(w.portal)
+    w.aspire.execute("update dbo.invoice set amount = balance where invoiceoid = %s", (invoice,))
+    settle(w.aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    assert quarantined(w.portal) == {}
+
+
+def test_a_quarantined_row_that_moved_to_another_customer_leaves_the_old_one(world):
+    """A contact moves from enrolled A to enrolled B and is bad: it is quarantined, and it is no longer shown under A
+    (the portal never keeps a row under an owner it left); fixed, it loads under B."""
+    w = world
+    first, second = enrolled(w)[:2]
+    w.aspire.execute("alter table dbo.accountcontact alter column firstname drop not null")
+    contact = w.aspire.execute(
+        "select contactoid from dbo.accountcontact where accountoid = %s order by 1 limit 1", (first,)
+    ).fetchone()[0]
+    assert w.portal.execute(
+        "select account_oid from aspire.account_contact where contact_oid = %s", (contact,)
+    ).fetchone() == (first,)
+    w.aspire.execute(
+        "update dbo.accountcontact set accountoid = %s, firstname = null where contactoid = %s", (second, contact)
+    )
+    settle(w.aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    assert ("account_contact", json.dumps({"contact_oid": contact})) in quarantined(w.portal)
+    assert (
+        w.portal.execute("select 1 from aspire.account_contact where contact_oid = %s", (contact,)).fetchone() is None
+    )
+    w.aspire.execute("update dbo.accountcontact set firstname = 'Moved' where contactoid = %s", (contact,))
+    settle(w.aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    assert w.portal.execute(
+        "select account_oid, first_name from aspire.account_contact where contact_oid = %s", (contact,)
+    ).fetchone() == (second, "Moved")
+    assert quarantined(w.portal) == {}
+
+
+class NulInjectingSource:
+    """ASPIRE as pymssql hands it over (typed values), with one string holding a NUL character, which SQL Server's
+    nvarchar can hold and no PostgreSQL text can: a stand-in the emulator itself cannot be."""
+
+    def __init__(self, connection: psycopg.Connection, column: str, key: str, oid: int) -> None:
+        self.connection, self.column, self.key, self.oid = connection, column, key, oid
+
+    def cursor(self, *args, **kwargs):
+        return _NulCursor(self.connection.cursor(), self)
+
+    def rollback(self) -> None:
+        self.connection.rollback()
+
+
+class _NulCursor:
+    def __init__(self, cursor, source: NulInjectingSource) -> None:
+        self.cursor, self.source = cursor, source
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cursor.close()
+
+    def execute(self, query, params=None):
+        return self.cursor.execute(query, params)
+
+    @property
+    def description(self):
+        return self.cursor.description
+
+    def fetchone(self):
+        return self.cursor.fetchone()
+
+    def fetchall(self):
+        return self.cursor.fetchall()
+
+    def fetchmany(self, size):
+        rows = self.cursor.fetchmany(size)
+        names = [d[0] for d in self.cursor.description]
+        if self.source.column not in names or self.source.key not in names:
+            return rows
+        i, k = names.index(self.source.column), names.index(self.source.key)
+        return [
+            tuple("Acme\x00Corp" if (j == i and row[k] == self.source.oid) else v for j, v in enumerate(row))
+            for row in rows
+        ]
+
+
+@pytest.mark.parametrize("first_load", [False, True], ids=["incremental", "first-load"])
+def test_a_value_copy_cannot_take_is_quarantined_and_the_rest_loads(world, fresh_database, first_load):
+    """A NUL character in an account's name from a typed source (as pymssql hands SQL Server's nvarchar): COPY refuses
+    it; the load extracts again with every row screened, quarantines that account, loads every other one."""
+    from syncing import PERMISSIVE, incremental_request, resolve, run_id
+
+    from aspire_portal import catalogue, engine
+
+    w = world
+    customers = enrolled(w)
+    portal_dsn = w.portal_dsn
+    if first_load:
+        portal_dsn = fresh_database("quarantine_nul_portal")
+        portal_app.create_portal_schema(portal_dsn)
+        for account in customers:
+            portal_app.enroll(portal_dsn, w.aspire_dsn, account_oid=account)
+    w.aspire.execute("update dbo.account set phone = phone where accountoid = any(%s)", (customers,))
+    settle(w.aspire)
+    run = run_id("nul")
+    resolved = resolve(w.aspire_dsn, portal_dsn, "aspire_portal_incremental", run)
+    with psycopg.connect(w.aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        result = engine.load_entity(
+            NulInjectingSource(source, "name", "account_oid", customers[0]),
+            target,
+            incremental_request(catalogue.entity("account"), run),
+            dialect="postgres",
+            scope=resolved,
+            guard=PERMISSIVE,
+        )
+        assert [q.row_key for q in result.quarantined] == [json.dumps({"account_oid": customers[0]})]
+        assert "name holds a NUL character" in result.quarantined[0].problems
+        loaded = {r[0] for r in target.execute("select account_oid from aspire.account")}
+        assert set(customers) - {customers[0]} <= loaded
+        assert (customers[0] in loaded) is not first_load  # kept the version it had; none on a first load
+    if not first_load:
+        incremental(w.aspire_dsn, w.portal_dsn)  # the emulator's own name has no NUL: it loads and is released
+        assert quarantined(w.portal) == {}

@@ -199,11 +199,22 @@ class SyncMachine(RuleBasedStateMachine):
             )
             pause.wait(held)
             other = Background(load, self.aspire_dsn, self.portal_dsn, sync_request, sync_scope)
-        time.sleep(0.2)
+        self.wait_until_blocked_or_done(other)
         pause.resume()
         held.join()
         other.join()
         self.quiet = False
+
+    def wait_until_blocked_or_done(self, load: Background, timeout: float = 10) -> None:
+        """Lets the other load run until it waits for a lock the held one has, or ends: the race is then real."""
+        deadline = time.monotonic() + timeout
+        while load.thread.is_alive() and time.monotonic() < deadline:
+            waiting = self.portal.execute(
+                "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'"
+            ).fetchone()[0]
+            if waiting:
+                return
+            time.sleep(0.02)
 
     def change(self, change: str, customer: int, seed: int) -> None:
         if change == "unenrol":
@@ -254,6 +265,14 @@ class SyncMachine(RuleBasedStateMachine):
         enrolled = self.enrolled()
         account = random.Random(seed + 1).choice(enrolled) if enrolled and seed % 2 else self.stranger(seed)
         simulate.add_role(self.aspire_dsn, contract, account, role)
+        self.quiet = False
+
+    @rule(seed=st.integers(0, 2**16))
+    def scenario_defined(self, seed: int) -> None:
+        """A new product definition used by one in-scope contract only: what makes shared reference data leave."""
+        contract = self.pick(f"select * from ({SCOPED_CONTRACTS}) as s", seed, accounts=self.enrolled())
+        if contract is not None:
+            simulate.new_scenario(self.aspire_dsn, contract)
         self.quiet = False
 
     @rule(seed=st.integers(0, 2**16))

@@ -317,11 +317,12 @@ def _load_in_turn(
     stage, quoted = _stage_table(target, entity, described, create=not result.copied_directly)
     phase = time.perf_counter()
     extract = (source, target, request, result, passes, dialect, quoted, columns, batch_size, retry)
+    diverted: list[quarantine.Diverted] = []
     if result.copied_directly:
         try:
             with target.transaction():  # a savepoint: a row the table cannot take sends the load through a stage
                 _extract(*extract, into=entity.target_table)
-        except quarantine.ROW_ERRORS as error:
+        except quarantine.ROW_ERRORS + quarantine.COPY_ERRORS as error:
             log.warning(
                 "A row of %s cannot go into the portal as it is (%s); staging the first load instead, so "
                 "every other row loads",
@@ -331,7 +332,7 @@ def _load_in_turn(
             result.copied_directly, result.rows_read = False, 0
             _stage_table(target, entity, described)
     if not result.copied_directly:
-        _extract(*extract, into=stage)
+        diverted = _extract_into_stage(extract, stage, target)
     if result.copied_directly:
         result.rows_inserted = result.rows_read
         result.seconds_extract = time.perf_counter() - phase
@@ -342,6 +343,9 @@ def _load_in_turn(
         before = _drift_before(target, request, stage, columns, result, plan)
         if before is not None:
             result.seconds_reconcile, phase = time.perf_counter() - phase, time.perf_counter()
+        rejected = quarantine.create_rejected(target, entity, stage, columns) if diverted else None
+        if diverted:
+            quarantine.divert(target, entity, rejected, columns, diverted)
         merged = _merge(
             target,
             entity,
@@ -350,12 +354,14 @@ def _load_in_turn(
             started_at,
             dedupe=len(passes) > 1,
             repair=request.reconcile,
-            run_id=request.run.run_id,
+            rejected=rejected,
         )
         result.rows_inserted, result.rows_updated = merged.inserted, merged.updated
-        result.quarantined = merged.quarantined
-        if retry or merged.quarantined:
-            quarantine.release(target, entity, stage, merged.rejected, retry, everyone=_over_everyone(request))
+        if merged.rejected:
+            result.quarantined = quarantine.keep(target, entity, stage, merged.rejected, columns, request.run.run_id)
+        retried = retry if any(kind == "retry" for kind, _a, _c in passes) else []
+        if retry or merged.rejected:
+            quarantine.release(target, entity, stage, merged.rejected, retried, everyone=_over_everyone(request))
         checkpoint("merged")
         result.seconds_merge, phase = time.perf_counter() - phase, time.perf_counter()
         deleted = _delete(source, target, entity, request, dialect, stage, plan, resolved, result, batch_size)
@@ -458,6 +464,7 @@ def _extract(
     retry: list[int],
     *,
     into: str,
+    diverted: list[quarantine.Diverted] | None = None,
 ) -> None:
     """Streams every extract pass of the load into `into` (the stage, or a first load's empty target)."""
     for kind, accounts, contracts in passes:
@@ -471,7 +478,27 @@ def _extract(
             quoted,
             columns,
             batch_size,
+            diverted,
         )
+
+
+def _extract_into_stage(extract: tuple, stage: str, target: psycopg.Connection) -> list[quarantine.Diverted]:
+    """The load's extract passes into its stage; when COPY fails on a value no column can hold, again with every row
+    screened: the rows held back are returned, every other row is staged."""
+    try:
+        with target.transaction():  # a savepoint: the failed COPY is undone, the stage stays
+            _extract(*extract, into=stage)
+        return []
+    except quarantine.COPY_ERRORS as error:
+        log.warning(
+            "COPY into %s failed on a value (%s); extracting again with every row screened",
+            stage,
+            str(error).splitlines()[0],
+        )
+    extract[3].rows_read = 0  # the result: counted again
+    diverted: list[quarantine.Diverted] = []
+    _extract(*extract, into=stage, diverted=diverted)
+    return diverted
 
 
 def _drift_before(
@@ -623,22 +650,9 @@ def _delete(
     that lets go of accounts or contracts also learns which of their rows it had to keep."""
     key = [sql.Identifier(k).as_string(target) for k in entity.key]
     bound = {"high_rowver": result.high_rowver}
-    if _over_everyone(request):
-        statement = sqlfiles.render(
-            "load/delete_missing.sql", stage=stage, target=entity.target_table, key=key, changed=None
-        )
-        rows = target.execute(statement, bound).fetchone()[0]
-        if not plan.lets_go or entity.owner == "shared":  # reference data: its rows belong to no account
-            return Deleted(rows)
-        kept = sqlfiles.render(
-            "load/select_kept_missing.sql", stage=stage, target=entity.target_table, key=key, owner=entity.owner
-        )
-        return _kept(target.execute(kept, bound).fetchone(), plan, rows)
-    if entity.owner == "shared" and plan.has_exits and request.kind != "full":  # read whole: see _extract_passes
-        statement = sqlfiles.render(
-            "load/delete_missing.sql", stage=stage, target=entity.target_table, key=key, changed=None
-        )
-        return Deleted(target.execute(statement, bound).fetchone()[0])
+    shared_exits = entity.owner == "shared" and plan.has_exits and request.kind != "full"  # read whole for everyone
+    if _over_everyone(request) or shared_exits:
+        return _deleted_missing(target, entity, stage, key, plan, bound)
     rows = 0
     if request.kind in ("incremental", "backfill"):
         rows += _delete_departed(source, target, entity, request, dialect, stage, key, result, batch_size)
@@ -665,9 +679,31 @@ def _delete(
     return _kept(kept, plan, rows)
 
 
+def _deleted_missing(
+    target: psycopg.Connection,
+    entity: Entity,
+    stage: str,
+    key: list[str],
+    plan: scope_state.Plan,
+    bound: dict[str, int],
+) -> Deleted:
+    """Deletes the target rows the stage lacks (below the read bound), and what of those it let go of it had to keep."""
+    statement = sqlfiles.render(
+        "load/delete_missing.sql", stage=stage, target=entity.target_table, key=key, changed=None
+    )
+    rows = target.execute(statement, bound).fetchone()[0]
+    if not plan.lets_go:
+        return Deleted(rows)
+    kept = sqlfiles.render(
+        "load/select_kept_missing.sql", stage=stage, target=entity.target_table, key=key, owner=entity.owner
+    )
+    return _kept(target.execute(kept, bound).fetchone(), plan, rows)
+
+
 def _kept(row: tuple[list[int], list[int], int], plan: scope_state.Plan, rows: int) -> Deleted:
     """The Deleted of a load that lets go of accounts or contracts, from the owners of the rows it had to keep.
-    Invoice details name no account: any kept row keeps every account and contract the load would let go of."""
+    Invoice details name no account, shared reference data no owner at all: any kept row of theirs keeps every
+    account and contract the load would let go of."""
     accounts, contracts, kept_rows = row
     if kept_rows and not (accounts or contracts):
         accounts, contracts = plan.drop_accounts, plan.drop_contracts
@@ -783,10 +819,12 @@ def _stream_rows(
     quoted: list[str],
     columns: list[str],
     batch_size: int,
+    diverted: list[quarantine.Diverted] | None = None,
 ) -> int:
     """Streams the extract's rows from a server-side cursor into COPY to `table`, batch by batch; memory stays
     flat. Text rows (the emulator's pass-through) go in as text COPY; typed rows (ASPIRE's, through pymssql) as
-    binary COPY when their types allow it (see `_binary_copy_types`): the portal then parses nothing."""
+    binary COPY when their types allow it (see `_binary_copy_types`): the portal then parses nothing. With `diverted`
+    (after a COPY failed on a value), each row is screened first and those no column could hold are held back there."""
     rows_read = 0
     with _server_side_cursor(source, batch_size) as cursor:
         cursor.execute(extract, parameters)
@@ -806,11 +844,27 @@ def _stream_rows(
                 if types is not None:
                     copy.set_types(types)
                 while batch:
-                    for row in batch:
-                        copy.write_row(row)
+                    if diverted is None:
+                        for row in batch:
+                            copy.write_row(row)
+                    else:
+                        _write_screened(copy, names, batch, diverted)
                     rows_read += len(batch)
                     batch = cursor.fetchmany(batch_size)
     return rows_read
+
+
+def _write_screened(copy: Any, names: list[str], batch: list, diverted: list[quarantine.Diverted]) -> None:
+    """Writes the rows of `batch` that COPY can take; holds back, in `diverted`, those it cannot."""
+    for row in batch:
+        problem = quarantine.unfit(names, row)
+        if problem is None:
+            try:
+                copy.write_row(row)
+                continue
+            except quarantine.COPY_ERRORS as error:  # a value psycopg refuses before it is sent
+                problem = f"a value COPY cannot take: {str(error).splitlines()[0]}"
+        diverted.append(quarantine.Diverted(dict(zip(names, row, strict=True)), problem))
 
 
 def _rows_are_typed(source: Any) -> bool:
@@ -937,12 +991,11 @@ def _check_extract_columns(returned: Sequence[str], expected: Sequence[str]) -> 
 
 @dataclass(frozen=True)
 class Merged:
-    """What a merge wrote, and, when it had to check its rows, its table of rejected rows and what it quarantined."""
+    """What a merge wrote, and the table of the rows it (or the extract before it) rejected, if any."""
 
     inserted: int
     updated: int
     rejected: str | None = None
-    quarantined: list[quarantine.Quarantined] = field(default_factory=list)
 
 
 def _merge(
@@ -954,10 +1007,11 @@ def _merge(
     *,
     dedupe: bool = False,
     repair: bool = False,
-    run_id: str | None = None,
+    rejected: str | None = None,
 ) -> Merged:
     """Merges the stage into the target. A row the target cannot take fails the merge (rolled back to a savepoint):
-    then the merge runs again with every row checked, writes the others and quarantines those."""
+    then the merge runs again with every row checked, writes the others and rejects those (into `rejected`, created
+    if the extract rejected none)."""
     quote = lambda name: sql.Identifier(name).as_string(target)  # noqa: E731
     columns = [c.name for c in described]
     shape = {
@@ -974,19 +1028,23 @@ def _merge(
             inserted, updated, _none = target.execute(
                 sqlfiles.render("load/merge_stage.sql", checks=None, **shape), {"synced_at": synced_at}
             ).fetchone()
-        return Merged(inserted, updated)
+        return Merged(inserted, updated, rejected)
     except quarantine.ROW_ERRORS as error:
         log.warning(
             "The merge of %s failed on a row the portal cannot take (%s); merging again with every row checked",
             entity.name,
             str(error).splitlines()[0],
         )
-    rejected = quarantine.create_rejected(target, entity, stage)
+    rejected = rejected or quarantine.create_rejected(target, entity, stage, columns)
     checked = sqlfiles.render(
-        "load/merge_stage.sql", checks=quarantine.column_checks(target, described), rejected=rejected, **shape
+        "load/merge_stage.sql",
+        checks=quarantine.column_checks(target, described),
+        rejected=rejected,
+        owners=quarantine.owners(target, entity, columns),
+        **shape,
     )
     inserted, updated, _rejected = target.execute(checked, {"synced_at": synced_at}).fetchone()
-    return Merged(inserted, updated, rejected, quarantine.keep(target, entity, stage, rejected, columns, run_id))
+    return Merged(inserted, updated, rejected)
 
 
 def _start_log(target: psycopg.Connection, request: LoadRequest, result: LoadResult, started_at: datetime) -> int:

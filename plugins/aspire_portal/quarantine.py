@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 # The errors a merge raises on a row the target cannot take (NULL in a NOT NULL column, a value out of range or too
 # long, a failed CHECK): the merge then runs again with every row checked.
 ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
+# The errors COPY raises on a value no PostgreSQL column can hold (a NUL character in a string, a string that is not
+# valid Unicode, an integer beyond bigint): the extract then runs again with every row screened (`unfit`).
+COPY_ERRORS = (psycopg.DataError, UnicodeError, OverflowError)
+# The columns that say whose a row is: a row whose owner changed is never kept under its old owner.
+OWNER_COLUMNS = ("account_oid", "customer_account_oid", "contract_oid", "invoice_oid")
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,31 @@ class Quarantined:
     is_new: bool
 
 
+@dataclass(frozen=True)
+class Diverted:
+    """A row the extract held back from COPY because no PostgreSQL column can hold one of its values."""
+
+    values: dict[str, Any]
+    problem: str
+
+
+def unfit(names: list[str], row: tuple) -> str | None:
+    """What makes a source row impossible to COPY into any PostgreSQL table, or None: a NUL character in a string
+    (SQL Server's nvarchar may hold one), a string that is not valid Unicode (a lone surrogate), an integer beyond
+    bigint."""
+    for name, value in zip(names, row, strict=True):
+        if isinstance(value, str):
+            if "\x00" in value:
+                return f"{name} holds a NUL character, which the portal's text cannot hold"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{name} is not valid Unicode (a lone surrogate)"
+        elif isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+            return f"{name} is beyond the range of a bigint"
+    return None
+
+
 def target_columns(target: psycopg.Connection, entity: Entity) -> list[Column]:
     """The target's columns (but synced_at, which the load sets) with their types and limits."""
     rows = target.execute(sqlfiles.read("quarantine/select_target_column_types.sql"), {"table": entity.target_table})
@@ -81,17 +111,17 @@ def column_checks(target: psycopg.Connection, columns: list[Column]) -> list[tup
         name = column.name
         if column.not_null:
             checks.append((f"{quoted} is null", f"{name} is NULL where the portal needs a value"))
-        if column.max_length is not None:
+        if column.max_length is not None:  # the portal drops trailing spaces beyond the length itself
             checks.append(
                 (
-                    f"char_length({quoted}) > {column.max_length}",
+                    f"char_length(rtrim({quoted}, ' ')) > {column.max_length}",
                     f"{name} is longer than the portal's {column.max_length} characters",
                 )
             )
         if column.precision is not None and column.scale is not None:
             checks.append(
                 (
-                    f"abs({quoted}) >= 1e{column.precision - column.scale}",
+                    f"({quoted} <> 'NaN' and abs({quoted}) >= 1e{column.precision - column.scale})",
                     f"{name} does not fit the portal's {column.declared}",
                 )
             )
@@ -114,35 +144,65 @@ def retry_keys(target: psycopg.Connection, entity: Entity) -> list[int]:
     return [row[0] for row in rows]
 
 
-def create_rejected(target: psycopg.Connection, entity: Entity, stage: str) -> str:
-    """The load's temp table of rejected rows (key, source_rowver, problems)."""
+def owners(target: psycopg.Connection, entity: Entity, columns: list[str]) -> list[str]:
+    """The quoted columns of `entity` that say whose a row is (see OWNER_COLUMNS)."""
+    return [sql.Identifier(c).as_string(target) for c in OWNER_COLUMNS if c in columns and c not in entity.key]
+
+
+def create_rejected(target: psycopg.Connection, entity: Entity, stage: str, columns: list[str]) -> str:
+    """The load's temp table of rejected rows (key, owner columns, source_rowver, problems)."""
     rejected = sql.Identifier(f"rejected_{entity.name}").as_string(target)
     target.execute(
-        sqlfiles.render("quarantine/create_rejected.sql", rejected=rejected, stage=stage, key=_key(target, entity))
+        sqlfiles.render(
+            "quarantine/create_rejected.sql",
+            rejected=rejected,
+            stage=stage,
+            key=_key(target, entity),
+            owners=owners(target, entity, columns),
+        )
     )
     return rejected
+
+
+def divert(target: psycopg.Connection, entity: Entity, rejected: str, columns: list[str], rows: list[Diverted]) -> None:
+    """Records the rows the extract held back from COPY as rejected, with what is wrong with each."""
+    names = [*entity.key, *(c for c in OWNER_COLUMNS if c in columns and c not in entity.key), "source_rowver"]
+    statement = sqlfiles.render(
+        "quarantine/insert_rejected.sql",
+        rejected=rejected,
+        columns=[sql.Identifier(n).as_string(target) for n in names],
+    )
+    with target.cursor() as cursor:
+        cursor.executemany(statement, [[*(row.values.get(n) for n in names), row.problem] for row in rows])
 
 
 def keep(
     target: psycopg.Connection, entity: Entity, stage: str, rejected: str, columns: list[str], run_id: str | None
 ) -> list[Quarantined]:
-    """After a checked merge: keeps its rejected rows in aspire_sync.source_quarantine, and puts the portal's own
-    version back in the stage for each (or drops it from the stage when the portal has none), so the load's deletes
-    and drift check see those rows as unchanged. Returns them, new ones marked."""
-    shape = {"stage": stage, "rejected": rejected, "target": entity.target_table}
-    key = _key(target, entity)
-    quoted = [sql.Identifier(c).as_string(target) for c in columns if c not in entity.key]
-    target.execute(sqlfiles.render("quarantine/update_stage_rejected.sql", columns=quoted, key=key, **shape))
-    target.execute(sqlfiles.render("quarantine/delete_stage_rejected.sql", key=key, **shape))
+    """Keeps the rejected rows in aspire_sync.source_quarantine, and leaves in the stage the portal's own version of
+    each (none when the portal has none, or when ASPIRE's row now belongs to another account or contract: a row is
+    never kept under its old owner), so the load's deletes and drift check treat it as they should. Returns them, new
+    ones marked."""
+    shape = {
+        "stage": stage,
+        "rejected": rejected,
+        "target": entity.target_table,
+        "key": _key(target, entity),
+        "owners": owners(target, entity, columns),
+        "columns": [sql.Identifier(c).as_string(target) for c in columns],
+    }
+    target.execute(sqlfiles.render("quarantine/delete_stage_rejected.sql", **shape))
+    target.execute(sqlfiles.render("quarantine/insert_stage_kept.sql", **shape))
     rows = target.execute(
-        sqlfiles.render("quarantine/upsert_source_quarantine.sql", key=key, key_names=list(entity.key), **shape),
+        sqlfiles.render("quarantine/upsert_source_quarantine.sql", key_names=list(entity.key), **shape),
         {"entity": entity.name, "run_id": run_id},
     ).fetchall()
     kept = [Quarantined(entity.name, row_key, problems, is_new) for row_key, problems, is_new in rows]
     for row in kept:
         log.warning(
-            "Quarantined %s %s: %s. It was not written (the portal keeps the version it had, if any); every other row "
-            "was. It is read again every run and loads once ASPIRE's row is fixed; see aspire_sync.source_quarantine.",
+            "Quarantined %s %s: %s. It was not written (the portal keeps the version it had, if any, while its owner "
+            "is the same); every other row was. It is read again every run and loads once ASPIRE's row is fixed; see "
+            "aspire_sync.source_quarantine.",
             entity.name,
             row.row_key,
             row.problems,

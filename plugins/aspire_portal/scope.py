@@ -180,7 +180,7 @@ def guard_scope(target: psycopg.Connection, guard: RemovalGuard | None, after: S
     if guard is None or guard.allowed:
         return
     with target.cursor(binary=True) as cursor:  # binary arrays decode in C
-        accounts, contracts = cursor.execute(sqlfiles.read("sync/select_held_anywhere.sql")).fetchone()
+        accounts, contracts = cursor.execute(sqlfiles.read("sync/select_portal_customers_and_contracts.sql")).fetchone()
     for what, held, now in (
         ("enrolled customer accounts", frozenset(accounts), after.accounts),
         ("contracts", frozenset(contracts), after.contracts),
@@ -227,7 +227,7 @@ def enrolled_accounts(target: psycopg.Connection) -> tuple[dict[int, int], list[
     for value, users in target.execute(sqlfiles.read("sync/select_enrolled_accounts.sql")):
         oid = account_oid_from_text(value)
         if oid is None:
-            bad.append(Quarantined(str(value), NOT_AN_ACCOUNT_OID, users))
+            bad.append(Quarantined("(null)" if value is None else str(value), NOT_AN_ACCOUNT_OID, users))
         else:  # '42' and '42.00' spell the same account
             good[oid] = good.get(oid, 0) + users
     return good, bad
@@ -583,7 +583,9 @@ def plan_customers(entity: Entity, scope: Scope, state: Held, old_contracts: fro
         keep_contracts=keep_contracts,
         add_accounts=tuple(sorted(mine - state.accounts)) if entity.follows_accounts else (),
         add_contracts=tuple(sorted(now_contracts - state.contracts)) if entity.follows_contracts else (),
-        drop_contracts=tuple(lost) if entity.follows_contracts else (),
+        # shared reference data is never deleted by a load of some customers: what it held stays held, and the
+        # next 15-minute run (which reads it whole for everyone) lets go of it
+        drop_contracts=tuple(lost) if entity.follows_contracts and entity.owner != "shared" else (),
         held_accounts=len(state.accounts),
         held_contracts=len(state.contracts),
     )

@@ -81,6 +81,8 @@ class Status:
                 f"airflow dags trigger aspire_portal_customer_full_sync --conf "
                 f"'{{\"customer_id\": {c['account_oid']}}}'"
             )
+            if c.get("last_error"):
+                lines.append(f"           its last full sync failed: {c['last_error'][:300]}")
         lines.append(f"quarantined enrolment values: {len(self.quarantined)}")
         lines += [
             f"         {q['account_oid']!r}: {q['reason']} ({q['portal_users']} portal user(s), since "

@@ -127,11 +127,11 @@ def resolve_scope(customer_ids: Any = None, **context: Any) -> dict[str, Any]:
                 run_id=context["run_id"],
                 guard=guard,
             )
-        except (scope.NotEnrolled, scope.EnrolmentUnreadable) as error:  # retrying cannot help: a person must look
+        except scope.NotEnrolled as error:  # retrying cannot help: bad input
             raise AirflowFailException(str(error)) from error
-        except scope.MassRemoval as refused:  # the run's loads are refused with it, so status shows them failing
-            if context["dag"].dag_id == "aspire_portal_incremental":
-                for request in fifteen_minute_requests(context):
+        except (scope.MassRemoval, scope.EnrolmentUnreadable) as refused:  # a person must look; not retried
+            if context["dag"].dag_id == "aspire_portal_incremental" and customers is None:
+                for request in fifteen_minute_requests(context):  # so status shows each entity failing, and why
                     record_refusal(target, request, refused)
             raise AirflowFailException(str(refused)) from refused
     return {

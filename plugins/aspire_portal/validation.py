@@ -16,7 +16,7 @@ _WHOLE = re.compile(r"^\+?([0-9]+)(?:\.0*)?$")
 # The AccountOid a value of the portal's enrolment column spells, whatever the column's type: an integer, a numeric
 # with no fraction, or text of digits. The same pattern is macros/sync.sql's account_oid_of(), so the sync's SQL and
 # its Python read the column alike.
-_ACCOUNT_OID_TEXT = re.compile(r"^\s*\+?0*([1-9][0-9]{0,18})(?:\.0*)?\s*$")
+_ACCOUNT_OID_TEXT = re.compile(r"^[ \t\n\r\f\v]*\+?0*([1-9][0-9]{0,18})(?:\.0*)?[ \t\n\r\f\v]*$")
 _EXACT_FLOAT = 2**53  # above it a float is not an exact integer: 9.2e18 could be any of ~1,000 ids
 
 

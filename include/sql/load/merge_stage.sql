@@ -35,14 +35,14 @@ checked as (
     select c.*,
            concat_ws('; '
 {%- for predicate, problem in checks %},
-               case when {{ predicate }} then '{{ problem | replace("'", "''") }}' end
+               case when {{ predicate }} then '{{ problem | replace("'", "''") | replace("%", "%%") }}' end
 {%- endfor %}) as problems
     from changed as c
 ),
 
 rejected as (
-    insert into {{ rejected }} ({{ key | join(", ") }}, source_rowver, problems)
-    select {{ key | join(", ") }}, source_rowver, problems
+    insert into {{ rejected }} ({{ (key + owners) | join(", ") }}, source_rowver, problems)
+    select {{ (key + owners) | join(", ") }}, source_rowver, problems
     from checked
     where problems <> ''
     returning 1

@@ -1,5 +1,6 @@
--- The keys of the rows a checked merge did not write, with what is wrong with each; dropped at commit.
+-- The rows a load could not take: their key, the columns that say whose they are, their row version and what is
+-- wrong with them; dropped at commit.
 create temp table {{ rejected }} on commit drop as
-select {{ key | join(", ") }}, source_rowver, cast('' as text) as problems
+select {{ (key + owners) | join(", ") }}, source_rowver, cast('' as text) as problems
 from {{ stage }}
 with no data

@@ -1,8 +1,4 @@
--- Drops from the stage the rejected rows the portal has no version of (nothing to keep, nothing to delete).
+-- Takes the rejected rows out of the stage: ASPIRE's version of them is not written.
 delete from {{ stage }} as s
 using {{ rejected }} as r
 where {% for k in key %}r.{{ k }} = s.{{ k }}{{ " and " if not loop.last }}{% endfor %}
-  and not exists (
-        select 1 from {{ target }} as t
-        where {% for k in key %}t.{{ k }} = s.{{ k }}{{ " and " if not loop.last }}{% endfor %}
-  )

@@ -3,7 +3,12 @@
 {% import "macros/quarantine.sql" as quarantine with context %}
 insert into aspire_sync.source_quarantine as q (entity, row_key, source_rowver, problems, first_run_id, last_run_id)
 select %(entity)s, {{ quarantine.row_key("r") }}, r.source_rowver, r.problems, %(run_id)s, %(run_id)s
-from {{ rejected }} as r
+from (
+    -- a row read by two passes is rejected once
+    select distinct on ({{ key | join(", ") }}) *
+    from {{ rejected }}
+    order by {{ key | join(", ") }}, source_rowver desc
+) as r
 on conflict (entity, row_key) do update
 set source_rowver = excluded.source_rowver,
     problems = excluded.problems,
