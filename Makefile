@@ -37,7 +37,7 @@ format: venv
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-## A live Airflow on this machine: CeleryExecutor, two workers, Redis, PostgreSQL metadata (README "A live stack").
+## A live Airflow on this machine: CeleryExecutor, two workers, Redis, PostgreSQL metadata (docs/live-stack.md).
 ## STACK_ARGS="--port 8081 --customers 20" passes options to `scripts/stack.py up`.
 stack: venv
 	$(PY) scripts/stack.py up $(STACK_ARGS)
@@ -46,7 +46,7 @@ stack: venv
 stack-down: venv
 	$(PY) scripts/stack.py down
 
-## Benchmarks (issue 5): SIZE=medium|large.
+## Benchmarks: the engine beside the limit and its peers (docs/benchmarks.md). SIZE=medium|large.
 bench: venv
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) -m bench --size $(or $(SIZE),medium)

@@ -14,7 +14,7 @@ is kept in `aspire_sync.alert_state`. Mail goes through the connection `smtp_def
 **Why a DAG of its own** (rather than a task of `aspire_portal_incremental` or a Deadline Alert on its runs): it must
 see what the incremental cannot report about itself: the DAG paused, its runs stuck or failing, or its runs green
 while a transaction held open on ASPIRE keeps `data_as_of` back. It cannot see a scheduler that is down (then it does
-not run either): probe the api-server's `/api/v2/monitor/health` from outside Airflow for that (README, Alerts).
+not run either): probe the api-server's `/api/v2/monitor/health` from outside Airflow for that (docs/alerts.md).
 """
 
 from datetime import timedelta

@@ -30,7 +30,7 @@ def as_role(dsn: str, role: str) -> str:
 
 
 def setup_roles(dsn: str) -> subprocess.CompletedProcess:
-    """The DBA's one step, verbatim from the README (psql as the database owner, here the superuser)."""
+    """The DBA's one step, verbatim from docs/deployment.md (psql as the database owner, here the superuser)."""
     return subprocess.run(
         ["psql", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", str(REPO / "include/sql/admin/setup_roles.sql")],
         capture_output=True,

@@ -1,6 +1,7 @@
-"""The README's "Before the first run" blocks, the trigger examples and the runbook, run as a new operator pastes
-them (issue 9): in order, in one bash, from the repository's root, against the local PostgreSQL and a live Airflow
-api-server. Only the database names, AIRFLOW_HOME and the port are this test's own (the server may be shared)."""
+"""The documentation's "Before the first run" blocks and trigger examples (docs/deployment.md) and the runbook's block
+(docs/operations.md), run as a new operator pastes them: in order, in one bash, from the repository's root, against
+the local PostgreSQL and a live Airflow api-server. Only the database names, AIRFLOW_HOME and the port are this test's
+own (the server may be shared)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,10 @@ CUSTOMER = 1000467  # the first customer block 1 enrolls
 
 
 def readme_blocks() -> dict[str, str]:
-    return dict(BLOCK.findall((REPO / "README.md").read_text()))
+    """The named blocks of the README and of every page under docs/, in a fixed order: the README, then the pages
+    by path."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    return dict(BLOCK.findall("\n".join(page.read_text() for page in pages)))
 
 
 def free_port() -> int:
