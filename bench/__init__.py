@@ -1,4 +1,4 @@
-"""Benchmarks of the ASPIRE -> portal sync, side by side with the limit and the peers (issue 5).
+"""Benchmarks of the ASPIRE -> portal sync, side by side with the limit and the peers.
 
 `python -m bench --size medium|large` measures every method (see ``bench/__main__.py``);
 `python -m bench.profile --size medium --entity invoice` shows where one engine load spends its time.

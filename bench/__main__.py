@@ -4,7 +4,7 @@ Creates the ASPIRE emulator at the chosen size, enrolls 25% of its customers, an
 portal of its own, from empty ("initial") and again after 1% of every ASPIRE table changed ("refresh"):
   limit             psql COPY (extract) TO STDOUT | psql COPY FROM STDIN (refresh: staging + merge), in binary and in
                     text format: per entity the faster
-  engine            the project's full load of every entity (aspire_portal.engine.load_entity, kind "full")
+  engine            the project's full load of every entity (aspire_portal.load_entity, kind "full")
   engine_typed      the same with the source's values as Python objects, as pymssql hands them in production
   generic_transfer  Airflow common-sql GenericTransfer (get_records -> insert_rows; refresh: replace=True)
   dlt               dlt's sql_database source (pyarrow backend when installed) -> PostgreSQL, write_disposition="merge"

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import psycopg
 
-from aspire_portal import catalogue, engine
+from aspire_portal import catalogue, model
+from aspire_portal.load import load_entity
 from bench.world import PREFIX, World, prepare, recreate_database
 
 WAYS = ("text", "typed_text", "typed_binary")
-BINARY_COPY_TYPES = engine._binary_copy_types
 
 
 def cpu_seconds(pid: int) -> float:
@@ -34,14 +34,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 def load_everything(world: World, way: str) -> dict[str, float]:
-    engine._TEXT_PASS_THROUGH = way == "text"
-    engine._binary_copy_types = BINARY_COPY_TYPES if way == "typed_binary" else lambda *_args: None
+    options = model.LoadOptions(row_format="text" if way == "text" else "typed", binary_copy=way == "typed_binary")
     portal_dsn = recreate_database(f"{PREFIX}_portal_copy_formats", template=f"{PREFIX}_portal")
     with psycopg.connect(world.source_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
         pids = source.info.backend_pid, target.info.backend_pid
         before = time.perf_counter(), time.process_time(), *map(cpu_seconds, pids)
         rows = sum(
-            engine.load_entity(source, target, engine.LoadRequest(entity, "full"), dialect="postgres").rows_read
+            load_entity(
+                source, target, model.LoadRequest(entity, "full"), dialect="postgres", options=options
+            ).rows_read
             for entity in catalogue.ENTITIES
         )
         after = time.perf_counter(), time.process_time(), *map(cpu_seconds, pids)

@@ -1,4 +1,4 @@
-"""The daily refresh once, timed: the 12 full loads of `aspire_portal_daily_refresh` run with engine.load_entity
+"""The daily refresh once, timed: the 12 full loads of `aspire_portal_daily_refresh` run with load_entity
 directly (no Airflow), printing per entity the rows read/written, seconds, rows/s and the process's peak RSS.
 
     python bench/daily_refresh_once.py --aspire DSN --portal DSN [--prepare medium] [--enroll-fraction 0.25]
@@ -27,7 +27,8 @@ sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 import psycopg  # noqa: E402
 
-from aspire_portal import catalogue, engine, migrations  # noqa: E402
+from aspire_portal import catalogue, migrations, model  # noqa: E402
+from aspire_portal.load import load_entity  # noqa: E402
 
 DAG_ID = "aspire_portal_daily_refresh"
 # the DAG's order: the five daily refreshes, then the reconciliation of the seven 15-minute entities
@@ -66,7 +67,7 @@ def prepare(aspire: str, portal: str, size: str, fraction: float, seed: int) -> 
 
 
 def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True) -> None:
-    run = engine.RunContext(dag_id=DAG_ID, run_id=f"bench_daily_refresh_{int(time.time())}_{number}")
+    run = model.RunContext(dag_id=DAG_ID, run_id=f"bench_daily_refresh_{int(time.time())}_{number}")
     totals = [0, 0, 0, 0]
     print(
         f"\npass {number}: {'entity':<18} {'read':>9} {'inserted':>9} {'updated':>9} {'deleted':>8} "
@@ -77,13 +78,13 @@ def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True) -> N
         for entity in ORDER:
             kind = "refresh" if entity.cadence == "daily" else "reconcile"
             with psycopg.connect(aspire) as source:  # a connection per load, as each task opens its own
-                result = engine.load_entity(
+                result = load_entity(
                     source,
                     target,
-                    engine.LoadRequest(
+                    model.LoadRequest(
                         entity=entity,
                         kind="full",
-                        run=engine.RunContext(run.dag_id, run.run_id, f"{kind}_{entity.name}"),
+                        run=model.RunContext(run.dag_id, run.run_id, f"{kind}_{entity.name}"),
                         reconcile=reconcile,
                     ),
                     dialect="postgres",

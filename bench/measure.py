@@ -22,8 +22,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from aspire_portal import catalogue, engine, scope, sqlfiles
+from aspire_portal import catalogue, merging, model, planning, scope, sqlfiles, staging
+from aspire_portal import columns as portal_columns
 from aspire_portal.catalogue import Entity
+from aspire_portal.load import load_entity
 from bench import RESULTS
 from bench.world import DLT_VIEWS, inlined_extract, uri
 
@@ -51,13 +53,17 @@ def timed(entities: Iterable[Entity], load: Callable[[Entity], int]) -> dict[str
 # ---- the engine -----------------------------------------------------------------------------------------------
 
 
-def engine_full(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
+def engine_full(
+    source_dsn: str, portal_dsn: str, case: str, options: model.LoadOptions = model.DEFAULT_OPTIONS
+) -> dict[str, Any]:
     """The project's full load of every entity for all enrolled customers (customer full sync, daily refresh)."""
     with psycopg.connect(source_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
         return timed(
             catalogue.ENTITIES,
             lambda entity: (
-                engine.load_entity(source, target, engine.LoadRequest(entity, "full"), dialect="postgres").rows_read
+                load_entity(
+                    source, target, model.LoadRequest(entity, "full"), dialect="postgres", options=options
+                ).rows_read
             ),
         )
 
@@ -65,14 +71,13 @@ def engine_full(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
 def engine_typed(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
     """The same full loads with the source's values as Python objects (Decimal, datetime, date, int, str, bool):
     what the engine gets from ASPIRE through pymssql in production, where nothing can hand it text."""
-    engine._TEXT_PASS_THROUGH = False
-    return engine_full(source_dsn, portal_dsn, case)
+    return engine_full(source_dsn, portal_dsn, case, model.LoadOptions(row_format="typed"))
 
 
 def incremental(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
     """One 15-minute run as the DAG makes it: the scope resolved once (timed as entity "resolve_scope"), then the
     seven incremental loads and the five daily entities' scope-change loads, all on that one scope."""
-    run = engine.RunContext("bench", f"incremental-{case}")
+    run = model.RunContext("bench", f"incremental-{case}")
     with psycopg.connect(source_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
         started = time.perf_counter()
         resolved = scope.resolve(source, target, "postgres", dag_id=run.dag_id, run_id=run.run_id)
@@ -81,10 +86,10 @@ def incremental(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
 
         def load(entity: Entity) -> int:
             nonlocal deleted
-            loaded = engine.load_entity(
+            loaded = load_entity(
                 source,
                 target,
-                engine.LoadRequest(entity, "incremental" if entity.cadence == "15min" else "scope", run=run),
+                model.LoadRequest(entity, "incremental" if entity.cadence == "15min" else "scope", run=run),
                 dialect="postgres",
                 scope=resolved,
             )
@@ -107,17 +112,17 @@ def full_sync(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
         everyone = scope.latest(target) or scope.resolve(source, target, "postgres")
         ranked = sorted(everyone.accounts, key=lambda a: (len(everyone.contracts_of([a])), a))
         customer = ranked[-1] if case == "largest" else ranked[len(ranked) // 2]
-        run = engine.RunContext("bench", f"full-sync-{case}")
+        run = model.RunContext("bench", f"full-sync-{case}")
         started = time.perf_counter()
         resolved = scope.resolve(source, target, "postgres", customers=[customer], dag_id=run.dag_id, run_id=run.run_id)
         seconds = time.perf_counter() - started
         result = timed(
             catalogue.ENTITIES,
             lambda entity: (
-                engine.load_entity(
+                load_entity(
                     source,
                     target,
-                    engine.LoadRequest(entity, "full", accounts=(customer,), customer_id=customer, run=run),
+                    model.LoadRequest(entity, "full", accounts=(customer,), customer_id=customer, run=run),
                     dialect="postgres",
                     scope=resolved,
                 ).rows_read
@@ -188,22 +193,25 @@ def _limit_plan(
     source: psycopg.Connection,
     target: psycopg.Connection,
     entity: Entity,
-    resolved: scope.Scope,
+    resolved: planning.Scope,
     case: str,
     copy_format: str,
 ) -> tuple[str, list[str]]:
     """What the two psql run for one entity: the select to copy out, and the statements that take it in."""
-    columns = engine._target_columns(target, entity)
+    described = portal_columns.described(target, entity)
+    columns = [c.name for c in described]
     quoted = [sql.Identifier(c).as_string(target) for c in columns]
     select = _typed_select(source, target, entity, resolved, columns, cast=copy_format == "binary")
     if case == "initial":
         return select, [f"copy {entity.target_table} ({', '.join(quoted)}) from stdin (format {copy_format})"]
     stage = sql.Identifier(f"stage_{entity.name}").as_string(target)
     return select, [
-        sqlfiles.render("load/create_stage.sql", stage=stage, target=entity.target_table, columns=quoted),
+        staging.create_stage_statement(target, entity, described),
         f"copy {stage} ({', '.join(quoted)}) from stdin (format {copy_format})",
         sqlfiles.render("load/analyze_stage.sql", stage=stage),
-        _engine_statement(target, engine._merge, entity, stage, columns, datetime.now(UTC)),
+        psycopg.ClientCursor(target).mogrify(
+            merging.merge_statement(target, entity, stage, described), {"synced_at": datetime.now(UTC)}
+        ),
     ]
 
 
@@ -211,7 +219,7 @@ def _typed_select(
     source: psycopg.Connection,
     target: psycopg.Connection,
     entity: Entity,
-    resolved: scope.Scope,
+    resolved: planning.Scope,
     columns: list[str],
     *,
     cast: bool = True,
@@ -278,28 +286,6 @@ def _peak_rss_kb(pid: int | str = "self") -> int:
     return int(found[1]) if found else 0
 
 
-def _engine_statement(target: psycopg.Connection, function: Callable[..., Any], *args: Any) -> str:
-    """The statement an engine function runs on the portal, its parameters inlined, recorded without running it,
-    so the limit's refresh runs exactly the engine's merge."""
-    recorded: list[str] = []
-
-    class Recorder(psycopg.ClientCursor):
-        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Recorder:
-            recorded.append(self.mogrify(query, params))
-            return self
-
-        def fetchone(self) -> tuple[int, int]:
-            return 0, 0
-
-    factory, target.cursor_factory = target.cursor_factory, Recorder
-    try:
-        function(target, *args)
-    finally:
-        target.cursor_factory = factory
-    (statement,) = recorded
-    return statement
-
-
 # ---- Airflow's GenericTransfer ----------------------------------------------------------------------------------
 
 
@@ -312,7 +298,7 @@ def generic_transfer(source_dsn: str, portal_dsn: str, case: str) -> dict[str, A
     os.environ[f"AIRFLOW_CONN_{PORTAL_CONN_ID.upper()}"] = uri(portal_dsn)
     with psycopg.connect(source_dsn, autocommit=True) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
         resolved = scope.resolve(source, target, "postgres", persist=False)
-        columns = {e.name: engine._target_columns(target, e) for e in catalogue.ENTITIES}
+        columns = {e.name: [c.name for c in portal_columns.described(target, e)] for e in catalogue.ENTITIES}
         selects = {e.name: _typed_select(source, target, e, resolved, columns[e.name]) for e in catalogue.ENTITIES}
 
     def load(entity: Entity) -> int:

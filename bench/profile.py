@@ -23,14 +23,17 @@ import time
 
 import psycopg
 
-from aspire_portal import catalogue, engine
+from aspire_portal import catalogue, copystream, model, settings
 from aspire_portal.catalogue import Entity
+from aspire_portal.load import load_entity
 from bench.world import World, inlined_extract, prepare, touch_one_percent
 
+OPTIONS = model.DEFAULT_OPTIONS  # main() sets the row format asked for
 
-def load(world: World, portal_dsn: str, entity: Entity) -> engine.LoadResult:
+
+def load(world: World, portal_dsn: str, entity: Entity) -> model.LoadResult:
     with psycopg.connect(world.source_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
-        return engine.load_entity(source, target, engine.LoadRequest(entity, "full"), dialect="postgres")
+        return load_entity(source, target, model.LoadRequest(entity, "full"), dialect="postgres", options=OPTIONS)
 
 
 def fresh_portal(world: World, entity: Entity, case: str) -> str:
@@ -47,9 +50,9 @@ def fetch_alone(world: World, entity: Entity) -> float:
     with psycopg.connect(world.source_dsn) as source:
         statement = inlined_extract(source, entity, world.scope)
         started = time.perf_counter()
-        with engine._server_side_cursor(source, engine.BATCH_SIZE) as cursor:
+        with copystream.server_side_cursor(source, settings.BATCH_SIZE, OPTIONS.row_format) as cursor:
             cursor.execute(statement)
-            while cursor.fetchmany(engine.BATCH_SIZE):
+            while cursor.fetchmany(settings.BATCH_SIZE):
                 pass
         return time.perf_counter() - started
 
@@ -62,7 +65,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25, help="functions to list from cProfile")
     parser.add_argument("--typed", action="store_true", help="the values as Python objects, as pymssql hands them")
     args = parser.parse_args()
-    engine._TEXT_PASS_THROUGH = not args.typed
+    global OPTIONS
+    OPTIONS = model.LoadOptions(row_format="typed" if args.typed else "text")
     logging.basicConfig(level=logging.WARNING)
     entity = catalogue.entity(args.entity)
     world = prepare(args.size, reuse_source=True)

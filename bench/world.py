@@ -21,7 +21,7 @@ from psycopg import sql
 from aspire_emulator import generate
 from aspire_emulator import portal as portal_app
 from aspire_emulator.dsn import conninfo_to_uri
-from aspire_portal import catalogue, engine, migrations, scope, sqlfiles
+from aspire_portal import catalogue, migrations, planning, scope, sqlfiles, staging
 from aspire_portal.catalogue import Entity
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class World:
     size: str
     source_dsn: str
     accounts: tuple[int, ...]
-    scope: scope.Scope  # as resolved once the customers were enrolled (the benchmark's changes keep it)
+    scope: planning.Scope  # as resolved once the customers were enrolled (the benchmark's changes keep it)
 
     def portal(self, method: str) -> str:
         """A fresh portal for `method`: the template's copy, migrated and enrolled, with nothing loaded."""
@@ -126,7 +126,7 @@ def prepare(size: str, reuse_source: bool = False) -> World:
     return World(size, source_dsn, accounts, resolved)
 
 
-def resolve_scope(source_dsn: str, portal_dsn: str) -> scope.Scope:
+def resolve_scope(source_dsn: str, portal_dsn: str) -> planning.Scope:
     """Every enrolled customer's scope, resolved as a full load over everyone resolves it (not persisted)."""
     with psycopg.connect(source_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
         return scope.resolve(source, target, "postgres", persist=False)
@@ -141,17 +141,17 @@ def _source_size(source_dsn: str) -> str | None:
     return json.loads(row[0])["size"] if row and row[0] else None
 
 
-def inlined_extract(source: psycopg.Connection, entity: Entity, resolved: scope.Scope) -> str:
+def inlined_extract(source: psycopg.Connection, entity: Entity, resolved: planning.Scope) -> str:
     """The statement the engine's full load of `entity` over every enrolled customer runs (the accounts and
     in-scope contracts of `resolved` as its id lists), its parameters inlined as literals, for tools that take SQL
     text without parameters (psql, GenericTransfer, a view): every method reads with the same SQL."""
-    plan = scope.plan_everyone(entity, resolved, scope.Held())
+    plan = planning.plan_everyone(entity, resolved, planning.Held())
     short_lists, parameters = sqlfiles.id_lists(accounts=plan.accounts, scoped_contracts=plan.contracts)
-    extract = engine.render_extract(entity, "full", "postgres", short_lists=short_lists)
+    extract = staging.render_extract(entity, "full", "postgres", short_lists=short_lists)
     return psycopg.ClientCursor(source).mogrify(extract, parameters).strip()
 
 
-def _create_dlt_views(source_dsn: str, resolved: scope.Scope) -> None:
+def _create_dlt_views(source_dsn: str, resolved: planning.Scope) -> None:
     """dlt's sql_database source reads tables or views: one view per entity holds the same extract."""
     with psycopg.connect(source_dsn) as conn:
         for entity in catalogue.ENTITIES:
@@ -170,7 +170,7 @@ def touch_one_percent(source_dsn: str) -> dict[str, int]:
     return touched
 
 
-def touch_in_scope(source_dsn: str, resolved: scope.Scope, total: int) -> dict[str, int]:
+def touch_in_scope(source_dsn: str, resolved: planning.Scope, total: int) -> dict[str, int]:
     """Changes `total` rows of the enrolled customers (the 15-minute entities, mostly invoices, details and
     receipts), picked in a fixed pseudo-random order, in one transaction; rows per entity."""
     touched = {}

@@ -27,7 +27,7 @@ from datetime import timedelta
 from airflow.sdk import Param, dag
 
 from aspire_portal import catalogue
-from aspire_portal.alerts import failure_notifier
+from aspire_portal.dag_defaults import default_args
 from aspire_portal.operators import AspireToPortalOperator, allow_mass_removal_param
 from aspire_portal.tasks import mark_full_sync_done, migrate_portal_schema, resolve_scope, validate_customer
 from aspire_portal.validation import ACCOUNT_OID_SCHEMA
@@ -39,13 +39,7 @@ from aspire_portal.validation import ACCOUNT_OID_SCHEMA
     max_active_runs=4,
     doc_md=__doc__,
     tags=["aspire", "portal", "customer"],
-    default_args={
-        "owner": "data-engineering",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": True,
-        "on_failure_callback": failure_notifier(),
-    },
+    default_args=default_args(retries=2, retry_delay=timedelta(minutes=1), backoff=True),
     params={
         "customer_id": Param(
             **ACCOUNT_OID_SCHEMA,

@@ -29,28 +29,23 @@ from datetime import timedelta
 from airflow.sdk import dag
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from aspire_portal import catalogue
-from aspire_portal.alerts import failure_notifier
+from aspire_portal import catalogue, settings
+from aspire_portal.dag_defaults import default_args, on_failure
 from aspire_portal.operators import AspireToPortalOperator, allow_mass_removal_param
 from aspire_portal.tasks import migrate_portal_schema, summarize_run
 
 
 @dag(
-    schedule=CronTriggerTimetable("0 4 * * *", timezone="America/Chicago"),
+    schedule=CronTriggerTimetable(settings.DAILY_CRON, timezone=settings.DAILY_TIMEZONE),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=3),
     doc_md=__doc__,
     tags=["aspire", "portal", "daily"],
-    default_args={
-        "owner": "data-engineering",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=20),
-        "on_failure_callback": failure_notifier(),
-    },
-    on_failure_callback=failure_notifier(),
+    default_args=default_args(
+        retries=3, retry_delay=timedelta(minutes=2), max_retry_delay=timedelta(minutes=20), backoff=True
+    ),
+    on_failure_callback=on_failure(),
     params={"allow_mass_removal": allow_mass_removal_param()},
 )
 def aspire_portal_daily_refresh():

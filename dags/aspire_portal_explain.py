@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag
 
-from aspire_portal.alerts import failure_notifier
+from aspire_portal.dag_defaults import default_args
 from aspire_portal.tasks import explain_object
 from aspire_portal.validation import ACCOUNT_OID_SCHEMA
 
@@ -24,12 +24,7 @@ from aspire_portal.validation import ACCOUNT_OID_SCHEMA
     catchup=False,
     doc_md=__doc__,
     tags=["aspire", "portal", "support"],
-    default_args={
-        "owner": "data-engineering",
-        "retries": 1,
-        "retry_delay": timedelta(seconds=10),
-        "on_failure_callback": failure_notifier(),
-    },
+    default_args=default_args(retries=1, retry_delay=timedelta(seconds=10)),
     params={
         "kind": Param(
             "contract",

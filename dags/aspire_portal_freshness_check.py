@@ -22,24 +22,21 @@ from datetime import timedelta
 from airflow.sdk import dag
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from aspire_portal.alerts import check_portal_freshness, failure_notifier
+from aspire_portal import settings
+from aspire_portal.dag_defaults import default_args, on_failure
+from aspire_portal.freshness import check_portal_freshness
 from aspire_portal.tasks import migrate_portal_schema
 
 
 @dag(
-    schedule=CronTriggerTimetable("*/5 * * * *", timezone="UTC"),
+    schedule=CronTriggerTimetable(settings.FRESHNESS_CRON, timezone="UTC"),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=4),
     doc_md=__doc__,
     tags=["aspire", "portal", "alerts"],
-    default_args={
-        "owner": "data-engineering",
-        "retries": 1,
-        "retry_delay": timedelta(seconds=30),
-        "on_failure_callback": failure_notifier(),
-    },
-    on_failure_callback=failure_notifier(),
+    default_args=default_args(retries=1, retry_delay=timedelta(seconds=30)),
+    on_failure_callback=on_failure(),
 )
 def aspire_portal_freshness_check():
     migrate_portal_schema() >> check_portal_freshness()

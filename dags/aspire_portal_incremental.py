@@ -33,8 +33,8 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import Param, dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from aspire_portal import catalogue
-from aspire_portal.alerts import failure_notifier
+from aspire_portal import catalogue, settings
+from aspire_portal.dag_defaults import default_args, on_failure
 from aspire_portal.operators import AspireToPortalOperator, allow_mass_removal_param
 from aspire_portal.tasks import (
     find_customers_without_full_sync,
@@ -48,21 +48,16 @@ FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
 
 
 @dag(
-    schedule=CronDataIntervalTimetable("*/15 * * * *", timezone="UTC"),
+    schedule=CronDataIntervalTimetable(settings.INCREMENTAL_CRON, timezone="UTC"),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=60),
     doc_md=__doc__,
     tags=["aspire", "portal", "incremental"],
-    default_args={
-        "owner": "data-engineering",
-        "retries": 3,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=5),
-        "on_failure_callback": failure_notifier(),
-    },
-    on_failure_callback=failure_notifier(),
+    default_args=default_args(
+        retries=3, retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=5), backoff=True
+    ),
+    on_failure_callback=on_failure(),
     params={
         "entities": Param(
             [],
@@ -105,7 +100,7 @@ def aspire_portal_incremental():
     scoped >> missing
     TriggerDagRunOperator.partial(
         task_id="trigger_missing_full_syncs",
-        trigger_dag_id="aspire_portal_customer_full_sync",
+        trigger_dag_id=settings.FULL_SYNC_DAG_ID,
         logical_date=None,
         wait_for_completion=False,
         retries=0,

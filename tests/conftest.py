@@ -23,34 +23,8 @@ import psycopg  # noqa: E402
 import pytest  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-# One prefix per test session (process id and a random part: containers sharing a server repeat process ids), so
-# two sessions on one server never share or drop each other's databases; the session drops every database of its
-# prefix when it ends.
-DB_PREFIX = os.environ.get("TEST_DB_PREFIX", f"aspire_portal_test_{os.getpid()}_{os.urandom(3).hex()}")
-
-
-def database_dsn(name: str) -> str:
-    """The DSN of database `name` on the test server."""
-    info = psycopg.conninfo.conninfo_to_dict(ADMIN_DSN)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
-
-
-def recreate_database(name: str) -> str:
-    """Drop and create an empty database on the test server; returns its DSN."""
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    return database_dsn(name)
-
-
-def minimal_work_mem(dsn: str) -> None:
-    """Runs every later session of the database with work_mem at its minimum (64kB), so a plan that only works
-    while a subquery fits in memory (an unhashable NOT IN) shows up on small data."""
-    name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("alter database {} set work_mem = '64kB'").format(sql.Identifier(name)))
+import helpers  # noqa: E402
+from helpers import ADMIN_DSN, DB_PREFIX, REPO, recreate_database  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -60,6 +34,9 @@ def _clean_up_when_done():
     yield
     import shutil
 
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+    if not helpers.CREATED:  # unit tests only: no server was used
+        return
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         names = [
             r[0]
@@ -67,7 +44,27 @@ def _clean_up_when_done():
         ]
         for name in names:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+E2E_FILES = {"test_live_stack.py", "test_readme.py", "test_secrets.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks each test by kind: unit (tests/unit: no PostgreSQL), e2e (a live stack, the README's blocks, the demo),
+    dags (runs DAGs with dag.test()), integration (the rest: the engine on real PostgreSQL databases)."""
+    kinds = {"unit", "integration", "dags", "e2e"}
+    for item in items:
+        path = item.path
+        if kinds & {mark.name for mark in item.iter_markers()}:
+            continue  # the test says what it needs
+        if path.parent.name == "unit":
+            item.add_marker(pytest.mark.unit)
+        elif path.name in E2E_FILES:
+            item.add_marker(pytest.mark.e2e)
+        elif {"dagbag", "dags", "airflow_db"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.dags)
+        else:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
@@ -80,19 +77,9 @@ def fresh_database():
 
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
-
-
-def use_connections(aspire_dsn: str, portal_dsn: str) -> None:
-    """Points the Airflow connections `aspire` and `portal` at the given databases, the standard way."""
-    from aspire_emulator.dsn import conninfo_to_uri
-
-    os.environ["AIRFLOW_CONN_ASPIRE"] = conninfo_to_uri(aspire_dsn)
-    os.environ["AIRFLOW_CONN_PORTAL"] = conninfo_to_uri(portal_dsn)
 
 
 @pytest.fixture(scope="session")
@@ -130,26 +117,3 @@ def portal_database(fresh_database):
     dsn = fresh_database("emulator_portal")
     create_portal_schema(dsn)
     return dsn
-
-
-def run_cli(aspire_dsn: str, portal_dsn: str, *args: str) -> subprocess.CompletedProcess:
-    """`python -m aspire_portal <args>` as an operator runs it: a new process, the databases as URIs."""
-    from aspire_emulator.dsn import conninfo_to_uri
-
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aspire_portal",
-            *args,
-            "--aspire-dsn",
-            conninfo_to_uri(aspire_dsn),
-            "--portal-dsn",
-            conninfo_to_uri(portal_dsn),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(REPO / "plugins")},
-    )

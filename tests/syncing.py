@@ -12,12 +12,13 @@ from itertools import count
 
 import psycopg
 
-from aspire_portal import catalogue, engine, migrations, scope
+from aspire_portal import catalogue, migrations, model, planning, scope
+from aspire_portal.load import load_entity
 
 INCREMENTAL = "aspire_portal_incremental"
 DAILY = "aspire_portal_daily_refresh"
 FULL_SYNC = "aspire_portal_customer_full_sync"
-PERMISSIVE = engine.RemovalGuard(allowed=True)  # the suite's small portals: one customer is a fifth of a table
+PERMISSIVE = model.RemovalGuard(allowed=True)  # the suite's small portals: one customer is a fifth of a table
 _runs = count(1)
 
 
@@ -28,16 +29,21 @@ def run_id(prefix: str) -> str:
 def load(
     aspire_dsn: str,
     portal_dsn: str,
-    request: engine.LoadRequest,
-    resolved: scope.Scope | None = None,
+    request: model.LoadRequest,
+    resolved: planning.Scope | None = None,
     *,
-    guard: engine.RemovalGuard = PERMISSIVE,
-    checkpoint: engine.Checkpoint | None = None,
-) -> engine.LoadResult:
+    guard: model.RemovalGuard = PERMISSIVE,
+    checkpoint: model.Checkpoint | None = None,
+) -> model.LoadResult:
     """One load task: its own connections, as a worker opens them."""
     with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
-        return engine.load_entity(
-            source, target, request, dialect="postgres", scope=resolved, guard=guard, checkpoint=checkpoint
+        return load_entity(
+            source,
+            target,
+            request,
+            dialect="postgres",
+            scope=resolved,
+            options=model.LoadOptions(guard=guard, checkpoint=checkpoint),
         )
 
 
@@ -55,31 +61,29 @@ def resolve(aspire_dsn: str, portal_dsn: str, dag_id: str, run: str, customers: 
         )
 
 
-def incremental_request(entity: catalogue.Entity, run: str) -> engine.LoadRequest:
+def incremental_request(entity: catalogue.Entity, run: str) -> model.LoadRequest:
     """The load a scheduled incremental run makes of `entity` (daily entities: their scope changes only)."""
     kind = "incremental" if entity.cadence == "15min" else "scope"
-    return engine.LoadRequest(entity, kind, run=engine.RunContext(INCREMENTAL, run, f"load_{entity.name}"))
+    return model.LoadRequest(entity, kind, run=model.RunContext(INCREMENTAL, run, f"load_{entity.name}"))
 
 
-def full_sync_request(entity: catalogue.Entity, customer: int, run: str) -> engine.LoadRequest:
-    return engine.LoadRequest(
+def full_sync_request(entity: catalogue.Entity, customer: int, run: str) -> model.LoadRequest:
+    return model.LoadRequest(
         entity,
         "full",
         accounts=(customer,),
         customer_id=customer,
-        run=engine.RunContext(FULL_SYNC, run, entity.task_id),
+        run=model.RunContext(FULL_SYNC, run, entity.task_id),
     )
 
 
-def daily_request(entity: catalogue.Entity, run: str) -> engine.LoadRequest:
-    return engine.LoadRequest(
-        entity, "full", reconcile=True, run=engine.RunContext(DAILY, run, f"refresh_{entity.name}")
-    )
+def daily_request(entity: catalogue.Entity, run: str) -> model.LoadRequest:
+    return model.LoadRequest(entity, "full", reconcile=True, run=model.RunContext(DAILY, run, f"refresh_{entity.name}"))
 
 
 def incremental(
-    aspire_dsn: str, portal_dsn: str, *, guard: engine.RemovalGuard = PERMISSIVE
-) -> dict[str, engine.LoadResult]:
+    aspire_dsn: str, portal_dsn: str, *, guard: model.RemovalGuard = PERMISSIVE
+) -> dict[str, model.LoadResult]:
     """A scheduled run of aspire_portal_incremental: resolve, then every 15-minute entity and the daily entities'
     scope changes."""
     run = run_id("incremental")
@@ -90,7 +94,7 @@ def incremental(
     }
 
 
-def customer_full_sync(aspire_dsn: str, portal_dsn: str, customer: int) -> dict[str, engine.LoadResult]:
+def customer_full_sync(aspire_dsn: str, portal_dsn: str, customer: int) -> dict[str, model.LoadResult]:
     """A run of aspire_portal_customer_full_sync for one customer (its twelve loads in catalogue order)."""
     run = run_id("full_sync")
     resolved = resolve(aspire_dsn, portal_dsn, FULL_SYNC, run, [customer])
@@ -99,7 +103,7 @@ def customer_full_sync(aspire_dsn: str, portal_dsn: str, customer: int) -> dict[
     }
 
 
-def daily_refresh(aspire_dsn: str, portal_dsn: str) -> dict[str, engine.LoadResult]:
+def daily_refresh(aspire_dsn: str, portal_dsn: str) -> dict[str, model.LoadResult]:
     """A run of aspire_portal_daily_refresh: every entity in full, for everyone, reconciled."""
     run = run_id("daily")
     with psycopg.connect(portal_dsn, autocommit=True) as target:

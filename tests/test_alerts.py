@@ -1,4 +1,4 @@
-"""Alerts (issue 10, item 3): a failed task and a stale portal each deliver a real e-mail through the SMTP provider's
+"""Alerts: a failed task and a stale portal each deliver a real e-mail through the SMTP provider's
 notifier to an SMTP server this module starts on 127.0.0.1 (aiosmtpd), and the tests read what arrived.
 
 Failures are real task failures in runs of the real DAGs (dag.test()); staleness is checked by the real
@@ -9,60 +9,26 @@ reach other modules' runs (dag.test() updates a task's params in place).
 
 from __future__ import annotations
 
-import email
-import email.policy
-import html
 import json
 import re
-import socket
 import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from conftest import REPO, use_connections
 
 from aspire_emulator import portal as portal_app
-from aspire_portal import alerts, catalogue, migrations
+from aspire_portal import catalogue, freshness, migrations, settings
+from aspire_portal.mail import Alert, deliver
+from helpers import FROM, REPO, TO, Inbox, body, free_port, use_connections
 
 FULL_SYNC = "aspire_portal_customer_full_sync"
 INCREMENTAL = "aspire_portal_incremental"
 FRESHNESS = "aspire_portal_freshness_check"
-FROM = "aspire-portal@example.com"
-TO = ["oncall@example.com", "dba@example.com"]
 FIFTEEN = [e.name for e in catalogue.entities("15min")]
 
 
 # ---- a real SMTP server ------------------------------------------------------------------------------------------
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
-        self.messages.append(message)
-        return "250 Message accepted for delivery"
-
-    def take(self) -> list[email.message.EmailMessage]:
-        taken, self.messages = self.messages, []
-        return taken
-
-
-def body(message: email.message.EmailMessage) -> str:
-    """The text a person reads: the HTML part the notifier sends, without its markup."""
-    part = message.get_body(preferencelist=("html", "plain"))
-    return html.unescape(re.sub(r"<[^>]+>", "", part.get_content()))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +105,7 @@ def world(fresh_database, aspire_small):
             (enrolled,),
         ).fetchone()[0]
         unknown = aspire.execute("select max(accountoid) + 1000 from dbo.account").fetchone()[0]
+        migrations.migrate(portal)  # as every DAG's first task does: a test may run before any DAG has
         yield portal, unenrolled, unknown
 
 
@@ -183,7 +150,7 @@ def test_a_failed_load_delivers_a_mail_naming_its_entity_with_the_run_log_query_
     dags, world, mail, caplog
 ):
     """A load asked for a customer no portal user is linked to fails at once, without retries, and writes nothing
-    (engine.NotEnrolled). resolve_scope refuses such a run earlier, so it is marked success here with dag.test's own
+    (model.NotEnrolled). resolve_scope refuses such a run earlier, so it is marked success here with dag.test's own
     `mark_success_pattern`: the load then meets the customer as it does when the portal deletes the customer's last
     user while the run is between the two tasks."""
     portal, unenrolled, _unknown = world
@@ -266,7 +233,7 @@ def test_without_mail_configured_a_failure_is_a_warning_and_nothing_hangs(dags, 
 
 def test_a_mail_server_without_recipients_is_a_warning(mail, monkeypatch, caplog):
     monkeypatch.delenv("AIRFLOW_VAR_ASPIRE_PORTAL_ALERT_TO")
-    assert alerts.deliver(alerts.Alert("subject", "body")) is False
+    assert deliver(Alert("subject", "body")) is False
     assert "set the Variable 'aspire_portal_alert_to'" in caplog.text
     assert mail.take() == []
 
@@ -345,10 +312,11 @@ def test_the_freshness_check_fires_past_the_threshold_not_before_reminds_and_say
     assert mail.take() == []
 
 
+@pytest.mark.dags  # reads the watermarks the incremental runs above wrote
 def test_held_back_data_as_of_while_loads_succeed_points_to_an_open_aspire_transaction(world):
     portal, _unenrolled, _unknown = world
     now = datetime.now(UTC)
-    rows = alerts.freshness(portal, FIFTEEN, 45, now)
+    rows = freshness.freshness(portal, FIFTEEN, 45, now)
     assert rows and not any(r.stale for r in rows)
     written = {r.entity: r.watermark_written_at for r in rows}
     # data_as_of 50 minutes behind while the watermark was written a minute ago: the loads run, the bound is held
@@ -356,10 +324,10 @@ def test_held_back_data_as_of_while_loads_succeed_points_to_an_open_aspire_trans
         "update aspire_sync.watermark set data_as_of = %s where entity = 'invoice'", (now - timedelta(minutes=50),)
     )
     try:
-        rows = alerts.freshness(portal, FIFTEEN, 45, now)
+        rows = freshness.freshness(portal, FIFTEEN, 45, now)
         assert [r.entity for r in rows if r.stale] == ["invoice"]
         assert rows[0].entity == "invoice"  # the worst first
-        alert = alerts.staleness_alert("stale", rows, threshold_minutes=45, realert_minutes=60, since=now, now=now)
+        alert = freshness.staleness_alert("stale", rows, threshold_minutes=45, realert_minutes=60, since=now, now=now)
         assert alert.subject == "[aspire-portal] portal stale: invoice (50 min behind; threshold 45 min)"
         assert "- invoice: loads succeed (the watermark was written within the threshold)" in alert.body
         assert '"data as of" does not move: a transaction held open on ASPIRE' in alert.body
@@ -370,12 +338,13 @@ def test_held_back_data_as_of_while_loads_succeed_points_to_an_open_aspire_trans
         )
 
 
+@pytest.mark.dags  # reads the watermarks the incremental runs above wrote
 def test_stale_exactly_past_the_threshold(world):
     """The boundary, with the check's clock given: stale once data_as_of is more than the threshold behind."""
     portal, _unenrolled, _unknown = world
     oldest = portal.execute("select min(data_as_of) from aspire_sync.watermark").fetchone()[0]
-    before = alerts.freshness(portal, FIFTEEN, 45, oldest + timedelta(minutes=45))
-    after = alerts.freshness(portal, FIFTEEN, 45, oldest + timedelta(minutes=45, seconds=1))
+    before = freshness.freshness(portal, FIFTEEN, 45, oldest + timedelta(minutes=45))
+    after = freshness.freshness(portal, FIFTEEN, 45, oldest + timedelta(minutes=45, seconds=1))
     assert not any(r.stale for r in before)
     assert (
         {r.entity for r in after if r.stale}
@@ -390,14 +359,14 @@ def test_an_entity_never_loaded_or_of_unknown_freshness_is_stale_once_the_schema
     with psycopg.connect(fresh_database("alerts_new_portal"), autocommit=True) as portal:
         migrations.migrate(portal)
         created = portal.execute("select min(applied_at) from aspire_sync.schema_migration").fetchone()[0]
-        rows = alerts.freshness(portal, FIFTEEN, 45, created + timedelta(minutes=44))
+        rows = freshness.freshness(portal, FIFTEEN, 45, created + timedelta(minutes=44))
         assert not any(r.stale for r in rows)  # a new deployment has one threshold's time for its first run
         portal.execute(
             "insert into aspire_sync.watermark (entity, high_water_mark, data_as_of) values ('invoice', 10, null)"
         )
-        rows = alerts.freshness(portal, FIFTEEN, 45, created + timedelta(minutes=46))
+        rows = freshness.freshness(portal, FIFTEEN, 45, created + timedelta(minutes=46))
         assert all(r.stale for r in rows) and all(r.data_as_of is None for r in rows)
-        alert = alerts.staleness_alert(
+        alert = freshness.staleness_alert(
             "stale", rows, threshold_minutes=45, realert_minutes=60, since=created, now=created + timedelta(minutes=46)
         )
         assert "(data as of unknown; threshold 45 min)" in alert.subject
@@ -421,7 +390,7 @@ def test_an_entity_never_loaded_or_of_unknown_freshness_is_stale_once_the_schema
 def test_what_the_person_on_call_is_told(firing, told_firing, told_minutes_ago, expected):
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     told_at = None if told_minutes_ago is None else now - timedelta(minutes=told_minutes_ago)
-    assert alerts.decide(firing, told_firing, told_at, now, realert_minutes=60) == expected
+    assert freshness.decide(firing, told_firing, told_at, now, realert_minutes=60) == expected
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "1.5"])
@@ -433,4 +402,4 @@ def test_a_bad_minutes_variable_says_what_to_set(monkeypatch, value):
         r"number of minutes of at least 1, got '.*'; set it with: airflow variables "
         r"set aspire_portal_staleness_threshold_minutes 45",
     ):
-        alerts.minutes_variable(alerts.THRESHOLD_VARIABLE, 45)
+        freshness.minutes_variable(settings.THRESHOLD_VARIABLE, 45)

@@ -7,10 +7,10 @@ import copy
 import psycopg
 import pytest
 from airflow.sdk.definitions.param import ParamValidationError
-from conftest import minimal_work_mem, use_connections
-from projection import assert_portal_equals_source
 
 from aspire_emulator import portal as portal_app
+from helpers import minimal_work_mem, use_connections
+from projection import assert_portal_equals_source
 
 DAG_ID = "aspire_portal_customer_full_sync"
 

@@ -40,7 +40,7 @@ def test_every_task_and_every_run_that_can_time_out_alerts_on_failure(dagbag, da
     """Every task mails when it fails for good; a run fails without a failed task only when it times out
     (dagrun_timeout), so those DAGs mail from the DAG too. (The customer full sync has no timeout, and Airflow 3.3's
     dag.test() cannot build a DAG callback's context for a DAG with a required param.)"""
-    from aspire_portal.alerts import FailureNotifier
+    from aspire_portal.failure_alerts import FailureNotifier
 
     dag = dagbag.get_dag(dag_id)
     for task in dag.tasks:
@@ -133,9 +133,10 @@ def test_every_load_task_declares_its_portal_table_as_an_outlet(dagbag, dag_id):
             assert task.outlets == [AssetAlias(name=f"aspire_portal.writes.{task.entity}")], task.task_id
 
 
-def test_the_explain_dag_asks_for_a_kind_and_an_id_and_only_reads():
+def test_the_explain_dag_asks_for_a_kind_and_an_id_and_only_reads(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
-    from conftest import REPO
+
+    from helpers import REPO
 
     dag = DagBag(dag_folder=str(REPO / "dags" / "aspire_portal_explain.py")).get_dag("aspire_portal_explain")
     assert dag.task_ids == ["explain_object"]

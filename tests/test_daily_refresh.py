@@ -19,12 +19,13 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from conftest import minimal_work_mem, use_connections
-from projection import SPEC, assert_portal_equals_source, money_sums, portal_rows, source_projection
 
 from aspire_emulator import generate, simulate
 from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, engine
+from aspire_portal import catalogue, model
+from aspire_portal.load import load_entity
+from helpers import minimal_work_mem, use_connections
+from projection import SPEC, assert_portal_equals_source, money_sums, portal_rows, source_projection
 
 DAG_ID = "aspire_portal_daily_refresh"
 CHICAGO = ZoneInfo("America/Chicago")
@@ -500,13 +501,13 @@ def test_a_reader_sees_the_old_or_the_new_schedule_never_a_mix(dagbag, world):
         poller.wait_for(3, after=0)
         load_started = time.perf_counter()
         with psycopg.connect(world.aspire_dsn) as source, psycopg.connect(world.portal_dsn, autocommit=True) as target:
-            result = engine.load_entity(
+            result = load_entity(
                 source,
                 target,
-                engine.LoadRequest(
+                model.LoadRequest(
                     entity=catalogue.entity("amortization_line"),
                     kind="full",
-                    run=engine.RunContext(dag_id=DAG_ID, run_id="test_reader", task_id="refresh_amortization_line"),
+                    run=model.RunContext(dag_id=DAG_ID, run_id="test_reader", task_id="refresh_amortization_line"),
                 ),
                 dialect="postgres",
             )

@@ -7,10 +7,11 @@ import time
 
 import psycopg
 import pytest
-from projection import portal_rows, source_projection
 
 from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, engine, migrations, sqlfiles
+from aspire_portal import catalogue, migrations, model, sqlfiles
+from aspire_portal.load import load_entity
+from projection import portal_rows, source_projection
 
 
 @pytest.fixture()
@@ -25,9 +26,7 @@ def portal(fresh_database, aspire_small):
 
 def load(aspire_dsn, portal_dsn, name):
     with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
-        return engine.load_entity(
-            source, target, engine.LoadRequest(catalogue.entity(name), "full"), dialect="postgres"
-        )
+        return load_entity(source, target, model.LoadRequest(catalogue.entity(name), "full"), dialect="postgres")
 
 
 def test_first_load_copies_straight_into_the_empty_table_then_merges(aspire_small, portal):
@@ -78,14 +77,14 @@ def own_aspire(fresh_database):
 
 def run(aspire_dsn, portal_dsn, name, kind, accounts=None):
     with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
-        request = engine.LoadRequest(catalogue.entity(name), kind, accounts=accounts)
-        return engine.load_entity(source, target, request, dialect="postgres")
+        request = model.LoadRequest(catalogue.entity(name), kind, accounts=accounts)
+        return load_entity(source, target, request, dialect="postgres")
 
 
 def test_a_load_for_customers_nobody_enrolled_fails_and_writes_nothing(aspire_small, portal):
     dsn, conn, accounts = portal
     stranger = max(accounts) + 1
-    with pytest.raises(engine.NotEnrolled, match=rf"customer\(s\) \[{stranger}\] are not enrolled in the portal"):
+    with pytest.raises(model.NotEnrolled, match=rf"customer\(s\) \[{stranger}\] are not enrolled in the portal"):
         run(aspire_small, dsn, "account", "full", accounts=(accounts[0], stranger))
     assert conn.execute("select count(*) from aspire.account").fetchone()[0] == 0
     assert conn.execute("select status from aspire_sync.run_log").fetchall() == [("failed",)]
@@ -94,9 +93,9 @@ def test_a_load_for_customers_nobody_enrolled_fails_and_writes_nothing(aspire_sm
 def test_the_daily_full_load_waits_for_other_loads_of_the_entity(aspire_small, portal):
     dsn, _conn, _accounts = portal
     with psycopg.connect(dsn) as other:  # another load of `account` holds the entity's scope lock, shared
-        other.execute(sqlfiles.read("sync/insert_sync_lock.sql"), {"entity": "account"})
+        other.execute(sqlfiles.read("turns/insert_sync_lock.sql"), {"entity": "account"})
         other.commit()
-        other.execute(sqlfiles.render("sync/lock_entity_scope.sql", exclusive=False), {"entity": "account"})
+        other.execute(sqlfiles.render("turns/lock_entity_scope.sql", exclusive=False), {"entity": "account"})
         incremental = run(aspire_small, dsn, "account", "incremental")  # shared with it: runs alongside
         assert incremental.rows_read > 0
         done = []

@@ -15,11 +15,13 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from projection import assert_portal_equals_source
 from psycopg import sql
 
 from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, engine, migrations
+from aspire_portal import catalogue, copystream, migrations, model
+from aspire_portal import columns as portal_columns
+from aspire_portal.load import load_entity
+from projection import assert_portal_equals_source
 
 NAME = "Ærø Bákery & Café — 東京支店 ✓"
 STREET = "Line\twith a tab\nand a newline \\ and a backslash"
@@ -96,22 +98,22 @@ def portal(fresh_database, aspire, suffix, accounts):
 
 def load_all(aspire, portal_dsn, *, typed, monkeypatch, caplog, kinds):
     """Loads every entity; asserts every COPY of the loads (rows, changed keys) took the format of its rows."""
-    monkeypatch.setattr(engine, "_TEXT_PASS_THROUGH", not typed)
+    options = model.LoadOptions(row_format="typed" if typed else "text")
     caplog.clear()
     with (
-        caplog.at_level(logging.DEBUG, logger="aspire_portal.engine"),
+        caplog.at_level(logging.DEBUG, logger="aspire_portal.copystream"),
         psycopg.connect(aspire) as source,
         psycopg.connect(portal_dsn, autocommit=True) as target,
     ):
         for entity in catalogue.ENTITIES:
-            engine.load_entity(source, target, engine.LoadRequest(entity, kinds(entity)), dialect="postgres")
+            load_entity(source, target, model.LoadRequest(entity, kinds(entity)), dialect="postgres", options=options)
     formats = {m.split(": ")[1] for m in caplog.messages if m.startswith("COPY into ")}
     assert formats == {"binary" if typed else "text"}
 
 
 def rows(conn, entity):
     """Every row of the entity's portal table, every column but synced_at, in key order."""
-    columns = engine._target_columns(conn, entity)
+    columns = [c.name for c in portal_columns.described(conn, entity)]
     statement = sql.SQL("select {} from {} order by {}").format(
         sql.SQL(", ").join(map(sql.Identifier, columns)),
         sql.SQL(entity.target_table),
@@ -217,10 +219,12 @@ def test_a_value_of_another_python_type_goes_in_as_text_copy(fresh_database):
     with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
         cursor.execute("create temp table priced (id bigint, rate numeric(9, 6), code char(2), name varchar(20))")
         names = ["id", "rate", "code", "name"]
-        assert engine._binary_copy_types(cursor, "priced", names, [(1, Decimal("0.050000"), "TX", "a")]) is not None
-        assert engine._binary_copy_types(cursor, "priced", names, [(1, None, None, "a"), (2, None, "TX", "b")])
-        assert engine._binary_copy_types(cursor, "priced", names, [(1, None, "TX", "a"), (2, 0.05, "TX", "b")]) is None
-        assert engine._binary_copy_types(cursor, "priced", names, [(1, Decimal(1), "TX", 17)]) is None
+        assert copystream.binary_copy_types(cursor, "priced", names, [(1, Decimal("0.050000"), "TX", "a")]) is not None
+        assert copystream.binary_copy_types(cursor, "priced", names, [(1, None, None, "a"), (2, None, "TX", "b")])
+        assert (
+            copystream.binary_copy_types(cursor, "priced", names, [(1, None, "TX", "a"), (2, 0.05, "TX", "b")]) is None
+        )
+        assert copystream.binary_copy_types(cursor, "priced", names, [(1, Decimal(1), "TX", 17)]) is None
 
 
 @pytest.mark.parametrize(("column_type", "value"), [("integer", 2**31), ("integer", -(2**31) - 1), ("smallint", 2**15)])
@@ -229,7 +233,7 @@ def test_binary_copy_refuses_an_integer_out_of_range(fresh_database, column_type
     dsn = fresh_database("portal_typed_range")
     with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
         cursor.execute(f"create temp table counted (id bigint, n {column_type})")
-        types = engine._binary_copy_types(cursor, "counted", ["id", "n"], [(1, value)])
+        types = copystream.binary_copy_types(cursor, "counted", ["id", "n"], [(1, value)])
         with pytest.raises(psycopg.DataError, match=f"{value} does not fit a column of type {column_type}"):
             with cursor.copy("copy counted (id, n) from stdin (format binary)") as copy:
                 copy.set_types(types)

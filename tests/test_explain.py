@@ -1,4 +1,4 @@
-"""`explain` and `status` (issue 10): "why isn't X in the portal?" for one object of every reason code, built on the
+"""`explain` and `status`: "why isn't X in the portal?" for one object of every reason code, built on the
 emulator and a portal the real incremental DAG filled; through the command line (`python -m aspire_portal explain`,
 a new process, as a support person runs it) and the manual DAG `aspire_portal_explain` (dag.test()); `status` with a
 failing load, a quarantined enrolment value and a stale portal.
@@ -11,12 +11,12 @@ import threading
 
 import psycopg
 import pytest
-from conftest import run_cli, use_connections
-from test_incremental import run_dag, settle
 
 from aspire_emulator import generate
 from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, engine, explain
+from aspire_portal import catalogue, explain, model
+from aspire_portal.load import load_entity
+from helpers import run_cli, run_dag, settle, use_connections
 
 pytestmark = pytest.mark.timeout(600)
 EXPLAIN_DAG_ID = "aspire_portal_explain"
@@ -228,15 +228,19 @@ def test_an_invoice_whose_entity_load_is_failing(world):
     holder.start()
     try:
         locked.wait(30)
-        run = engine.RunContext("aspire_portal_incremental", "explain_failing", "load_invoice")
-        request = engine.LoadRequest(entity=catalogue.entity("invoice"), kind="incremental", run=run)
+        run = model.RunContext("aspire_portal_incremental", "explain_failing", "load_invoice")
+        request = model.LoadRequest(entity=catalogue.entity("invoice"), kind="incremental", run=run)
         with (
             psycopg.connect(aspire_dsn) as source,
             psycopg.connect(portal_dsn, autocommit=True) as target,
-            pytest.raises(engine.LockTimeout),
+            pytest.raises(model.LockTimeout),
         ):
-            engine.load_entity(
-                source, target, request, dialect="postgres", timeouts=engine.LockTimeouts(coordination="5s", other="1s")
+            load_entity(
+                source,
+                target,
+                request,
+                dialect="postgres",
+                options=model.LoadOptions(timeouts=model.LockTimeouts(coordination="5s", other="1s")),
             )
     finally:
         go.set()

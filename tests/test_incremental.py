@@ -1,4 +1,4 @@
-"""The 15-minute incremental sync (issue 3), emulator -> portal on a real PostgreSQL.
+"""The 15-minute incremental sync, emulator -> portal on a real PostgreSQL.
 
 DAG runs are driven through the real DAG with dag.test(); backfill loads through the DAG's own load tasks with the
 context a backfill task instance gets (`airflow backfill create` needs a running scheduler).
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import random
-import time
 from collections import Counter
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -27,17 +26,15 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 from airflow.sdk.definitions.param import ParamValidationError
-from conftest import use_connections
-from projection import SOURCE_TABLES, SPEC, assert_portal_equals_source, portal_rows, source_projection
 
 from aspire_emulator import generate, simulate
 from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, engine
+from aspire_portal import catalogue, copystream
 from aspire_portal.runs import aspire_local_window
+from helpers import DAILY_DAG_ID, FULL_SYNC_DAG_ID, loads, run_dag, settle, task_states, use_connections, watermarks
+from projection import SOURCE_TABLES, SPEC, assert_portal_equals_source, portal_rows, source_projection
 
 DAG_ID = "aspire_portal_incremental"
-DAILY_DAG_ID = "aspire_portal_daily_refresh"
-FULL_SYNC_DAG_ID = "aspire_portal_customer_full_sync"
 FIFTEEN = [e.name for e in catalogue.entities("15min")]
 MAX_TRIGGERS = "AIRFLOW_VAR_ASPIRE_PORTAL_MAX_FULL_SYNC_TRIGGERS_PER_RUN"
 # The simulator's events without the two that delete rows (their effect waits for the daily run).
@@ -86,45 +83,6 @@ def _connections(world):
 
 def enrolled(w) -> list[int]:
     return portal_app.enrolled_accounts(w.portal_dsn)
-
-
-def settle(aspire: psycopg.Connection, timeout: float = 300) -> None:
-    """Waits until every transaction that began before now has ended, so every committed change is below the
-    read bound the next run takes (min_active_rowversion() is cluster-wide in the emulator, as xids are)."""
-    mark = aspire.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
-    deadline = time.monotonic() + timeout
-    while aspire.execute("select min_active_rowversion()").fetchone()[0] <= mark:
-        if time.monotonic() > deadline:
-            pytest.fail("a transaction open elsewhere on the test server holds min_active_rowversion() back")
-        time.sleep(0.1)
-
-
-def run_dag(dagbag, dag_id: str = DAG_ID, conf: dict | None = None, expect: str = "success"):
-    if dag_id == DAG_ID:
-        # dag.test() runs tasks in this process, where Airflow updates each task's params with the run's conf in
-        # place: a later run without conf would inherit it. A scheduled run starts from the defaults; say them.
-        conf = {"entities": [], "customer_ids": [], "allow_mass_removal": False, **(conf or {})}
-    run = dagbag.get_dag(dag_id).test(run_conf=conf)
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert run.state == expect, f"{dag_id} run {run.run_id} ended {run.state}: {states}"
-    return run
-
-
-def task_states(run) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in run.get_task_instances() if ti.map_index < 0}
-
-
-def watermarks(portal: psycopg.Connection) -> dict[str, int]:
-    return dict(portal.execute("select entity, high_water_mark from aspire_sync.watermark").fetchall())
-
-
-def loads(portal: psycopg.Connection, run_id: str, *, scope_only: bool = False) -> dict[str, dict]:
-    """The run log of one run, by entity; with `scope_only`, the daily entities' scope-change loads too."""
-    with portal.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        rows = cur.execute(
-            "select * from aspire_sync.run_log where run_id = %s order by run_log_id", (run_id,)
-        ).fetchall()
-    return {row["entity"]: row for row in rows if scope_only or row["load_kind"] != "scope"}
 
 
 def source_versions(aspire: psycopg.Connection, entity: str, accounts: list[int]) -> dict[tuple, int]:
@@ -544,16 +502,16 @@ def test_a_load_killed_mid_stream_loses_and_duplicates_nothing(dagbag, world, mo
     monkeypatch.setattr(task, "retries", 0)  # no real retry wait: the next run is the retry
     monkeypatch.setattr(task, "batch_size", 3)
     dying = []
-    real_cursor = engine._server_side_cursor
+    real_cursor = copystream.server_side_cursor
 
-    def server_side_cursor(source, batch_size):
-        cursor = real_cursor(source, batch_size)
+    def server_side_cursor(source, batch_size, row_format="text"):
+        cursor = real_cursor(source, batch_size, row_format)
         if batch_size != 3:
             return cursor
         dying.append(DyingCursor(cursor))
         return dying[-1]
 
-    monkeypatch.setattr(engine, "_server_side_cursor", server_side_cursor)
+    monkeypatch.setattr(copystream, "server_side_cursor", server_side_cursor)
     failed = run_dag(dagbag, expect="failed")
     states = task_states(failed)
     assert states["load_invoice"] == "failed" and states["load_contract"] == "success"  # loads are independent

@@ -1,4 +1,4 @@
-"""A least-privilege deployment (issue 9), as a DBA sets it up: include/sql/admin/setup_roles.sql run once by psql,
+"""A least-privilege deployment, as a DBA sets it up: include/sql/admin/setup_roles.sql run once by psql,
 then the DAGs running as aspire_portal_sync (trust auth here; the DBA sets a password in production). Also: no
 other login can hold a load back, a lock wait ends in a clear error, and bad enrolment rows are quarantined."""
 
@@ -10,16 +10,26 @@ import threading
 
 import psycopg
 import pytest
-from conftest import ADMIN_DSN, REPO, use_connections
-from projection import assert_portal_equals_source
-from test_incremental import FULL_SYNC_DAG_ID, loads, run_dag, settle
 
 from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, engine, scope, sqlfiles
+from aspire_portal import catalogue, enrolment, model, sqlfiles
+from aspire_portal.load import load_entity
+from helpers import (
+    ADMIN_DSN,
+    FULL_SYNC_DAG_ID,
+    READER,
+    REPO,
+    SYNC,
+    drop_roles_created_here,
+    loads,
+    run_dag,
+    settle,
+    use_connections,
+)
+from projection import assert_portal_equals_source
 
 pytestmark = pytest.mark.timeout(600)
 
-SYNC, READER = "aspire_portal_sync", "aspire_portal_reader"
 NO_SUCH_ACCOUNT = 999_999_999
 
 
@@ -84,21 +94,6 @@ def deployment(fresh_database, aspire_small, dagbag):
     drop_roles_created_here({SYNC, READER} - existed, portal_dsn)
 
 
-def drop_roles_created_here(roles: set[str], *databases: str) -> None:
-    """Roles are the server's, not the database's: drops those this module created, once nothing of them is left
-    in its databases; a role another database on the server uses by now stays (dropping it would fail anyway)."""
-    for dsn in databases:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for role in sorted(roles):
-                conn.execute(f"drop owned by {role}")
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        for role in sorted(roles):
-            try:
-                admin.execute(f"drop role if exists {role}")
-            except psycopg.errors.DependentObjectsStillExist:
-                pass
-
-
 @pytest.fixture(autouse=True)
 def _connections(deployment):
     use_connections(deployment.aspire_dsn, deployment.sync_dsn)
@@ -121,7 +116,10 @@ def test_the_setup_script_then_the_dags_as_the_sync_role(dagbag, deployment):
     quarantine = d.owner.execute(
         "select account_oid, reason, portal_users from aspire_sync.enrolment_quarantine order by 1"
     ).fetchall()
-    assert quarantine == [("0", scope.NOT_AN_ACCOUNT_OID, 1), (str(NO_SUCH_ACCOUNT), scope.NO_ASPIRE_ACCOUNT, 1)]
+    assert quarantine == [
+        ("0", enrolment.NOT_AN_ACCOUNT_OID, 1),
+        (str(NO_SUCH_ACCOUNT), enrolment.NO_ASPIRE_ACCOUNT, 1),
+    ]
 
 
 def test_the_sync_role_has_no_privilege_beyond_its_schemas(deployment):
@@ -189,14 +187,14 @@ def test_a_reader_holding_every_lock_it_can_does_not_hold_a_load_back(dagbag, de
         assert reader.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
 
 
-def load(d, name: str, timeouts: engine.LockTimeouts) -> engine.LoadResult:
+def load(d, name: str, timeouts: model.LockTimeouts) -> model.LoadResult:
     with psycopg.connect(d.aspire_dsn) as source, psycopg.connect(d.sync_dsn, autocommit=True) as target:
-        return engine.load_entity(
+        return load_entity(
             source,
             target,
-            engine.LoadRequest(catalogue.entity(name), "incremental"),
+            model.LoadRequest(catalogue.entity(name), "incremental"),
             dialect="postgres",
-            timeouts=timeouts,
+            options=model.LoadOptions(timeouts=timeouts),
         )
 
 
@@ -217,29 +215,29 @@ def test_a_lock_an_outside_session_holds_ends_the_load_with_a_clear_error(deploy
     with psycopg.connect(d.portal_dsn) as dba:
         dba.execute("lock table aspire.invoice in access exclusive mode")
         with pytest.raises(
-            engine.LockTimeout,
+            model.LockTimeout,
             match=r"the load of invoice waited longer than its lock timeout .*"
             r"nothing was written and the task retries",
         ):
-            load(d, "invoice", engine.LockTimeouts(other="1s"))
+            load(d, "invoice", model.LockTimeouts(other="1s"))
     assert (
         d.owner.execute("select high_water_mark from aspire_sync.watermark where entity = 'invoice'").fetchone()
         == before
     )
     assert failures(d, "invoice")[-1].startswith("LockTimeout: the load of invoice waited longer")
-    assert load(d, "invoice", engine.LockTimeouts(other="1s")).load_kind == "incremental"  # the retry goes through
+    assert load(d, "invoice", model.LockTimeouts(other="1s")).load_kind == "incremental"  # the retry goes through
 
 
 def test_a_load_waits_its_turn_behind_another_load_of_the_entity_then_times_out(deployment):
     d = deployment
     with psycopg.connect(d.sync_dsn) as other_load:  # a daily full load of `receipt` holds the entity's turn
-        other_load.execute(sqlfiles.read("sync/insert_sync_lock.sql"), {"entity": "cash_receipt"})
+        other_load.execute(sqlfiles.read("turns/insert_sync_lock.sql"), {"entity": "cash_receipt"})
         other_load.commit()
-        other_load.execute(sqlfiles.render("sync/lock_entity_scope.sql", exclusive=True), {"entity": "cash_receipt"})
+        other_load.execute(sqlfiles.render("turns/lock_entity_scope.sql", exclusive=True), {"entity": "cash_receipt"})
         waited = []
         waiting = threading.Thread(
             target=lambda: waited.append(
-                pytest.raises(engine.LockTimeout, load, d, "cash_receipt", engine.LockTimeouts(coordination="2s"))
+                pytest.raises(model.LockTimeout, load, d, "cash_receipt", model.LockTimeouts(coordination="2s"))
             )
         )
         waiting.start()

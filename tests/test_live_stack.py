@@ -1,4 +1,4 @@
-"""The DAGs on a live Airflow with the CeleryExecutor (issue 11): `scripts/stack.py up`, what `make stack` runs, with
+"""The DAGs on a live Airflow with the CeleryExecutor: `scripts/stack.py up`, what `make stack` runs, with
 two Celery workers, Redis as the broker and PostgreSQL as the metadata database, on this session's own databases.
 
 Everything goes through the deployment's own interfaces: runs are triggered through the REST API (a token from
@@ -49,13 +49,12 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
-from conftest import ADMIN_DSN, DB_PREFIX, REPO, database_dsn
-from projection import assert_portal_equals_source
 from psycopg import sql
-from test_incremental import settle
 
 from aspire_emulator import portal as portal_app
 from aspire_emulator import simulate
+from helpers import ADMIN_DSN, DB_PREFIX, REPO, database_dsn, settle
+from projection import assert_portal_equals_source
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -171,7 +171,7 @@ def test_forgotten_scope_resolutions_take_their_accounts_and_contracts(fresh_dat
             ).fetchone()[0]
             conn.execute("insert into aspire_sync.scope_account values (%s, 1)", (ids[name],))
             conn.execute("insert into aspire_sync.scope_contract values (%s, 10, 1, 'Customer')", (ids[name],))
-        conn.execute(migrations.sqlfiles.read("sync/delete_old_scope_resolutions.sql"))
+        conn.execute(migrations.sqlfiles.read("scope/delete_old_scope_resolutions.sql"))
         kept = {"newest_all", "recent"}
         for table in ("scope_resolution", "scope_account", "scope_contract"):
             left = {r[0] for r in conn.execute(f"select resolution_id from aspire_sync.{table}")}

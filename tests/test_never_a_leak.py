@@ -12,7 +12,11 @@ from types import SimpleNamespace
 
 import psycopg
 import pytest
-from conftest import use_connections
+
+from aspire_emulator import generate, simulate
+from aspire_emulator import portal as portal_app
+from aspire_portal import catalogue, explain, status
+from helpers import run_dag, settle, use_connections
 from projection import assert_portal_equals_source
 from syncing import (
     FULL_SYNC,
@@ -31,11 +35,6 @@ from syncing import (
     run_id,
     unheld_rows,
 )
-from test_incremental import run_dag, settle
-
-from aspire_emulator import generate, simulate
-from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, explain, status
 
 pytestmark = pytest.mark.timeout(600)
 CONTRACT_ENTITIES = [e.name for e in catalogue.ENTITIES if e.owner in ("contract", "account_or_contract", "invoice")]
@@ -325,9 +324,9 @@ def test_the_enrolment_column_is_read_by_value_whatever_its_type(dagbag, world):
 
 
 def scope_reason(name: str) -> str:
-    from aspire_portal import scope
+    from aspire_portal import enrolment
 
-    return getattr(scope, name)
+    return getattr(enrolment, name)
 
 
 def loads_of(w, run_id: str) -> list[dict]:

@@ -17,8 +17,8 @@ import urllib.request
 
 import psycopg
 import pytest
-from conftest import ADMIN_DSN, DB_PREFIX, REPO, database_dsn
-from test_least_privilege import READER, SYNC, drop_roles_created_here
+
+from helpers import ADMIN_DSN, DB_PREFIX, READER, REPO, SYNC, database_dsn, drop_roles_created_here
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -1,4 +1,4 @@
-"""Drift, measured (issue 10): the daily refresh compares what it staged from ASPIRE with the portal before its merge
+"""Drift, measured: the daily refresh compares what it staged from ASPIRE with the portal before its merge
 and again after it, stores both in aspire_sync.reconciliation, and fails, rolled back, when the portal still differs
 after; `python -m aspire_portal reconcile` measures the same on demand. Emulator -> portal on a real PostgreSQL,
 through the real DAGs (dag.test()).
@@ -11,13 +11,13 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from conftest import minimal_work_mem, run_cli, use_connections
-from projection import assert_portal_equals_source
-from test_incremental import DAILY_DAG_ID, run_dag, settle
 
 from aspire_emulator import generate
 from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, engine, reconcile
+from aspire_portal import catalogue, model, reconcile
+from aspire_portal.load import load_entity
+from helpers import DAILY_DAG_ID, minimal_work_mem, run_cli, run_dag, settle, use_connections
+from projection import assert_portal_equals_source
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -175,17 +175,17 @@ def test_reconcile_on_demand_measures_the_same_and_writes_nothing_else(world):
     assert "Drift of cash_receipt now" in text.stdout and "sum:amount" in text.stdout and "100.25" in text.stdout
 
 
-def invoice_refresh(world, run_id: str) -> engine.LoadResult:
+def invoice_refresh(world, run_id: str) -> model.LoadResult:
     """The daily refresh of invoices, as its task runs it."""
     aspire_dsn, portal_dsn, _aspire, _portal = world
-    request = engine.LoadRequest(
+    request = model.LoadRequest(
         entity=catalogue.entity("invoice"),
         kind="full",
         reconcile=True,
-        run=engine.RunContext("test_reconcile", run_id, "reconcile_invoice"),
+        run=model.RunContext("test_reconcile", run_id, "reconcile_invoice"),
     )
     with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
-        return engine.load_entity(source, target, request, dialect="postgres")
+        return load_entity(source, target, request, dialect="postgres")
 
 
 def test_a_portal_row_newer_than_the_read_is_not_drift(world):
@@ -256,4 +256,4 @@ def test_scope_changes_since_the_last_run_are_pending_not_drift(dagbag, world):
 
 def test_reconcile_is_only_for_a_full_load_over_everyone():
     with pytest.raises(ValueError, match="needs a full load over every enrolled customer, not a full load of some"):
-        engine.LoadRequest(entity=catalogue.entity("invoice"), kind="full", accounts=(1,), reconcile=True)
+        model.LoadRequest(entity=catalogue.entity("invoice"), kind="full", accounts=(1,), reconcile=True)

@@ -12,20 +12,22 @@ import time
 
 import psycopg
 import pytest
-from conftest import REPO
 
 from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, engine, migrations
+from aspire_portal import catalogue, migrations, model
+from aspire_portal.load import load_entity
+from helpers import REPO
 
 pytestmark = pytest.mark.timeout(300)
 
 CHILD = """
 import sys, psycopg
-from aspire_portal import catalogue, engine
-request = engine.LoadRequest(entity=catalogue.entity("invoice"), kind="full",
-                             run=engine.RunContext("test_run_log", "killed", "load_invoice"))
+from aspire_portal import catalogue, model
+from aspire_portal.load import load_entity
+request = model.LoadRequest(entity=catalogue.entity("invoice"), kind="full",
+                             run=model.RunContext("test_run_log", "killed", "load_invoice"))
 with psycopg.connect(sys.argv[1]) as source, psycopg.connect(sys.argv[2], autocommit=True) as target:
-    engine.load_entity(source, target, request, dialect="postgres")
+    load_entity(source, target, request, dialect="postgres")
 """
 
 
@@ -64,13 +66,13 @@ def test_a_load_killed_outright_is_logged_failed_by_the_next_load(aspire_small, 
             time.sleep(0.2)
         assert portal.execute("select count(*) from aspire.invoice").fetchone() == (0,)  # it wrote nothing
 
-        request = engine.LoadRequest(
+        request = model.LoadRequest(
             entity=catalogue.entity("invoice"),
             kind="full",
-            run=engine.RunContext("test_run_log", "retry", "load_invoice"),
+            run=model.RunContext("test_run_log", "retry", "load_invoice"),
         )
         with psycopg.connect(aspire_small) as source:
-            result = engine.load_entity(source, portal, request, dialect="postgres")
+            result = load_entity(source, portal, request, dialect="postgres")
 
         logged = portal.execute(
             "select run_id, status, error, finished_at is not null, rows_read from "

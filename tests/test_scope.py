@@ -1,4 +1,4 @@
-"""Scope as state (issue 8): exits land in one 15-minute run, the customer full sync does not depend on task order,
+"""Scope as state: exits land in one 15-minute run, the customer full sync does not depend on task order,
 scope flaps heal without the daily run, and "data as of" is honest. Emulator -> portal on a real PostgreSQL, through
 the DAGs (dag.test()); the order test drives the same engine the full sync's tasks run, in both orders.
 
@@ -14,13 +14,24 @@ from types import SimpleNamespace
 
 import psycopg
 import pytest
-from conftest import ADMIN_DSN, DB_PREFIX, database_dsn, minimal_work_mem, use_connections
-from projection import SPEC, assert_portal_equals_source
-from test_incremental import DAILY_DAG_ID, FULL_SYNC_DAG_ID, loads, run_dag, settle
 
 from aspire_emulator import generate, simulate
 from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, engine, scope
+from aspire_portal import catalogue, model, scope
+from aspire_portal.load import load_entity
+from helpers import (
+    ADMIN_DSN,
+    DAILY_DAG_ID,
+    DB_PREFIX,
+    FULL_SYNC_DAG_ID,
+    database_dsn,
+    loads,
+    minimal_work_mem,
+    run_dag,
+    settle,
+    use_connections,
+)
+from projection import SPEC, assert_portal_equals_source
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -185,14 +196,14 @@ def full_sync_in_order(aspire_dsn: str, portal_dsn: str, customer: int, order: l
             source, target, "postgres", customers=[customer], dag_id=FULL_SYNC_DAG_ID, run_id=f"order-{order[0].name}"
         )
         for entity in order:
-            request = engine.LoadRequest(
+            request = model.LoadRequest(
                 entity=entity,
                 kind="full",
                 accounts=(customer,),
                 customer_id=customer,
-                run=engine.RunContext(FULL_SYNC_DAG_ID, f"order-{order[0].name}"),
+                run=model.RunContext(FULL_SYNC_DAG_ID, f"order-{order[0].name}"),
             )
-            engine.load_entity(source, target, request, dialect="postgres", scope=resolved)
+            load_entity(source, target, request, dialect="postgres", scope=resolved)
 
 
 def test_the_customer_full_sync_ends_the_same_in_either_task_order(dagbag, world):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from aspire_portal import migrations, scope
+from aspire_portal import migrations, planning, scope
 
 
 @pytest.fixture
@@ -18,14 +18,14 @@ def portal(fresh_database):
         yield conn
 
 
-EVERYONE = scope.Scope(
+EVERYONE = planning.Scope(
     accounts=frozenset({1, 2, 3}),
     links=frozenset({(10, 1, "Customer"), (20, 2, "Customer"), (30, 3, "Guarantor"), (40, 3, "Customer")}),
     read_bound=100,
     resolved_at=datetime(2026, 11, 29, 9, tzinfo=UTC),
 )
 # customer 1 re-read: its contract 10 left, 11 came; account 2 un-enrolled since; account 4 enrolled and re-read
-CUSTOMERS = scope.Scope(
+CUSTOMERS = planning.Scope(
     accounts=frozenset({1, 3, 4}),
     links=frozenset({(11, 1, "Customer"), (30, 3, "Guarantor"), (40, 3, "Customer"), (50, 4, "Customer")}),
     read_bound=120,
@@ -35,7 +35,7 @@ CUSTOMERS = scope.Scope(
 
 
 def persisted(portal, resolution_id):
-    loaded = scope._load(
+    loaded = scope.load_resolution(
         portal,
         "select resolution_id, customers, base_resolution_id, read_bound, resolved_at "
         "from aspire_sync.scope_resolution where resolution_id = %(id)s",
@@ -46,11 +46,11 @@ def persisted(portal, resolution_id):
 
 @pytest.mark.parametrize("base_forgotten", [False, True], ids=["copied", "base-forgotten"])
 def test_a_customer_resolution_persists_exactly_the_resolved_scope(portal, base_forgotten, caplog):
-    base = scope._persist(portal, EVERYONE, None, "d", "everyone", [])
+    base = scope.persist_scope(portal, EVERYONE, None, "d", "everyone", [])
     assert persisted(portal, base.resolution_id) == (EVERYONE.accounts, EVERYONE.links)
     if base_forgotten:  # another run's clean-up deleted the base between reading and copying it
         portal.execute("delete from aspire_sync.scope_account where resolution_id = %s", (base.resolution_id,))
         portal.execute("delete from aspire_sync.scope_contract where resolution_id = %s", (base.resolution_id,))
-    mine = scope._persist(portal, CUSTOMERS, base, "d", "customers", [])
+    mine = scope.persist_scope(portal, CUSTOMERS, base, "d", "customers", [])
     assert persisted(portal, mine.resolution_id) == (CUSTOMERS.accounts, CUSTOMERS.links)
     assert ("was forgotten while it was copied" in caplog.text) == base_forgotten

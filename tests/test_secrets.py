@@ -1,4 +1,4 @@
-"""No secret printed anywhere (issue 9): `make demo` run with connections that carry a password prints them masked,
+"""No secret printed anywhere: `make demo` run with connections that carry a password prints them masked,
 and the password reaches neither its output (task logs included), nor the files it writes, nor aspire_sync."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import sys
 
 import psycopg
 import pytest
-from conftest import REPO, database_dsn
 
 from aspire_emulator.dsn import conninfo_to_uri, masked
+from helpers import REPO, database_dsn
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -13,15 +13,13 @@ from types import SimpleNamespace
 
 import psycopg
 import pytest
-from conftest import use_connections
-from projection import assert_portal_equals_source
-from syncing import customer_full_sync, daily_refresh, incremental
-from test_alerts import FROM, TO, Inbox, body, free_port  # noqa: F401 - the SMTP server the alert tests use
-from test_incremental import run_dag, settle
 
 from aspire_emulator import generate, simulate
 from aspire_emulator import portal as portal_app
 from aspire_portal import explain, status
+from helpers import FROM, TO, Inbox, body, free_port, run_dag, settle, use_connections  # noqa: F401 - the SMTP server the alert tests use
+from projection import assert_portal_equals_source
+from syncing import customer_full_sync, daily_refresh, incremental
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -406,9 +404,9 @@ class _NulCursor:
 def test_a_value_copy_cannot_take_is_quarantined_and_the_rest_loads(world, fresh_database, first_load):
     """A NUL character in an account's name from a typed source (as pymssql hands SQL Server's nvarchar): COPY refuses
     it; the load extracts again with every row screened, quarantines that account, loads every other one."""
+    from aspire_portal import catalogue, model
+    from aspire_portal.load import load_entity
     from syncing import PERMISSIVE, incremental_request, resolve, run_id
-
-    from aspire_portal import catalogue, engine
 
     w = world
     customers = enrolled(w)
@@ -423,13 +421,13 @@ def test_a_value_copy_cannot_take_is_quarantined_and_the_rest_loads(world, fresh
     run = run_id("nul")
     resolved = resolve(w.aspire_dsn, portal_dsn, "aspire_portal_incremental", run)
     with psycopg.connect(w.aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
-        result = engine.load_entity(
+        result = load_entity(
             NulInjectingSource(source, "name", "account_oid", customers[0]),
             target,
             incremental_request(catalogue.entity("account"), run),
             dialect="postgres",
             scope=resolved,
-            guard=PERMISSIVE,
+            options=model.LoadOptions(guard=PERMISSIVE),
         )
         assert [q.row_key for q in result.quarantined] == [json.dumps({"account_oid": customers[0]})]
         assert "name holds a NUL character" in result.quarantined[0].problems

@@ -17,7 +17,6 @@ import time
 
 import psycopg
 import pytest
-from conftest import ADMIN_DSN, DB_PREFIX, database_dsn
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -28,8 +27,13 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from projection import SPEC, portal_rows, source_projection
 from psycopg import sql
+
+from aspire_emulator import generate, simulate
+from aspire_emulator import portal as portal_app
+from aspire_portal import catalogue
+from helpers import ADMIN_DSN, DB_PREFIX, database_dsn, settle
+from projection import SPEC, portal_rows, source_projection
 from syncing import (
     FULL_SYNC,
     INCREMENTAL,
@@ -45,11 +49,6 @@ from syncing import (
     run_id,
     unheld_rows,
 )
-from test_incremental import settle
-
-from aspire_emulator import generate, simulate
-from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue
 
 pytestmark = pytest.mark.timeout(1800)
 FIFTEEN = [e.name for e in catalogue.entities("15min")]

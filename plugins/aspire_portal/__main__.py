@@ -131,14 +131,14 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _reconcile(args: argparse.Namespace, out: TextIO) -> int:
-    from aspire_portal import reconcile
+    from aspire_portal import drift
     from aspire_portal.connections import source_connection, target_connection
-    from aspire_portal.engine import RunContext
+    from aspire_portal.model import RunContext
 
     entities = [catalogue.entity(name) for name in args.entity] if args.entity else list(catalogue.ENTITIES)
     run = RunContext(dag_id=None, run_id=f"reconcile__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}", task_id="cli")
     with source_connection() as (source, dialect), target_connection() as target:
-        drifts = reconcile.measure_now(source, target, dialect, entities, run)
+        drifts = drift.measure_now(source, target, dialect, entities, run)
     drifted = [d for d in drifts if not d.is_zero]
     if args.json:
         print(

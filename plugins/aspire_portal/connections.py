@@ -13,10 +13,8 @@ from typing import Any
 import psycopg
 
 from aspire_portal import sqlfiles
-from aspire_portal.engine import Dialect, LockTimeouts, dialect_of
-
-SOURCE_CONN_ID = "aspire"
-TARGET_CONN_ID = "portal"
+from aspire_portal.model import Dialect, LockTimeouts, dialect_of
+from aspire_portal.settings import SOURCE_CONN_ID, TARGET_CONN_ID
 
 
 @contextmanager
@@ -49,7 +47,7 @@ def target_connection(conn_id: str = TARGET_CONN_ID) -> Iterator[psycopg.Connect
         )
     with closing(conn):
         conn.autocommit = True
-        # Every wait for a lock ends (a load's transaction sets its own bounds, see engine.LockTimeouts): the
+        # Every wait for a lock ends (a load's transaction sets its own bounds, see model.LockTimeouts): the
         # small tasks around the loads read portal.portal_user_account and write aspire_sync too.
-        conn.execute(sqlfiles.read("sync/set_session_lock_timeout.sql"), {"timeout": LockTimeouts.other})
+        conn.execute(sqlfiles.read("turns/set_session_lock_timeout.sql"), {"timeout": LockTimeouts.other})
         yield conn

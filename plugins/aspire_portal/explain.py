@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import pendulum
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from aspire_portal import catalogue, engine, quarantine, sqlfiles
-from aspire_portal import scope as scope_state
+from aspire_portal import catalogue, clock, enrolment, quarantine, sqlfiles
+from aspire_portal import explain_facts as lookup
 
 KINDS = {"contract": "contract", "invoice": "invoice", "receipt": "cash_receipt", "customer": "account"}
 ID_COLUMNS = {"contract": "ContractOid", "invoice": "InvoiceOid", "receipt": "ReceiptOid", "customer": "AccountOid"}
@@ -35,8 +34,6 @@ REASONS = (
     "removal_pending",  # out of scope (or deleted in ASPIRE), still in the portal
     "load_failing",  # its entity's last load failed
 )
-SCOPE_ROLES = ("Customer", "Guarantor")
-DAILY_AT = (4, 0)  # aspire_portal_daily_refresh, America/Chicago
 
 
 @dataclass
@@ -72,44 +69,6 @@ class Explanation:
         return "\n".join(lines)
 
 
-@dataclass
-class _Party:
-    account_oid: int
-    role: str
-    enrolled: bool
-
-
-@dataclass
-class _Contract:
-    """A contract as ASPIRE has it now, and whether the scope rule takes it in."""
-
-    oid: int
-    found: bool
-    booked: bool = False
-    parties: list[_Party] = field(default_factory=list)
-
-    @property
-    def bringers(self) -> list[_Party]:
-        return [p for p in self.parties if p.role in SCOPE_ROLES and p.enrolled]
-
-    @property
-    def in_scope(self) -> bool:
-        return self.found and self.booked and bool(self.bringers)
-
-    def describe(self) -> str:
-        if not self.found:
-            return f"contract {self.oid}: not in ASPIRE"
-        parties = (
-            ", ".join(
-                f"{p.role} {p.account_oid} ({'enrolled' if p.enrolled else 'not enrolled'})"
-                for p in self.parties
-                if p.role in SCOPE_ROLES
-            )
-            or "no Customer or Guarantor"
-        )
-        return f"contract {self.oid}: {'booked' if self.booked else 'not booked'}; {parties}"
-
-
 def explain(
     source: Any, target: psycopg.Connection, dialect: str, kind: str, oid: int, now: datetime | None = None
 ) -> Explanation:
@@ -118,12 +77,12 @@ def explain(
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
     now = now or datetime.now(UTC)
     entity = catalogue.entity(KINDS[kind])
-    enrolled, _bad = scope_state.enrolled_accounts(target)
-    row = _source_row(source, dialect, f"explain/select_{'account' if kind == 'customer' else kind}.sql", oid)
+    enrolled, _bad = enrolment.enrolled_accounts(target)
+    row = lookup.source_row(source, dialect, f"explain/select_{'account' if kind == 'customer' else kind}.sql", oid)
     contract = None
     if kind == "contract" or (row and row.get("contract_oid") is not None):
-        contract = _contract(source, dialect, oid if kind == "contract" else int(row["contract_oid"]), enrolled)
-    bound, _sampled_at, dbts = engine.sample_read_bound(source, dialect)
+        contract = lookup.contract(source, dialect, oid if kind == "contract" else int(row["contract_oid"]), enrolled)
+    bound, _sampled_at, dbts = clock.sample_read_bound(source, dialect)
     source.rollback()
     portal = target.execute(
         sqlfiles.render(
@@ -134,7 +93,7 @@ def explain(
         {"id": oid},
     ).fetchone()
     with target.cursor(row_factory=dict_row) as cursor:
-        watermark = cursor.execute(sqlfiles.read("sync/select_watermark.sql"), {"entity": entity.name}).fetchone()
+        watermark = cursor.execute(sqlfiles.read("runlog/select_watermark.sql"), {"entity": entity.name}).fetchone()
         last_load = cursor.execute(sqlfiles.read("explain/select_last_load.sql"), {"entity": entity.name}).fetchone()
     facts = {
         "entity": entity.name,
@@ -147,12 +106,12 @@ def explain(
     }
     if contract:
         facts["contract"] = asdict(contract)
-    held = _held(target, entity, kind, oid, row)
+    held = lookup.held(target, entity, kind, oid, row)
     quarantined = quarantine.listing(target, entity, json.dumps({entity.key[0]: oid}))
     if quarantined:
         facts["quarantined"] = quarantined[0]
     if kind == "contract":
-        facts["rows_in_portal"] = _rows_of_contract(target, oid)
+        facts["rows_in_portal"] = lookup.rows_of_contract(target, oid)
     decide = _Decision(
         kind,
         oid,
@@ -215,7 +174,7 @@ class _Decision:
     entity: catalogue.Entity
     row: dict | None
     portal: tuple | None
-    contract: _Contract | None
+    contract: lookup.Contract | None
     enrolled: dict[int, int]
     bound: int
     watermark: dict | None
@@ -271,7 +230,7 @@ class _Decision:
         return False, "account_not_enrolled", billed + on_contract, None
 
     def _next(self, in_scope: bool, out_reason: str, in_portal: bool, owner: int | None) -> tuple[str, str, str | None]:
-        fifteen = f"the next 15-minute run of aspire_portal_incremental (about {_next_quarter(self.now)})"
+        fifteen = f"the next 15-minute run of aspire_portal_incremental (about {lookup.next_quarter(self.now)})"
         if not in_scope:
             if not in_portal and self.rows_in_portal:
                 rows = ", ".join(f"{name} ({n})" for name, n in sorted(self.rows_in_portal.items()))
@@ -288,7 +247,7 @@ class _Decision:
             if self.row is None:
                 return (
                     "removal_pending",
-                    f"It was deleted in ASPIRE; the daily refresh at {_next_daily(self.now)} "
+                    f"It was deleted in ASPIRE; the daily refresh at {lookup.next_daily(self.now)} "
                     "removes it (the 15-minute path does not see deletions).",
                     "airflow dags trigger aspire_portal_daily_refresh",
                 )
@@ -326,7 +285,7 @@ class _Decision:
                 "waiting_for_open_aspire_transaction",
                 f"It was committed at row version {rowver}, after a transaction still open on ASPIRE began (read "
                 f"bound {self.bound}): no run can read it until that transaction ends; then {fifteen} brings it.",
-                _open_transactions_query(self.dialect),
+                lookup.open_transactions_query(self.dialect),
             )
         behind = "an older version is" if in_portal else "it is not"
         watermark = self.watermark["high_water_mark"] if self.watermark else None
@@ -335,7 +294,7 @@ class _Decision:
                 "drift",
                 f"{behind[0].upper()}{behind[1:]} in the portal although the 15-minute path already read past its row "
                 f"version {rowver} (watermark {watermark}) for a scope it holds: drift, which the next 15-minute run "
-                f"will not repair. The daily refresh at {_next_daily(self.now)} does (`python -m aspire_portal "
+                f"will not repair. The daily refresh at {lookup.next_daily(self.now)} does (`python -m aspire_portal "
                 "reconcile` measures it); the command below reloads that customer now.",
                 _load_now(self.kind, self.entity, owner),
             )
@@ -366,67 +325,6 @@ class _Decision:
         )
 
 
-def _rows_of_contract(target: psycopg.Connection, oid: int) -> dict[str, int]:
-    """How many rows of each contract-linked portal table belong to contract `oid` (those it has any of)."""
-    counts = {}
-    for entity in catalogue.ENTITIES:
-        if entity.owner in ("contract", "account_or_contract", "invoice"):
-            statement = sqlfiles.render("explain/select_rows_of_contract.sql", target=entity.target_table)
-            counts[entity.name] = target.execute(statement, {"id": oid}).fetchone()[0]
-    return {name: n for name, n in counts.items() if n}
-
-
-def _held(target: psycopg.Connection, entity: catalogue.Entity, kind: str, oid: int, row: dict | None) -> bool:
-    if row is None:
-        return False
-    accounts = [oid] if kind == "customer" else [int(row["account_oid"])] if "account_oid" in row else []
-    contracts = [oid] if kind == "contract" else [int(row["contract_oid"])] if row.get("contract_oid") else []
-    return target.execute(
-        sqlfiles.read("explain/select_held.sql"),
-        {
-            "entity": entity.name,
-            "accounts": accounts if entity.follows_accounts else [],
-            "contracts": contracts if entity.follows_contracts else [],
-        },
-    ).fetchone()[0]
-
-
-def _source_row(source: Any, dialect: str, path: str, oid: int) -> dict | None:
-    with source.cursor() as cursor:
-        cursor.execute(sqlfiles.render(path, dialect=dialect), {"id": oid})
-        row = cursor.fetchone()
-        names = [d[0] for d in cursor.description]
-    return dict(zip(names, row, strict=True)) if row else None
-
-
-def _contract(source: Any, dialect: str, oid: int, enrolled: dict[int, int]) -> _Contract:
-    row = _source_row(source, dialect, "explain/select_contract.sql", oid)
-    if row is None:
-        return _Contract(oid, found=False)
-    with source.cursor() as cursor:
-        cursor.execute(sqlfiles.read("explain/select_contract_roles.sql"), {"id": oid})
-        roles = cursor.fetchall()
-    return _Contract(
-        oid,
-        found=True,
-        booked=bool(row["is_booked"]),
-        parties=[_Party(int(a), str(r), int(a) in enrolled) for a, r in roles],
-    )
-
-
-def _next_quarter(now: datetime) -> str:
-    start = now.replace(second=0, microsecond=0, minute=now.minute - now.minute % 15) + timedelta(minutes=15)
-    return f"{start:%H:%M} UTC, if the DAG is unpaused"
-
-
-def _next_daily(now: datetime) -> str:
-    local = pendulum.instance(now).in_timezone("America/Chicago")
-    at = local.replace(hour=DAILY_AT[0], minute=DAILY_AT[1], second=0, microsecond=0)
-    if at <= local:
-        at = at.add(days=1)
-    return f"{at:%Y-%m-%d %H:%M} America/Chicago ({at.in_timezone('UTC'):%H:%M} UTC)"
-
-
 def _load_now(kind: str, entity: catalogue.Entity, owner: int | None) -> str | None:
     if owner is None:
         return None
@@ -436,16 +334,4 @@ def _load_now(kind: str, entity: catalogue.Entity, owner: int | None) -> str | N
     return (
         "airflow dags trigger aspire_portal_incremental --conf "
         f"'{json.dumps({'entities': entities, 'customer_ids': [owner]})}'"
-    )
-
-
-def _open_transactions_query(dialect: str) -> str:
-    if dialect == "mssql":
-        return (
-            "(on ASPIRE, to find it) select session_id, login_name, host_name, program_name from "
-            "sys.dm_exec_sessions where open_transaction_count > 0"
-        )
-    return (
-        "(on the emulator, to find it) select pid, usename, xact_start, query from pg_stat_activity "
-        "where backend_xid is not null"
     )

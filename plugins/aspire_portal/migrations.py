@@ -28,7 +28,7 @@ _FILE = re.compile(r"^V(\d{3})__([a-z0-9_]+)\.sql$")
 LOCK_TIMEOUT = "2min"  # a DDL wait on a table an outside session holds ends in a clear error and a retry
 
 # Migrations rewritten in place, with the checksums of the texts they replace: V001-V003 created schemas and
-# granted on schema portal, which the sync's least-privilege role may not do (issue 9). For a deployment that
+# granted on schema portal, which the sync's least-privilege role may not do. For a deployment that
 # applied the earlier text the rewrite changes nothing, so its ledger takes the new checksum instead of refusing.
 REWRITTEN = {
     1: frozenset({"22d05cdc25aaee296096094aebed6de42e153829233c23a56a5f6b6afa48575d"}),
@@ -130,15 +130,15 @@ def migrate(conn: psycopg.Connection, folder: Path | None = None) -> list[str]:
     files = available(folder)
     applied_now = []
     with conn.transaction():
-        conn.execute(sqlfiles.read("sync/set_lock_timeout.sql"), {"timeout": LOCK_TIMEOUT})
+        conn.execute(sqlfiles.read("turns/set_lock_timeout.sql"), {"timeout": LOCK_TIMEOUT})
         _create_ledger(conn)
-        conn.execute(sqlfiles.read("sync/lock_migrations.sql"))
-        applied = [Applied(*row) for row in conn.execute(sqlfiles.read("sync/select_applied_migrations.sql"))]
+        conn.execute(sqlfiles.read("ledger/lock_migrations.sql"))
+        applied = [Applied(*row) for row in conn.execute(sqlfiles.read("ledger/select_applied_migrations.sql"))]
         new, rechecked = pending(files, applied)
         for done in rechecked:
             migration = next(m for m in files if m.version == done.version)
             conn.execute(
-                sqlfiles.read("sync/update_migration_checksum.sql"),
+                sqlfiles.read("ledger/update_migration_checksum.sql"),
                 {"version": done.version, "checksum": migration.checksum},
             )
             log.info(
@@ -147,7 +147,7 @@ def migrate(conn: psycopg.Connection, folder: Path | None = None) -> list[str]:
         for migration in new:
             conn.execute(migration.text)
             conn.execute(
-                sqlfiles.read("sync/insert_schema_migration.sql"),
+                sqlfiles.read("ledger/insert_schema_migration.sql"),
                 {"version": migration.version, "name": migration.name, "checksum": migration.checksum},
             )
             applied_now.append(migration.file.removesuffix(".sql"))
@@ -161,10 +161,10 @@ def migrate(conn: psycopg.Connection, folder: Path | None = None) -> list[str]:
 def _create_ledger(conn: psycopg.Connection) -> None:
     """Creates the ledger when missing. Two migrators starting at once on a new database race to create it: the
     loser's statement fails once the winner commits, and it goes on with the winner's ledger."""
-    if conn.execute(sqlfiles.read("sync/select_schema_migration_exists.sql")).fetchone()[0]:
+    if conn.execute(sqlfiles.read("ledger/select_schema_migration_exists.sql")).fetchone()[0]:
         return
     try:
         with conn.transaction():
-            conn.execute(sqlfiles.read("sync/create_schema_migration.sql"))
+            conn.execute(sqlfiles.read("ledger/create_schema_migration.sql"))
     except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable, psycopg.errors.DuplicateSchema):
         log.info("another run created the migration ledger at the same time; using it")

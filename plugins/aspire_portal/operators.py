@@ -9,7 +9,7 @@ from typing import Any
 from airflow.sdk import Asset, AssetAlias, BaseOperator, Param
 
 from aspire_portal import catalogue
-from aspire_portal.connections import SOURCE_CONN_ID, TARGET_CONN_ID
+from aspire_portal.settings import SOURCE_CONN_ID, TARGET_CONN_ID
 
 # Caps the concurrent extract queries on ASPIRE across all three DAGs (airflow_settings.yaml creates it).
 ASPIRE_POOL = "aspire_source"
@@ -77,12 +77,15 @@ class AspireToPortalOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        from aspire_portal import engine, runs
+        from aspire_portal import runs
         from aspire_portal.connections import source_connection, target_connection
+        from aspire_portal.load import load_entity
+        from aspire_portal.model import EnrolmentUnreadable, LoadOptions, MassRemoval, NotEnrolled
+        from aspire_portal.settings import BATCH_SIZE
 
         try:
             request = self._request(context)
-            guard = removal_guard(context)
+            guard = runs.removal_guard(context)
         except runs.NotThisRun as skipped:
             raise AirflowSkipException(str(skipped)) from None
         except ValueError as bad_input:  # bad params or Variables: retrying cannot help
@@ -101,26 +104,16 @@ class AspireToPortalOperator(BaseOperator):
                 f" for customers {list(request.accounts)}" if request.accounts else "",
             )
             try:
-                result = engine.load_entity(
-                    source,
-                    target,
-                    request,
-                    dialect=dialect,
-                    batch_size=self.batch_size or engine.BATCH_SIZE,
-                    guard=guard,
-                )
-            except (
-                engine.NotEnrolled,
-                engine.EnrolmentUnreadable,
-                engine.MassRemoval,
-            ) as refused:  # a person must look
+                options = LoadOptions(batch_size=self.batch_size or BATCH_SIZE, guard=guard)
+                result = load_entity(source, target, request, dialect=dialect, options=options)
+            except (NotEnrolled, EnrolmentUnreadable, MassRemoval) as refused:  # a person must look
                 raise AirflowFailException(str(refused)) from refused
         new = [row for row in result.quarantined if row.is_new]
         if new:  # the load succeeded; the rows it could not take are mailed once
-            from aspire_portal import alerts
+            from aspire_portal import failure_alerts, mail
 
-            alerts.deliver(
-                alerts.quarantine_alert(self.dag_id, context["run_id"], self.task_id, self.entity, new), context
+            mail.deliver(
+                failure_alerts.quarantine_alert(self.dag_id, context["run_id"], self.task_id, self.entity, new), context
             )
         written = result.rows_inserted + result.rows_updated + result.rows_deleted
         if written and "outlet_events" in context:  # (a context built by hand, outside a task run, has none)
@@ -137,62 +130,23 @@ class AspireToPortalOperator(BaseOperator):
         return result.as_dict()
 
     def _request(self, context: Any) -> Any:
-        from aspire_portal import engine, runs
+        from aspire_portal import runs
+        from aspire_portal.model import LoadRequest, RunContext
         from aspire_portal.validation import parse_customer_id
 
         if self.load_kind == "run":
             return runs.fifteen_minute_request(self.entity, context)
         customer_id = None if _blank(self.customer_id) else parse_customer_id(self.customer_id)
-        return engine.LoadRequest(
+        return LoadRequest(
             entity=catalogue.entity(self.entity),
             kind=self.load_kind,  # type: ignore[arg-type]
             accounts=None if customer_id is None else (customer_id,),
             customer_id=customer_id,
             modified_from=_as_datetime(self.modified_from),
             modified_to=_as_datetime(self.modified_to),
-            run=engine.RunContext(dag_id=self.dag_id, run_id=context["run_id"], task_id=self.task_id),
+            run=RunContext(dag_id=self.dag_id, run_id=context["run_id"], task_id=self.task_id),
             reconcile=self.reconcile and self.load_kind == "full" and customer_id is None,
         )
-
-
-def removal_guard(context: Any) -> Any:
-    """The mass-removal guard of this task's load: the Variables aspire_portal_max_removal_fraction (default 0.2),
-    aspire_portal_mass_removal_floor (rows, default 50) and aspire_portal_mass_removal_floor_scope (accounts or
-    contracts, default 5), and the run's param allow_mass_removal."""
-    from airflow.sdk import Variable
-
-    from aspire_portal import engine
-
-    defaults = engine.RemovalGuard()
-    values = {
-        name: Variable.get(name, default=str(default))
-        for name, default in (
-            (MAX_REMOVAL_FRACTION, defaults.max_fraction),
-            (MASS_REMOVAL_FLOOR, defaults.floor),
-            (MASS_REMOVAL_FLOOR_SCOPE, defaults.scope_floor),
-        )
-    }
-    allowed = (context.get("params") or {}).get("allow_mass_removal", False)
-    if not isinstance(allowed, bool):
-        raise ValueError(f"allow_mass_removal must be true or false, got {allowed!r}")
-    try:
-        return engine.RemovalGuard(
-            max_fraction=float(values[MAX_REMOVAL_FRACTION]),
-            floor=int(values[MASS_REMOVAL_FLOOR]),
-            scope_floor=int(values[MASS_REMOVAL_FLOOR_SCOPE]),
-            allowed=allowed,
-        )
-    except ValueError as error:
-        raise ValueError(
-            f"the mass-removal Variables are not usable ({error}): {MAX_REMOVAL_FRACTION} must be a fraction above 0 "
-            f"and at most 1 (e.g. 0.2), {MASS_REMOVAL_FLOOR} and {MASS_REMOVAL_FLOOR_SCOPE} whole numbers of 0 or "
-            f"more (e.g. 50 and 5); they are {values}"
-        ) from None
-
-
-MAX_REMOVAL_FRACTION = "aspire_portal_max_removal_fraction"
-MASS_REMOVAL_FLOOR = "aspire_portal_mass_removal_floor"
-MASS_REMOVAL_FLOOR_SCOPE = "aspire_portal_mass_removal_floor_scope"
 
 
 def allow_mass_removal_param() -> Param:

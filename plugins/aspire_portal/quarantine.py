@@ -15,7 +15,6 @@ run after ASPIRE is fixed; a row leaves the quarantine when it loads, or when it
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -23,83 +22,14 @@ from psycopg import sql
 
 from aspire_portal import sqlfiles
 from aspire_portal.catalogue import Entity
+from aspire_portal.columns import Column
+from aspire_portal.copystream import Diverted
+from aspire_portal.model import Quarantined
 
 log = logging.getLogger(__name__)
 
-# The errors a merge raises on a row the target cannot take (NULL in a NOT NULL column, a value out of range or too
-# long, a failed CHECK): the merge then runs again with every row checked.
-ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
-# The errors COPY raises on a value no PostgreSQL column can hold (a NUL character in a string, a string that is not
-# valid Unicode, an integer beyond bigint): the extract then runs again with every row screened (`unfit`).
-COPY_ERRORS = (psycopg.DataError, UnicodeError, OverflowError)
 # The columns that say whose a row is: a row whose owner changed is never kept under its old owner.
 OWNER_COLUMNS = ("account_oid", "customer_account_oid", "contract_oid", "invoice_oid")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One target column as the stage and the checks see it."""
-
-    name: str
-    type_name: str
-    declared: str
-    not_null: bool
-    max_length: int | None
-    precision: int | None
-    scale: int | None
-
-    @property
-    def staged(self) -> str:
-        """The stage's type: wide enough for any value ASPIRE sends, so the limits are checked in SQL, not by COPY."""
-        if self.type_name in ("int2", "int4"):
-            return "bigint"
-        if self.type_name in ("varchar", "bpchar"):
-            return self.type_name
-        if self.type_name == "numeric" and self.scale is not None:
-            return f"numeric(1000, {self.scale})"  # the target's rounding, without its precision limit
-        return self.declared
-
-
-@dataclass(frozen=True)
-class Quarantined:
-    """One quarantined row: its entity, its key as JSON text, what is wrong with it, and whether this load first saw
-    it."""
-
-    entity: str
-    row_key: str
-    problems: str
-    is_new: bool
-
-
-@dataclass(frozen=True)
-class Diverted:
-    """A row the extract held back from COPY because no PostgreSQL column can hold one of its values."""
-
-    values: dict[str, Any]
-    problem: str
-
-
-def unfit(names: list[str], row: tuple) -> str | None:
-    """What makes a source row impossible to COPY into any PostgreSQL table, or None: a NUL character in a string
-    (SQL Server's nvarchar may hold one), a string that is not valid Unicode (a lone surrogate), an integer beyond
-    bigint."""
-    for name, value in zip(names, row, strict=True):
-        if isinstance(value, str):
-            if "\x00" in value:
-                return f"{name} holds a NUL character, which the portal's text cannot hold"
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return f"{name} is not valid Unicode (a lone surrogate)"
-        elif isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
-            return f"{name} is beyond the range of a bigint"
-    return None
-
-
-def target_columns(target: psycopg.Connection, entity: Entity) -> list[Column]:
-    """The target's columns (but synced_at, which the load sets) with their types and limits."""
-    rows = target.execute(sqlfiles.read("quarantine/select_target_column_types.sql"), {"table": entity.target_table})
-    return [Column(*row) for row in rows if row[0] != "synced_at"]
 
 
 def column_checks(target: psycopg.Connection, columns: list[Column]) -> list[tuple[str, str]]:

@@ -25,8 +25,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from aspire_portal import sqlfiles
+from aspire_portal import runlog, sqlfiles
 from aspire_portal.catalogue import Entity
+from aspire_portal.planning import Plan
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def compare(
         if follows and c in columns
     ]
     statement = sqlfiles.render(
-        "load/compare_stage.sql",
+        "reconcile/compare_stage.sql",
         stage=stage,
         target=entity.target_table,
         key=[quote(k) for k in entity.key],
@@ -207,13 +208,13 @@ def pending_from(target: psycopg.Connection, entity: Entity, read_bound: int) ->
     """Where pending changes start: a 15-minute entity's watermark (changes above it wait for its next run, they are
     not drift); for a daily entity, the read bound (every change before it is the refresh's to apply)."""
     if entity.cadence == "15min":
-        row = target.execute(sqlfiles.read("sync/select_watermark.sql"), {"entity": entity.name}).fetchone()
-        if row is not None:
-            return min(row[0], read_bound)
+        mark = runlog.watermark(target, entity, default=None)
+        if mark is not None:
+            return min(mark, read_bound)
     return read_bound
 
 
-def scope_changes(plan: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def scope_changes(plan: Plan) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The accounts and contracts a full load's plan takes in or drops: their rows wait for the 15-minute path."""
     return plan.add_accounts + plan.drop_accounts, plan.add_contracts + plan.drop_contracts
 
@@ -261,42 +262,9 @@ def save(target: psycopg.Connection, drifts: Iterable[Drift], run: Any) -> int:
         for m in (*drift.totals, *drift.owners)
     ]
     with target.cursor() as cursor:
-        cursor.executemany(sqlfiles.read("sync/insert_reconciliation.sql"), rows)
-        cursor.execute(sqlfiles.read("sync/delete_old_reconciliation.sql"))
+        cursor.executemany(sqlfiles.read("reconcile/insert_reconciliation.sql"), rows)
+        cursor.execute(sqlfiles.read("reconcile/delete_old_reconciliation.sql"))
     return len(rows)
-
-
-def measure_now(
-    source: Any,
-    target: psycopg.Connection,
-    dialect: str,
-    entities: Sequence[Entity],
-    run: Any,
-    batch_size: int = 20_000,
-) -> list[Drift]:
-    """The comparison on demand: every entity's in-scope rows are extracted from ASPIRE into a temp stage and
-    compared with the portal, one transaction per entity; only the measurements are written."""
-    from aspire_portal import engine, scope
-
-    resolved = scope.resolve(source, target, dialect, persist=False)
-    drifts = []
-    for entity in entities:
-        with target.transaction():
-            changes = scope.plan_everyone(entity, resolved, scope.held(target, entity, resolved.resolved_at))
-            stage, columns = engine.stage_scope(source, target, entity, dialect, resolved, changes, batch_size)
-            drift = compare(
-                target,
-                entity,
-                stage,
-                columns,
-                phase="on_demand",
-                read_bound=resolved.read_bound,
-                pending_from=pending_from(target, entity, resolved.read_bound),
-                scope_changes=scope_changes(changes),
-            )
-            save(target, (drift,), run)
-        drifts.append(drift)
-    return drifts
 
 
 def _owner(m: Measurement) -> str:

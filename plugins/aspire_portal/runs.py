@@ -16,11 +16,11 @@ from typing import Any
 
 import pendulum
 
-from aspire_portal import catalogue
-from aspire_portal.engine import LoadKind, LoadRequest, RunContext
+from aspire_portal import catalogue, settings
+from aspire_portal.model import LoadKind, LoadRequest, RemovalGuard, RunContext
 from aspire_portal.validation import parse_customer_id
 
-ASPIRE_TIMEZONE = pendulum.timezone("America/Chicago")
+ASPIRE_TIMEZONE = pendulum.timezone(settings.DAILY_TIMEZONE)
 # LastModifiedAt is datetime2(3): the last instant of a window is 1 ms before its end.
 _TICK = timedelta(milliseconds=1)
 
@@ -115,3 +115,42 @@ def fifteen_minute_requests(context: dict[str, Any]) -> list[LoadRequest]:
         except NotThisRun:
             continue
     return requests
+
+
+def removal_guard(context: Any) -> RemovalGuard:
+    """The mass-removal guard of this task's load: the Variables aspire_portal_max_removal_fraction (default 0.2),
+    aspire_portal_mass_removal_floor (rows, default 50) and aspire_portal_mass_removal_floor_scope (accounts or
+    contracts, default 5), and the run's param allow_mass_removal."""
+    from airflow.sdk import Variable
+
+    defaults = RemovalGuard()
+    values = {
+        name: Variable.get(name, default=str(default))
+        for name, default in (
+            (settings.MAX_REMOVAL_FRACTION_VARIABLE, defaults.max_fraction),
+            (settings.MASS_REMOVAL_FLOOR_VARIABLE, defaults.floor),
+            (settings.MASS_REMOVAL_FLOOR_SCOPE_VARIABLE, defaults.scope_floor),
+        )
+    }
+    allowed = (context.get("params") or {}).get("allow_mass_removal", False)
+    if not isinstance(allowed, bool):
+        raise ValueError(f"allow_mass_removal must be true or false, got {allowed!r}")
+    try:
+        return RemovalGuard(
+            max_fraction=float(values[settings.MAX_REMOVAL_FRACTION_VARIABLE]),
+            floor=int(values[settings.MASS_REMOVAL_FLOOR_VARIABLE]),
+            scope_floor=int(values[settings.MASS_REMOVAL_FLOOR_SCOPE_VARIABLE]),
+            allowed=allowed,
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"the mass-removal Variables are not usable ({error}): {settings.MAX_REMOVAL_FRACTION_VARIABLE} must "
+            f"be a fraction above 0 and at most 1 (e.g. 0.2), {settings.MASS_REMOVAL_FLOOR_VARIABLE} and "
+            f"{settings.MASS_REMOVAL_FLOOR_SCOPE_VARIABLE} whole numbers of 0 or more (e.g. 50 and 5); "
+            f"they are {values}"
+        ) from None
+
+
+settings.MAX_REMOVAL_FRACTION_VARIABLE = "aspire_portal_max_removal_fraction"
+MASS_REMOVAL_FLOOR = "aspire_portal_mass_removal_floor"
+settings.MASS_REMOVAL_FLOOR_SCOPE_VARIABLE = "aspire_portal_mass_removal_floor_scope"

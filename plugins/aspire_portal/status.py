@@ -14,10 +14,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from aspire_portal import catalogue, quarantine, sqlfiles
+from aspire_portal import advice, catalogue, quarantine, settings, sqlfiles
 
-STALE_AFTER = timedelta(minutes=45)  # the freshness alert's default threshold (Variable aspire_portal_staleness_...)
-DAILY_STALE_AFTER = timedelta(hours=26)  # a daily refresh a day old, plus the two hours it may take
 SEVERITY = {"failing": 0, "never": 1, "stale": 2, "ok": 3}
 
 
@@ -94,14 +92,13 @@ class Status:
         )
         lines += [f"         {quarantine.describe(q)}" for q in self.quarantined_source_rows[:50]]
         if self.quarantined_source_rows:
-            lines.append(
-                "         each is read again every run and loads once fixed in ASPIRE; the portal keeps the version "
-                "it had (runbook: 'A source row is quarantined')"
-            )
+            lines.append(f"         {advice.QUARANTINED_SOURCE_ROW}")
         return "\n".join(lines)
 
 
-def status(target: psycopg.Connection, now: datetime | None = None, stale_after: timedelta = STALE_AFTER) -> Status:
+def status(
+    target: psycopg.Connection, now: datetime | None = None, stale_after: timedelta = settings.STALE_AFTER
+) -> Status:
     """The sync's state as the portal database records it."""
     now = now or datetime.now(UTC)
     names = [e.name for e in catalogue.ENTITIES]
@@ -149,7 +146,7 @@ def _entity_status(row: dict[str, Any], now: datetime, stale_after: timedelta) -
     # a 15-minute entity is as fresh as its watermark; a daily one as its last successful refresh
     fifteen = entity.cadence == "15min"
     as_of = row["data_as_of"] if fifteen else row["refreshed_data_as_of"]
-    limit = stale_after if fifteen else DAILY_STALE_AFTER
+    limit = stale_after if fifteen else settings.DAILY_STALE_AFTER
     lag = (now - as_of).total_seconds() / 60 if as_of else None
     failed = next((x for x in (load, refresh) if x and x["status"] == "failed"), None)
     if failed:

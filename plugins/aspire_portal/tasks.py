@@ -35,7 +35,7 @@ def check_customer(source: Any, target: psycopg.Connection, value: Any) -> int:
             f"{customer_id}); check the id"
         )
     enrolled = target.execute(
-        sqlfiles.render("sync/select_account_enrolled.sql"), {"customer_id": customer_id}
+        sqlfiles.render("scope/select_account_enrolled.sql"), {"customer_id": customer_id}
     ).fetchone()[0]
     if not enrolled:
         raise CustomerNotSyncable(
@@ -50,7 +50,7 @@ def record_full_sync(target: psycopg.Connection, customer_id: int, dag_id: str, 
     """Marks the customer's full sync done with its "data as of" time and logs what each entity wrote."""
     with target.transaction():
         row = target.execute(
-            sqlfiles.read("sync/upsert_customer_full_sync.sql"),
+            sqlfiles.read("customers/upsert_customer_full_sync.sql"),
             {"customer_id": customer_id, "dag_id": dag_id, "run_id": run_id},
         ).fetchone()
     if row is None:
@@ -62,7 +62,9 @@ def record_full_sync(target: psycopg.Connection, customer_id: int, dag_id: str, 
 
 def log_run_summary(target: psycopg.Connection, dag_id: str, run_id: str) -> list[tuple]:
     """Logs one line per entity load of the run (rows read / inserted / updated / deleted, seconds)."""
-    rows = target.execute(sqlfiles.read("sync/select_run_summary.sql"), {"dag_id": dag_id, "run_id": run_id}).fetchall()
+    rows = target.execute(
+        sqlfiles.read("customers/select_run_summary.sql"), {"dag_id": dag_id, "run_id": run_id}
+    ).fetchall()
     for entity, kind, read, inserted, updated, deleted, seconds in rows:
         log.info(
             "%-18s %-11s read %8d  inserted %8d  updated %8d  deleted %8d  %7.2fs",
@@ -104,9 +106,9 @@ def resolve_scope(customer_ids: Any = None, **context: Any) -> dict[str, Any]:
 
     from aspire_portal import scope
     from aspire_portal.connections import source_connection, target_connection
-    from aspire_portal.engine import record_refusal
-    from aspire_portal.operators import removal_guard
-    from aspire_portal.runs import fifteen_minute_requests, is_backfill, selected_customers
+    from aspire_portal.model import EnrolmentUnreadable, MassRemoval, NotEnrolled
+    from aspire_portal.runlog import record_refusal
+    from aspire_portal.runs import fifteen_minute_requests, is_backfill, removal_guard, selected_customers
 
     try:
         if customer_ids in (None, "", "None"):
@@ -127,9 +129,9 @@ def resolve_scope(customer_ids: Any = None, **context: Any) -> dict[str, Any]:
                 run_id=context["run_id"],
                 guard=guard,
             )
-        except scope.NotEnrolled as error:  # retrying cannot help: bad input
+        except NotEnrolled as error:  # retrying cannot help: bad input
             raise AirflowFailException(str(error)) from error
-        except (scope.MassRemoval, scope.EnrolmentUnreadable) as refused:  # a person must look; not retried
+        except (MassRemoval, EnrolmentUnreadable) as refused:  # a person must look; not retried
             if context["dag"].dag_id == "aspire_portal_incremental" and customers is None:
                 for request in fifteen_minute_requests(context):  # so status shows each entity failing, and why
                     record_refusal(target, request, refused)
@@ -167,7 +169,7 @@ def claim_customers_without_full_sync(
     marked as requested now."""
     with target.transaction():
         rows = target.execute(
-            sqlfiles.render("sync/claim_customers_without_full_sync.sql"),
+            sqlfiles.render("customers/claim_customers_without_full_sync.sql"),
             {"max_triggers": max_triggers, "cooldown_minutes": cooldown_minutes},
         ).fetchall()
     customers = sorted(row[0] for row in rows)

@@ -6,9 +6,9 @@ with deleted as (
     delete from {{ target }} as t
 {%- if changed %}
     using {{ changed }} as c
-    where {% for k in key %}c.{{ k }} = t.{{ k }} and {% endfor %}t.source_rowver < %(high_rowver)s
+    where {% for k in key %}c.{{ k }} = t.{{ k }} and {% endfor %}t.source_rowver < %(read_bound)s
 {%- else %}
-    where t.source_rowver < %(high_rowver)s
+    where t.source_rowver < %(read_bound)s
 {%- endif %}
       and not exists (
             select 1

@@ -4,7 +4,7 @@
 {% import "macros/out_of_scope.sql" as out_of_scope %}
 with deleted as (
     delete from {{ target }} as t
-    where t.source_rowver < %(high_rowver)s
+    where t.source_rowver < %(read_bound)s
       {{- out_of_scope.unjustified(stage, key, owner, mode) }}
     returning 1
 )

@@ -3,7 +3,7 @@
 -- looks at them again.
 {% import "macros/out_of_scope.sql" as out_of_scope %}
 {% set where -%}
-t.source_rowver >= %(high_rowver)s
+t.source_rowver >= %(read_bound)s
       and not exists (
             select 1
             from {{ stage }} as s

@@ -3,7 +3,7 @@
 -- whose bound is past them, looks at them again.
 {% import "macros/out_of_scope.sql" as out_of_scope %}
 {% set where -%}
-t.source_rowver >= %(high_rowver)s
+t.source_rowver >= %(read_bound)s
       {{- out_of_scope.unjustified(stage, key, owner, mode) }}
 {%- endset %}
 {{ out_of_scope.owners_of(target, owner, where) }}

@@ -76,13 +76,13 @@ select scope_role.ContractOid
 {%- endif %}
 {%- endmacro %}
 
-{#- `column` within the read window [low_rowver, high_rowver). On SQL Server the bounds are cast to
+{#- `column` within the read window [watermark, read_bound). On SQL Server the bounds are cast to
     rowversion's binary(8), not the column to bigint, so the RowVer index can be used. -#}
 {% macro in_row_version_window(column) -%}
 {% if dialect == "mssql" -%}
-{{ column }} >= cast(cast(%(low_rowver)s as bigint) as binary(8)) and {{ column }} < cast(cast(%(high_rowver)s as bigint) as binary(8))
+{{ column }} >= cast(cast(%(watermark)s as bigint) as binary(8)) and {{ column }} < cast(cast(%(read_bound)s as bigint) as binary(8))
 {%- else -%}
-{{ column }} >= %(low_rowver)s and {{ column }} < %(high_rowver)s
+{{ column }} >= %(watermark)s and {{ column }} < %(read_bound)s
 {%- endif %}
 {%- endmacro %}
 

@@ -2,4 +2,4 @@
 -- every transaction committed by then is below it and in the portal. Null when no sample qualifies yet.
 select max(c.sampled_at) as data_as_of
 from aspire_sync.aspire_clock as c
-where c.dbts < %(high_rowver)s
+where c.dbts < %(read_bound)s

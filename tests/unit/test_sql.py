@@ -8,7 +8,7 @@ import re
 import pytest
 import sqlglot
 
-from aspire_portal import catalogue, engine, sqlfiles
+from aspire_portal import catalogue, sqlfiles, staging
 
 POSTGRES_ONLY = [r"::", r"\bany\s*\(", r"\blimit\b", r"\bilike\b", r"\breturning\b", r"\bnow\s*\(", r'"']
 KINDS = ["full", "incremental", "backfill"]
@@ -33,7 +33,7 @@ def assert_tsql(statement: str, name: str) -> None:
 @pytest.mark.parametrize(("kind", "scope_known"), VARIANTS)
 @pytest.mark.parametrize("entity", catalogue.ENTITIES, ids=lambda e: e.name)
 def test_extract_parses_as_tsql(entity, kind, scope_known):
-    assert_tsql(engine.render_extract(entity, kind, "mssql", scope_known=scope_known), entity.extract_sql)
+    assert_tsql(staging.render_extract(entity, kind, "mssql", scope_known=scope_known), entity.extract_sql)
 
 
 @pytest.mark.parametrize("lengths", [(1, 444), (0, 3), (2, 0)], ids=["one-customer", "no-accounts", "no-contracts"])
@@ -43,12 +43,12 @@ def test_extract_with_short_id_lists_parses_as_tsql(entity, kind, lengths):
     """A load of a few customers binds its ids one by one (a plain IN list), each list within SQL Server's limits."""
     accounts, contracts = (list(range(1, lengths[0] + 1)), list(range(1, lengths[1] + 1)))
     short_lists, parameters = sqlfiles.id_lists(accounts=accounts, scoped_contracts=contracts)
-    statement = engine.render_extract(entity, kind, "mssql", short_lists=short_lists)
+    statement = staging.render_extract(entity, kind, "mssql", short_lists=short_lists)
     assert_tsql(statement, entity.extract_sql)
     assert "openjson" not in statement.lower()
     assert set(re.findall(r"%\((\w+)\)s", statement)) <= set(parameters) | {
-        "low_rowver",
-        "high_rowver",
+        "watermark",
+        "read_bound",
         "modified_from",
         "modified_to",
     }
@@ -58,7 +58,7 @@ def test_extract_with_short_id_lists_parses_as_tsql(entity, kind, lengths):
 def test_long_id_lists_travel_as_one_json_parameter():
     short_lists, parameters = sqlfiles.id_lists(accounts=list(range(sqlfiles.SHORT_LIST + 1)), scoped_contracts=[7])
     assert short_lists == {"scoped_contracts": 1} and parameters["scoped_contracts_0"] == 7
-    statement = engine.render_extract(catalogue.entity("invoice"), "full", "mssql", short_lists=short_lists)
+    statement = staging.render_extract(catalogue.entity("invoice"), "full", "mssql", short_lists=short_lists)
     assert "openjson(%(accounts)s)" in statement and "%(scoped_contracts_0)s" in statement
 
 
@@ -124,37 +124,37 @@ def test_changed_keys_parse_as_tsql(entity, kind):
 
 def test_extract_kinds_differ_only_in_the_change_filter():
     entity = catalogue.entity("invoice")
-    full = engine.render_extract(entity, "full", "postgres")
-    incremental = engine.render_extract(entity, "incremental", "postgres")
-    backfill = engine.render_extract(entity, "backfill", "postgres")
-    assert "%(low_rowver)s" in incremental and "%(high_rowver)s" in incremental
+    full = staging.render_extract(entity, "full", "postgres")
+    incremental = staging.render_extract(entity, "incremental", "postgres")
+    backfill = staging.render_extract(entity, "backfill", "postgres")
+    assert "%(watermark)s" in incremental and "%(read_bound)s" in incremental
     assert "%(modified_from)s" in backfill and "RowVer >=" not in backfill
-    assert "%(low_rowver)s" not in full and "%(modified_from)s" not in full
+    assert "%(watermark)s" not in full and "%(modified_from)s" not in full
 
 
 def test_incremental_window_is_sargable_on_sql_server_and_reads_the_resolved_scope():
     invoice = catalogue.entity("invoice")
-    plain = engine.render_extract(invoice, "incremental", "mssql", scope_known=True)
-    assert "i.RowVer >= cast(cast(%(low_rowver)s as bigint) as binary(8))" in plain
-    assert "i.RowVer < cast(cast(%(high_rowver)s as bigint) as binary(8))" in plain
+    plain = staging.render_extract(invoice, "incremental", "mssql", scope_known=True)
+    assert "i.RowVer >= cast(cast(%(watermark)s as bigint) as binary(8))" in plain
+    assert "i.RowVer < cast(cast(%(read_bound)s as bigint) as binary(8))" in plain
     assert "%(scoped_contracts)s" in plain and "dbo.ContractRole" not in plain
-    backfill = engine.render_extract(invoice, "backfill", "mssql")
+    backfill = staging.render_extract(invoice, "backfill", "mssql")
     assert "i.LastModifiedAt >= cast(%(modified_from)s as datetime2(3))" in backfill
-    detail = engine.render_extract(catalogue.entity("invoice_detail"), "incremental", "postgres", scope_known=True)
+    detail = staging.render_extract(catalogue.entity("invoice_detail"), "incremental", "postgres", scope_known=True)
     assert "inner join dbo.Invoice as changed_parent" in detail  # a changed invoice brings its details
 
 
 def test_dialect_macros():
     line = catalogue.entity("amortization_line")
-    assert "[LineNo]" in engine.render_extract(line, "full", "mssql")
-    assert '"LineNo"' in engine.render_extract(line, "full", "postgres")
-    assert "cast(l.RowVer as bigint)" in engine.render_extract(line, "incremental", "mssql")
+    assert "[LineNo]" in staging.render_extract(line, "full", "mssql")
+    assert '"LineNo"' in staging.render_extract(line, "full", "postgres")
+    assert "cast(l.RowVer as bigint)" in staging.render_extract(line, "incremental", "mssql")
 
 
 def test_values_are_bound_never_formatted():
     for entity in catalogue.ENTITIES:
         for kind in KINDS:
-            statement = engine.render_extract(entity, kind, "postgres")
+            statement = staging.render_extract(entity, kind, "postgres")
             assert "%(accounts)s" in statement or "%(scoped_contracts)s" in statement
             assert "{" not in statement and "}" not in statement
 
@@ -202,7 +202,7 @@ def test_every_sql_file_opens_with_a_comment():
 def test_retry_extract_reads_quarantined_keys_and_parses_as_tsql(entity, retry):
     """The pass that reads quarantined rows again, by their first key column, within the load's scope."""
     short_lists, parameters = sqlfiles.id_lists(accounts=[1, 2], scoped_contracts=[3], retry_keys=retry)
-    statement = engine.render_extract(entity, "retry", "mssql", short_lists=short_lists)
+    statement = staging.render_extract(entity, "retry", "mssql", short_lists=short_lists)
     assert_tsql(statement, entity.extract_sql)
     assert re.search(rf"\.{entity.source_key[0]} in \(", statement)
     assert set(re.findall(r"%\((\w+)\)s", statement)) <= set(parameters)
