@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-stateful lint format bench clean stack stack-down
+.PHONY: venv demo test test-unit test-fast test-dags test-e2e test-stateful lint format bench clean stack stack-down
 
 venv: $(STAMP)
 
@@ -18,10 +18,30 @@ $(STAMP): requirements.txt requirements-dev.txt
 demo: venv
 	$(PY) scripts/demo.py
 
-## The test suite, against a real PostgreSQL (TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres).
-test: venv
-	$(PY) -m ruff check .
-	$(PY) -m pytest
+# Test processes side by side (pytest-xdist), each test file on one of them: its module fixtures are built once.
+TEST_WORKERS ?= 3
+XDIST := -n $(TEST_WORKERS) --dist loadfile
+
+## Everything CI runs: lint, then every test (unit, integration, DAG runs, end to end) against a real PostgreSQL
+## (TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres). About 8 minutes here (docs/development.md).
+test: lint
+	$(PY) -m pytest $(XDIST)
+
+## Unit tests only: no database, no Airflow (seconds).
+test-unit: venv
+	$(PY) -m pytest -m unit
+
+## The fast loop: unit and integration tests (the engine on PostgreSQL), no DAG runs, no live stack.
+test-fast: venv
+	$(PY) -m pytest $(XDIST) -m "unit or integration"
+
+## The DAGs run with dag.test() against real databases.
+test-dags: venv
+	$(PY) -m pytest $(XDIST) -m dags
+
+## End to end: a live Celery stack, the README's blocks pasted in order, the demo with secrets.
+test-e2e: venv
+	$(PY) -m pytest $(XDIST) -m e2e
 
 ## The model-based test at length: random examples with shrinking (make test runs a fixed, short sample of it).
 ## STATEFUL_EXAMPLES (default 200) and STATEFUL_STEPS (default 40) set how long.
@@ -29,9 +49,11 @@ test-stateful: venv
 	STATEFUL_EXAMPLES=$(or $(STATEFUL_EXAMPLES),200) STATEFUL_STEPS=$(or $(STATEFUL_STEPS),40) \
 		$(PY) -m pytest -p no:cacheprovider tests/test_stateful_sync.py
 
+## ruff (rules and format) and the import contract of the engine's layers (pyproject.toml, [tool.importlinter]).
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	PYTHONPATH=plugins $(VENV)/bin/lint-imports
 
 format: venv
 	$(PY) -m ruff check --fix .
