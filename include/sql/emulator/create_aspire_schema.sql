@@ -29,6 +29,7 @@ begin
     where (x::text::bigint & 4294967295) in (
         select a.backend_xid::text::bigint from pg_stat_activity as a
         where a.datname = current_database() and a.backend_xid is not null
+            and a.backend_type = 'client backend'  -- autovacuum's analyze holds an xid, yet never writes a row
         union all
         select p.transaction::text::bigint from pg_prepared_xacts as p where p.database = current_database()
     );
