@@ -42,7 +42,7 @@ def delete(load: Extraction, stage: str, plan: Plan, resolved: Scope) -> Deleted
     target, request, entity = load.target, load.request, load.request.entity
     key = [sql.Identifier(k).as_string(target) for k in entity.key]
     bound = {"read_bound": load.result.read_bound}
-    shared = entity.owner == "shared" and plan.has_exits and request.kind != "full"  # read whole for what it uses
+    shared = entity.owner == "shared" and request.kind != "full"  # read whole for what the scope uses
     if request.over_everyone or shared:
         return _deleted_missing(target, entity.target_table, entity.owner, stage, key, plan, bound)
     rows = 0

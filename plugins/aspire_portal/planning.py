@@ -187,13 +187,14 @@ def extract_passes(
 ) -> list[Pass]:
     """The extracts a load runs, each (kind, accounts, contracts): the whole scope (full); the changes in the
     window (incremental, backfill) and, in full, what entered the scope; or only what entered (scope). A first
-    window (from row version 0) holds every row already, entries included. Shared reference data (scenarios) that
-    some contracts left is read whole for what still justifies it (a handful of rows), so its delete can see which
-    rows no contract uses any more. Quarantined rows (`retry`: their first key column) are read again by key, so they
-    load on the first run after ASPIRE fixed them; a full load reads them with the rest."""
+    window (from row version 0) holds every row already, entries included. Shared reference data (scenarios) is read
+    whole for what the scope uses (a handful of rows) by every load but a full one: a contract that left the scope,
+    or moved to another scenario, leaves a row no contract uses any more, which its delete can then see.
+    Quarantined rows (`retry`: their first key column) are read again by key, so they load on the first run after
+    ASPIRE fixed them; a full load reads them with the rest."""
     if request.kind == "full":
         return [("full", plan.accounts, plan.contracts)]
-    if entity.owner == "shared" and plan.has_exits:
+    if entity.owner == "shared":
         return [("full", (), tuple(sorted(plan.keep_contracts)))]
     passes: list[Pass] = []
     if request.kind in ("incremental", "backfill"):
