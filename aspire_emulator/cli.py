@@ -5,6 +5,7 @@
     python -m aspire_emulator unenroll --account 1000042
     python -m aspire_emulator simulate --events 500 --seed 7
     python -m aspire_emulator stats
+    python -m aspire_emulator backup NAME | restore NAME
 
 DSNs default to $ASPIRE_DSN / $PORTAL_DSN, else to the Airflow connections $AIRFLOW_CONN_ASPIRE /
 $AIRFLOW_CONN_PORTAL. Bad input stops the command before it writes anything, with a non-zero exit.
@@ -19,7 +20,7 @@ import time
 
 import psycopg
 
-from . import dsn, generate, portal, simulate
+from . import backup, dsn, generate, portal, simulate
 from .catalog import COLUMNS
 from .sqlfiles import statement
 
@@ -75,6 +76,15 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=_seed, default=0)
 
     commands.add_parser("stats", help="rows per dbo table and enrolled accounts")
+
+    keep = commands.add_parser("backup", help="back ASPIRE up: every dbo table and the row-version counter")
+    keep.add_argument("name", help="the backup's name: lower-case letters, digits, underscores")
+    back = commands.add_parser(
+        "restore",
+        help="restore ASPIRE from a backup, as SQL Server does: ends every other session, starts a new recovery fork "
+        "and sets the row-version counter back",
+    )
+    back.add_argument("name", help="a backup's name")
     return main
 
 
@@ -132,7 +142,27 @@ def _print_counts(counts: dict[str, int]) -> None:
         print(f"{name:<{width}}  {count:>10,}")
 
 
-COMMANDS = {"create": _create, "enroll": _enroll, "unenroll": _unenroll, "simulate": _simulate, "stats": _stats}
+def _backup(args: argparse.Namespace) -> None:
+    aspire, _ = _dsns(args, portal_required=False)
+    print(f"backup {args.name}: @@DBTS {backup.backup(aspire, args.name)}")
+
+
+def _restore(args: argparse.Namespace) -> None:
+    aspire, _ = _dsns(args, portal_required=False)
+    kept = backup.restore(aspire, args.name)
+    guid, fork, _dbts = backup.recovery_status(aspire)
+    print(f"restored {args.name}: row versions continue after {kept}; database_guid {guid}, recovery_fork_guid {fork}")
+
+
+COMMANDS = {
+    "create": _create,
+    "enroll": _enroll,
+    "unenroll": _unenroll,
+    "simulate": _simulate,
+    "stats": _stats,
+    "backup": _backup,
+    "restore": _restore,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

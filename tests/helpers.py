@@ -97,7 +97,7 @@ FULL_SYNC_DAG_ID = "aspire_portal_customer_full_sync"
 def settle(aspire: psycopg.Connection, timeout: float = 300) -> None:
     """Waits until every transaction that began before now has ended, so every committed change is below the
     read bound the next run takes (min_active_rowversion() is cluster-wide in the emulator, as xids are)."""
-    mark = aspire.execute("select pg_current_xact_id()::text::bigint").fetchone()[0]
+    mark = aspire.execute("select pg_current_xact_id()::text::bigint - dbo.rowversion_offset()").fetchone()[0]
     deadline = time.monotonic() + timeout
     while aspire.execute("select min_active_rowversion()").fetchone()[0] <= mark:
         if time.monotonic() > deadline:
@@ -110,6 +110,8 @@ def run_dag(dagbag, dag_id: str = INCREMENTAL_DAG_ID, conf: dict | None = None, 
         # dag.test() runs tasks in this process, where Airflow updates each task's params with the run's conf in
         # place: a later run without conf would inherit it. A scheduled run starts from the defaults; say them.
         conf = {"entities": [], "customer_ids": [], "allow_mass_removal": False, **(conf or {})}
+    elif dag_id == DAILY_DAG_ID:
+        conf = {"allow_mass_removal": False, "rebaseline": False, **(conf or {})}
     run = dagbag.get_dag(dag_id).test(run_conf=conf)
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == expect, f"{dag_id} run {run.run_id} ended {run.state}: {states}"

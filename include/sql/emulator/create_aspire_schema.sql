@@ -7,6 +7,25 @@
 
 create schema if not exists dbo;
 
+-- The row-version counter is the transaction id less an offset, so that a restore can set it back as SQL Server's
+-- does (the database counter is part of a backup): `python -m aspire_emulator restore NAME` sets the offset (a
+-- database setting, read by every new session) so the next row version follows the backup's @@DBTS.
+create or replace function dbo.rowversion_offset() returns bigint
+language sql stable parallel safe
+as $$ select coalesce(nullif(current_setting('aspire.rowversion_offset', true), '')::bigint, 0) $$;
+
+-- sys.database_recovery_status as SQL Server has it for this database: database_guid names the database (a restore
+-- of another database's backup changes it), recovery_fork_guid its timeline (every restore or failover to a point
+-- in time starts a new fork).
+create schema if not exists sys;
+create table if not exists sys.database_recovery_status (
+    database_id         int     not null primary key default 1,
+    database_guid       uuid    not null default gen_random_uuid(),
+    recovery_fork_guid  uuid    not null default gen_random_uuid()
+);
+insert into sys.database_recovery_status (database_id) values (1) on conflict do nothing;
+create or replace function public.db_id() returns int language sql immutable as $$ select 1 $$;
+
 -- RowVer: the id of the writing transaction, like a rowversion taken from the database counter at write time.
 -- MIN_ACTIVE_ROWVERSION(): the oldest transaction id still in progress in this database (or the next one when
 -- none is), so every row version below it belongs to a finished transaction and no committed row below it can
@@ -33,7 +52,7 @@ begin
         union all
         select p.transaction::text::bigint from pg_prepared_xacts as p where p.database = current_database()
     );
-    return coalesce(oldest, pg_snapshot_xmax(snap)::text::bigint);
+    return coalesce(oldest, pg_snapshot_xmax(snap)::text::bigint) - dbo.rowversion_offset();
 end
 $$;
 
@@ -45,7 +64,7 @@ as $$ select dbo.min_active_rowversion() $$;
 -- has a lower id than the snapshot's xmax).
 create or replace function dbo.dbts() returns bigint
 language sql volatile parallel restricted
-as $$ select pg_snapshot_xmax(pg_current_snapshot())::text::bigint - 1 $$;
+as $$ select pg_snapshot_xmax(pg_current_snapshot())::text::bigint - 1 - dbo.rowversion_offset() $$;
 
 -- OPENJSON(@json) over a JSON array, returning its elements as the column "value" (text), as in T-SQL.
 create or replace function public.openjson(doc text) returns table (value text)
@@ -65,7 +84,7 @@ create or replace function dbo.stamp_row_version() returns trigger
 language plpgsql
 as $$
 begin
-    new.rowver := pg_current_xact_id()::text::bigint;
+    new.rowver := pg_current_xact_id()::text::bigint - dbo.rowversion_offset();
     new.lastmodifiedat := dbo.aspire_local_now();
     return new;
 end
@@ -244,3 +263,55 @@ create table if not exists dbo.Equipment (
     LastModifiedAt      timestamp(3)    not null,
     RowVer              bigint          not null
 );
+
+-- Backup and restore, as SQL Server's BACKUP DATABASE and RESTORE DATABASE leave ASPIRE: `python -m aspire_emulator
+-- backup NAME` copies every dbo table and the row-version counter (@@DBTS) into schema backup_<name>; `restore NAME`
+-- puts them back (row versions as they were), starts a new recovery fork and sets the counter back, so the next row
+-- version written follows the backup's @@DBTS, below what a reader of the newer timeline may have seen.
+create or replace function dbo.backup_database(backup_name text) returns bigint
+language plpgsql
+as $$
+declare
+    t text;
+    kept bigint := dbo.dbts();
+begin
+    if backup_name !~ '^[a-z0-9_]{1,40}$' then
+        raise exception 'a backup name is 1 to 40 lower-case letters, digits or underscores, got %', backup_name;
+    end if;
+    execute format('drop schema if exists %I cascade', 'backup_' || backup_name);
+    execute format('create schema %I', 'backup_' || backup_name);
+    foreach t in array array['contractscenario', 'account', 'accountcontact', 'lineofcredit', 'contract', 'contractrole', 'equipment', 'amortizationline', 'invoice', 'invoicedetail', 'cashreceipt', 'contractvalues']
+    loop
+        execute format('create table %I.%I as table dbo.%I', 'backup_' || backup_name, t, t);
+    end loop;
+    execute format('create table %I.backup_info as select %s::bigint as dbts, clock_timestamp() as taken_at',
+                   'backup_' || backup_name, kept);
+    return kept;
+end
+$$;
+
+create or replace function dbo.restore_database(backup_name text) returns bigint
+language plpgsql
+as $$
+declare
+    t text;
+    kept bigint;
+begin
+    if not exists (select 1 from pg_namespace where nspname = 'backup_' || backup_name) then
+        raise exception 'no backup named % (python -m aspire_emulator backup %)', backup_name, backup_name;
+    end if;
+    execute format('select dbts from %I.backup_info', 'backup_' || backup_name) into kept;
+    execute 'truncate ' || (select string_agg(format('dbo.%I', x), ', ') from unnest(array['contractscenario', 'account', 'accountcontact', 'lineofcredit', 'contract', 'contractrole', 'equipment', 'amortizationline', 'invoice', 'invoicedetail', 'cashreceipt', 'contractvalues']) as x);
+    foreach t in array array['contractscenario', 'account', 'accountcontact', 'lineofcredit', 'contract', 'contractrole', 'equipment', 'amortizationline', 'invoice', 'invoicedetail', 'cashreceipt', 'contractvalues']
+    loop
+        execute format('alter table dbo.%I disable trigger stamp_row_version', t);
+        execute format('insert into dbo.%I select * from %I.%I', t, 'backup_' || backup_name, t);
+        execute format('alter table dbo.%I enable trigger stamp_row_version', t);
+    end loop;
+    update sys.database_recovery_status set recovery_fork_guid = gen_random_uuid();
+    -- the counter: the next transaction's row version is the backup's @@DBTS + 1
+    execute format('alter database %I set aspire.rowversion_offset = %L', current_database(),
+                   (pg_current_xact_id()::text::bigint - kept)::text);
+    return kept;
+end
+$$;
