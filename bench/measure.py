@@ -201,7 +201,9 @@ def _limit_plan(
     described = portal_columns.described(target, entity)
     columns = [c.name for c in described]
     quoted = [sql.Identifier(c).as_string(target) for c in columns]
-    select = _typed_select(source, target, entity, resolved, columns, cast=copy_format == "binary")
+    select = _typed_select(
+        source, target, entity, resolved, columns, cast=copy_format == "binary", staged=case != "initial"
+    )
     if case == "initial":
         return select, [f"copy {entity.target_table} ({', '.join(quoted)}) from stdin (format {copy_format})"]
     stage = sql.Identifier(f"stage_{entity.name}").as_string(target)
@@ -223,10 +225,12 @@ def _typed_select(
     columns: list[str],
     *,
     cast: bool = True,
+    staged: bool = False,
 ) -> str:
     """The extract in the target's column order and, with `cast`, its types. Binary COPY and bound parameters need
     the exact types (a bit column of ASPIRE, smallint in the emulator, lands in a boolean), so a column whose type
-    differs is cast; text COPY converts it on the way in."""
+    differs is cast; text COPY converts it on the way in. `staged`: the types of the engine's stage, which holds
+    integers as bigint (see columns.Column.staged)."""
     extract = inlined_extract(source, entity, resolved)
     source_types = {d.name: d.type_code for d in source.execute(f"select * from ({extract}) as e limit 0").description}
     target_types = {
@@ -237,6 +241,8 @@ def _typed_select(
     for column in columns:
         name = sql.Identifier(column).as_string(target)
         oid, type_name = target_types[column]
+        if staged and type_name in ("int2", "int4"):
+            oid, type_name = psycopg.postgres.types["int8"].oid, "int8"
         same = source_types[column] == oid or not cast
         selected.append(f"e.{name}" if same else f"cast(cast(e.{name} as text) as {type_name})")
     return f"select {', '.join(selected)}\nfrom (\n{extract}\n) as e"
