@@ -26,13 +26,13 @@ has no rows left in any `aspire` table.
 
 from datetime import timedelta
 
-from airflow.sdk import dag
+from airflow.sdk import Param, dag
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from aspire_portal import catalogue, settings
 from aspire_portal.dag_defaults import default_args, on_failure
 from aspire_portal.operators import AspireToPortalOperator, allow_mass_removal_param
-from aspire_portal.tasks import migrate_portal_schema, summarize_run
+from aspire_portal.tasks import check_aspire_timeline, finish_rebaseline, migrate_portal_schema, summarize_run
 
 
 @dag(
@@ -46,10 +46,22 @@ from aspire_portal.tasks import migrate_portal_schema, summarize_run
         retries=3, retry_delay=timedelta(minutes=2), max_retry_delay=timedelta(minutes=20), backoff=True
     ),
     on_failure_callback=on_failure(),
-    params={"allow_mass_removal": allow_mass_removal_param()},
+    params={
+        "allow_mass_removal": allow_mass_removal_param(),
+        "rebaseline": Param(
+            False,
+            type="boolean",
+            title="Re-baseline after an ASPIRE restore",
+            description="Leave off. On: every entity is reloaded in full with ASPIRE's rows winning whatever their "
+            "row versions, rows ASPIRE lacks removed, and the 15-minute watermarks set to ASPIRE's read bound; then "
+            "the 15-minute runs resume. The sync starts this by itself when ASPIRE went back in time (a restore, a "
+            "failover to a replica that lagged); turn it on to start it by hand.",
+        ),
+    },
 )
 def aspire_portal_daily_refresh():
     migrated = migrate_portal_schema()
+    timeline = check_aspire_timeline()
     refreshes = [
         AspireToPortalOperator(task_id=f"refresh_{entity.name}", entity=entity.name, load_kind="full")
         for entity in catalogue.entities("daily")
@@ -59,7 +71,8 @@ def aspire_portal_daily_refresh():
         for entity in catalogue.entities("15min")
     ]
     loads = refreshes + reconciliations
-    migrated >> loads
+    migrated >> timeline >> loads
+    loads >> finish_rebaseline()
     loads >> summarize_run()
 
 

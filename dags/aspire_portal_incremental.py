@@ -39,6 +39,7 @@ from aspire_portal.operators import AspireToPortalOperator, allow_mass_removal_p
 from aspire_portal.tasks import (
     find_customers_without_full_sync,
     migrate_portal_schema,
+    rebaseline_due,
     resolve_scope,
     summarize_run,
 )
@@ -93,6 +94,20 @@ def aspire_portal_incremental():
         for entity in catalogue.entities("daily")
     ]
     migrated >> scoped >> loads
+
+    # ASPIRE went back in time (a restore, a failover): resolve_scope fails the run, and this starts the re-baseline.
+    (
+        scoped
+        >> rebaseline_due()
+        >> TriggerDagRunOperator(
+            task_id="start_rebaseline",
+            trigger_dag_id=settings.DAILY_DAG_ID,
+            conf={"rebaseline": True},
+            logical_date=None,
+            wait_for_completion=False,
+            retries=0,
+        )
+    )
 
     # The search reads aspire_sync.customer_sync_status, which the migrations create, and leaves out the enrolment
     # values the scope resolution quarantined: it runs after both.

@@ -12,7 +12,7 @@ from itertools import count
 
 import psycopg
 
-from aspire_portal import catalogue, migrations, model, planning, scope
+from aspire_portal import catalogue, migrations, model, planning, scope, timeline
 from aspire_portal.load import load_entity
 
 INCREMENTAL = "aspire_portal_incremental"
@@ -209,3 +209,30 @@ def unheld_rows(portal: psycopg.Connection) -> dict[str, list[tuple]]:
         if bad:
             found[entity.name] = bad[:5]
     return found
+
+
+def rebaseline(aspire_dsn: str, portal_dsn: str) -> dict[str, model.LoadResult]:
+    """What aspire_portal_daily_refresh with rebaseline runs: begin, every entity in full (ASPIRE winning whatever
+    its row versions), finish (ASPIRE's timeline becomes the portal's)."""
+    run = run_id("rebaseline")
+    with psycopg.connect(portal_dsn, autocommit=True) as target:
+        timeline.start_rebaseline(target)
+    results = {
+        e.name: load(
+            aspire_dsn, portal_dsn, model.LoadRequest(e, "full", run=model.RunContext(run_id=run), rebaseline=True)
+        )
+        for e in catalogue.ENTITIES
+    }
+    with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        timeline.finish_rebaseline(source, target, "postgres")
+    return results
+
+
+def timeline_checked(aspire_dsn: str, portal_dsn: str) -> bool:
+    """A run's first look at ASPIRE's timeline, as the DAGs take it; when ASPIRE went back, the re-baseline the sync
+    then starts, run to its end. Whether it re-baselined."""
+    with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        went_back = timeline.check(source, target, "postgres").went_back
+    if went_back:
+        rebaseline(aspire_dsn, portal_dsn)
+    return went_back

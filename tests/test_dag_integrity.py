@@ -12,7 +12,7 @@ EXPECTED_SCHEDULES = {
     "aspire_portal_freshness_check": ("CronTriggerTimetable", "*/5 * * * *", "UTC"),
     "aspire_portal_explain": None,
 }
-NOT_RETRIED = {"trigger_missing_full_syncs"}
+NOT_RETRIED = {"trigger_missing_full_syncs", "start_rebaseline"}
 
 
 def test_no_import_errors(dagbag):
@@ -119,8 +119,12 @@ def test_daily_dag_shape(dagbag):
     assert dag.max_active_runs == 1 and not dag.catchup
     assert {f"refresh_{e.name}" for e in catalogue.entities("daily")} | {
         f"reconcile_{e.name}" for e in catalogue.entities("15min")
-    } | {"migrate_portal_schema", "summarize_run"} == set(dag.task_ids)
+    } | {"migrate_portal_schema", "check_aspire_timeline", "finish_rebaseline", "summarize_run"} == set(dag.task_ids)
     assert all(dag.get_task(t).load_kind == "full" for t in dag.task_ids if t.startswith(("refresh_", "reconcile_")))
+    # every load waits for the look at ASPIRE's timeline (which begins a re-baseline when asked to)
+    loads = {t for t in dag.task_ids if t.startswith(("refresh_", "reconcile_"))}
+    assert loads <= dag.get_task("check_aspire_timeline").downstream_task_ids
+    assert dag.params.get_param("rebaseline").value is False
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_SCHEDULES))

@@ -29,7 +29,7 @@ from hypothesis.stateful import (
 )
 from psycopg import sql
 
-from aspire_emulator import generate, simulate
+from aspire_emulator import backup, generate, simulate
 from aspire_emulator import portal as portal_app
 from aspire_portal import catalogue
 from helpers import ADMIN_DSN, DB_PREFIX, database_dsn, settle
@@ -47,6 +47,7 @@ from syncing import (
     load,
     resolve,
     run_id,
+    timeline_checked,
     unheld_rows,
 )
 
@@ -98,6 +99,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.portal = psycopg.connect(self.portal_dsn, autocommit=True)
         self.deleted: dict[str, set[tuple]] = {name: set() for name in FIFTEEN}
         self.held: psycopg.Connection | None = None
+        self.backed_up = False
         self.quiet = False  # the last step was a complete incremental run with no transaction held open
 
     def teardown(self) -> None:
@@ -124,6 +126,12 @@ class SyncMachine(RuleBasedStateMachine):
         if self.held is None:
             settle(self.aspire)
 
+    def timeline_checked(self) -> None:
+        """Every run's first look at ASPIRE (resolve_scope, check_aspire_timeline); after a restore, the re-baseline
+        the sync starts, to its end: the portal is then ASPIRE's, deletes included."""
+        if timeline_checked(self.aspire_dsn, self.portal_dsn):
+            self.deleted = {name: set() for name in FIFTEEN}
+
     # ---- the sync -------------------------------------------------------------------------------------------------
 
     @initialize()
@@ -133,6 +141,7 @@ class SyncMachine(RuleBasedStateMachine):
     @rule()
     def incremental_run(self) -> None:
         self.settle()
+        self.timeline_checked()
         incremental(self.aspire_dsn, self.portal_dsn)
         self.quiet = self.held is None
 
@@ -146,12 +155,14 @@ class SyncMachine(RuleBasedStateMachine):
         customers = self.enrolled()
         if customers:
             self.settle()
+            self.timeline_checked()
             customer_full_sync(self.aspire_dsn, self.portal_dsn, random.Random(seed).choice(customers))
         self.quiet = False
 
     @rule(entity=st.sampled_from([e.name for e in catalogue.ENTITIES]))
     def daily_refresh_load(self, entity: str) -> None:
         self.settle()
+        self.timeline_checked()
         load(self.aspire_dsn, self.portal_dsn, daily_request(catalogue.entity(entity), run_id("daily")))
         self.quiet = False
 
@@ -171,6 +182,7 @@ class SyncMachine(RuleBasedStateMachine):
         customer = random.Random(seed).choice(customers)
         target = catalogue.entity(entity)
         self.settle()
+        self.timeline_checked()
         sync_run = run_id("race_full_sync")
         sync_scope = resolve(self.aspire_dsn, self.portal_dsn, FULL_SYNC, sync_run, [customer])
         sync_request = full_sync_request(target, customer, sync_run)
@@ -324,6 +336,20 @@ class SyncMachine(RuleBasedStateMachine):
         self.held = psycopg.connect(self.aspire_dsn)
         account = self.pick("select accountoid from dbo.account order by 1 limit 50", seed)
         self.held.execute("update dbo.account set phone = phone where accountoid = %s", (account,))
+        self.quiet = False
+
+    @rule()
+    def aspire_backed_up(self) -> None:
+        backup.backup(self.aspire_dsn, "machine")
+        self.backed_up = True
+
+    @precondition(lambda self: self.backed_up)
+    @rule()
+    def aspire_restored(self) -> None:
+        """ASPIRE restored from the backup (its counter set back, a new recovery fork): every session of it ends."""
+        backup.restore(self.aspire_dsn, "machine")
+        self.aspire = psycopg.connect(self.aspire_dsn, autocommit=True)
+        self.held = None  # the restore ended it
         self.quiet = False
 
     @precondition(lambda self: self.held is not None)

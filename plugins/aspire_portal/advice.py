@@ -58,3 +58,12 @@ def trigger_full_sync(customer: object = "<id>") -> str:
     """The command that runs a customer's full sync now."""
     conf = f'{{"customer_id": {customer}}}'
     return f"airflow dags trigger {settings.FULL_SYNC_DAG_ID} --conf '{conf}'"
+
+
+TRIGGER_REBASELINE = f"airflow dags trigger {settings.DAILY_DAG_ID} --conf '{{\"rebaseline\": true}}'"
+
+REBASELINE = (
+    f"The sync re-baselines by itself ({settings.DAILY_DAG_ID} with rebaseline, started by the next 15-minute run); "
+    f"to start it now: airflow dags trigger {settings.DAILY_DAG_ID} --conf '{{\"rebaseline\": true}}'. "
+    f"See the {runbook('ASPIRE was restored or failed over')}."
+)

@@ -23,6 +23,8 @@ from aspire_portal.staging import Extraction, analyze, window
 
 log = logging.getLogger(__name__)
 
+REBASELINE_BOUND = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class Deleted:
@@ -41,7 +43,9 @@ def delete(load: Extraction, stage: str, plan: Plan, resolved: Scope) -> Deleted
     that lets go of accounts or contracts also learns which of their rows it had to keep."""
     target, request, entity = load.target, load.request, load.request.entity
     key = [sql.Identifier(k).as_string(target) for k in entity.key]
-    bound = {"read_bound": load.result.read_bound}
+    # after ASPIRE went back in time, a portal row at or above the new read bound is of the old timeline: no load of
+    # the new one wrote it (a re-baseline has the entity to itself), so it goes if ASPIRE lacks it
+    bound = {"read_bound": REBASELINE_BOUND if request.rebaseline else load.result.read_bound}
     shared = entity.owner == "shared" and request.kind != "full"  # read whole for what the scope uses
     if request.over_everyone or shared:
         return _deleted_missing(target, entity.target_table, entity.owner, stage, key, plan, bound)

@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from aspire_portal import catalogue, clock, enrolment, quarantine, sqlfiles
+from aspire_portal import advice, catalogue, clock, enrolment, quarantine, settings, sqlfiles, timeline
 from aspire_portal import explain_facts as lookup
 
 KINDS = {"contract": "contract", "invoice": "invoice", "receipt": "cash_receipt", "customer": "account"}
@@ -33,6 +33,8 @@ REASONS = (
     "waiting_for_open_aspire_transaction",  # committed after a transaction still open on ASPIRE began
     "removal_pending",  # out of scope (or deleted in ASPIRE), still in the portal
     "load_failing",  # its entity's last load failed
+    "aspire_went_back",  # ASPIRE went back in time (a restore, a failover): the 15-minute runs refuse to write
+    "rebaselining",  # the portal is being reloaded on ASPIRE's new timeline
 )
 
 
@@ -132,7 +134,26 @@ def explain(
     answer = decide.explanation(facts)
     if kind == "customer":
         _add_customer_state(target, answer)
+    _add_timeline(target, answer)
     return answer
+
+
+def _add_timeline(target: psycopg.Connection, answer: Explanation) -> None:
+    """After ASPIRE went back in time, row versions compare across two timelines and say nothing: the answer is the
+    re-baseline's."""
+    found = timeline.state(target)
+    answer.facts["aspire_timeline"] = {"state": found.state, "detail": found.detail}
+    if found.state == "went_back":
+        answer.reason = "aspire_went_back"
+        answer.next = f"{found.detail}"
+        answer.command = advice.TRIGGER_REBASELINE
+    elif found.state == "rebaselining":
+        answer.reason = "rebaselining"
+        answer.next = (
+            "The portal is being re-baselined after an ASPIRE restore or failover: every entity is reloaded in full "
+            f"by {settings.DAILY_DAG_ID}; the 15-minute runs resume when it is done."
+        )
+        answer.command = None
 
 
 def _add_customer_state(target: psycopg.Connection, answer: Explanation) -> None:

@@ -22,7 +22,15 @@ import psycopg
 from aspire_portal import advice, clock, columns, quarantine, reconcile, runlog, scope, staging, turns
 from aspire_portal.deleting import delete, guard_rows
 from aspire_portal.merging import merge
-from aspire_portal.model import DEFAULT_OPTIONS, Dialect, LoadOptions, LoadRequest, LoadResult, LockTimeout
+from aspire_portal.model import (
+    DEFAULT_OPTIONS,
+    AspireWentBack,
+    Dialect,
+    LoadOptions,
+    LoadRequest,
+    LoadResult,
+    LockTimeout,
+)
 from aspire_portal.planning import Plan, Scope, extract_passes, plan_changes, plan_customers, plan_everyone
 
 log = logging.getLogger(__name__)
@@ -114,6 +122,12 @@ class _Load:
         if self.request.kind == "incremental":
             self.result.watermark = runlog.watermark(self.target, self.request.entity)
         self.result.read_bound = clock.read_bound(self.source, self.target, self.dialect)
+        if self.result.watermark is not None and self.result.read_bound < self.result.watermark:
+            raise AspireWentBack(
+                f"ASPIRE's read bound {self.result.read_bound} is below the watermark {self.result.watermark} of "
+                f"{self.request.entity.name}: ASPIRE went back in time (a restore or a failover); nothing was "
+                f"written. {advice.REBASELINE}"
+            )
         self.result.data_as_of = clock.data_as_of(self.target, self.result.read_bound)
 
     def plan(self) -> tuple[Scope, Plan]:
@@ -196,6 +210,7 @@ class _Load:
                 self.started_at,
                 dedupe=len(extraction.passes) > 1,
                 repair=request.reconcile,
+                rebaseline=request.rebaseline,
                 rejected=rejected,
             )
             result.rows_inserted, result.rows_updated = merged.inserted, merged.updated
@@ -224,7 +239,7 @@ class _Load:
     def record(self, plan: Plan) -> None:
         """The held scope, the watermark and the run log, in the load's transaction."""
         scope.record_held(self.target, self.request.entity, plan)
-        if self.request.kind == "incremental":
+        if self.request.kind == "incremental" or (self.request.rebaseline and self.request.entity.cadence == "15min"):
             runlog.move_watermark(self.target, self.request, self.result)
         self.options.at("before_commit")
         self.result.seconds = time.perf_counter() - self.clock

@@ -38,11 +38,13 @@ def merge_statement(
     *,
     dedupe: bool = False,
     repair: bool = False,
+    rebaseline: bool = False,
     rejected: str | None = None,
 ) -> str:
     """The merge of `stage` into the entity's target; with `rejected`, the checked merge that rejects into it the rows
     the target cannot take. `dedupe`: the stage may hold a row twice (several passes); `repair`: a full load's own
-    version wins even at an equal row version (the daily refresh)."""
+    version wins even at an equal row version (the daily refresh); `rebaseline`: ASPIRE's rows win whatever their row
+    versions (after ASPIRE went back in time)."""
     quote = lambda name: sql.Identifier(name).as_string(target)  # noqa: E731
     columns = [c.name for c in described]
     shape = {
@@ -53,6 +55,7 @@ def merge_statement(
         "updated": [quote(c) for c in columns if c not in entity.key],
         "dedupe": dedupe,
         "repair": repair,
+        "rebaseline": rebaseline,
     }
     if rejected is None:
         return sqlfiles.render("load/merge_stage.sql", checks=None, **shape)
@@ -74,11 +77,12 @@ def merge(
     *,
     dedupe: bool = False,
     repair: bool = False,
+    rebaseline: bool = False,
     rejected: str | None = None,
 ) -> Merged:
     """Merges the stage into the target; a row the target cannot take sends the merge again, checked, and rejected
     rows into `rejected` (created if the extract rejected none)."""
-    shape = {"dedupe": dedupe, "repair": repair}
+    shape = {"dedupe": dedupe, "repair": repair, "rebaseline": rebaseline}
     try:
         with target.transaction():
             inserted, updated, _none = target.execute(

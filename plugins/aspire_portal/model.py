@@ -103,7 +103,9 @@ class RunContext:
 class LoadRequest:
     """What to load. `accounts` None means every enrolled account (the whole portal). Kind "scope" applies only
     the scope's entries and exits (a daily entity in the 15-minute run). `reconcile`: a full load over everyone
-    measures the drift before its merge and checks it is zero after (see aspire_portal.reconcile)."""
+    measures the drift before its merge and checks it is zero after (see aspire_portal.reconcile). `rebaseline`: a
+    full load over everyone after ASPIRE went back in time: ASPIRE's rows win whatever their row versions, every
+    row ASPIRE lacks goes, and a 15-minute entity's watermark is set to the new read bound (docs/adr/0007)."""
 
     entity: Entity
     kind: LoadKind
@@ -113,8 +115,14 @@ class LoadRequest:
     modified_to: datetime | None = None
     run: RunContext = field(default_factory=RunContext)
     reconcile: bool = False
+    rebaseline: bool = False
 
     def __post_init__(self) -> None:
+        if self.rebaseline and not self.over_everyone:
+            raise ValueError(
+                f"re-baselining {self.entity.name} needs a full load over every enrolled customer, "
+                f"not a {self.kind} load"
+            )
         if self.reconcile and not self.over_everyone:
             raise ValueError(
                 f"reconciling {self.entity.name} needs a full load over every enrolled customer, "
@@ -212,3 +220,9 @@ class NotEnrolled(ValueError):
 class EnrolmentUnreadable(RuntimeError):
     """Every value of the portal's enrolment table was skipped: the table changed (its type, its meaning) or the
     sync reads the wrong ASPIRE. Resolving to an empty scope would remove every customer from the portal."""
+
+
+class AspireWentBack(RuntimeError):
+    """ASPIRE's row versions went back below what the portal has read (a restore, a failover to a replica that lagged,
+    a refresh from another system): a row-version cursor would skip changes, so no 15-minute load writes until the
+    portal is re-baselined."""

@@ -137,6 +137,8 @@ class AspireToPortalOperator(BaseOperator):
         if self.load_kind == "run":
             return runs.fifteen_minute_request(self.entity, context)
         customer_id = None if _blank(self.customer_id) else parse_customer_id(self.customer_id)
+        everyone = self.load_kind == "full" and customer_id is None
+        rebaseline = everyone and (context.get("params") or {}).get("rebaseline") is True
         return LoadRequest(
             entity=catalogue.entity(self.entity),
             kind=self.load_kind,  # type: ignore[arg-type]
@@ -145,7 +147,8 @@ class AspireToPortalOperator(BaseOperator):
             modified_from=_as_datetime(self.modified_from),
             modified_to=_as_datetime(self.modified_to),
             run=RunContext(dag_id=self.dag_id, run_id=context["run_id"], task_id=self.task_id),
-            reconcile=self.reconcile and self.load_kind == "full" and customer_id is None,
+            reconcile=self.reconcile and everyone and not rebaseline,
+            rebaseline=rebaseline,
         )
 
 

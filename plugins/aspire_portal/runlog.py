@@ -29,9 +29,10 @@ def watermark(target: psycopg.Connection, entity: Entity, default: int | None = 
 
 
 def move_watermark(target: psycopg.Connection, request: LoadRequest, result: LoadResult) -> None:
-    """Moves the entity's watermark to the load's read bound, in the load's transaction."""
+    """Moves the entity's watermark to the load's read bound, in the load's transaction (a re-baseline sets it there,
+    even below the old one)."""
     target.execute(
-        sqlfiles.read("runlog/upsert_watermark.sql"),
+        sqlfiles.read("runlog/reset_watermark.sql" if request.rebaseline else "runlog/upsert_watermark.sql"),
         {
             "entity": request.entity.name,
             "read_bound": result.read_bound,

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from aspire_portal import advice, catalogue, quarantine, settings, sqlfiles
+from aspire_portal import advice, catalogue, quarantine, settings, sqlfiles, timeline
 
 SEVERITY = {"failing": 0, "never": 1, "stale": 2, "ok": 3}
 
@@ -39,9 +39,12 @@ class Status:
     customers_without_full_sync: list[dict[str, Any]] = field(default_factory=list)
     quarantined: list[dict[str, Any]] = field(default_factory=list)
     quarantined_source_rows: list[dict[str, Any]] = field(default_factory=list)
+    timeline: dict[str, Any] = field(default_factory=lambda: {"state": "ok", "detail": None})
 
     @property
     def worst(self) -> str:
+        if self.timeline["state"] != "ok":  # every 15-minute load refuses until the re-baseline is done
+            return "failing"
         return min((e.state for e in self.entities), key=SEVERITY.__getitem__, default="ok")
 
     def as_dict(self) -> dict[str, Any]:
@@ -49,6 +52,10 @@ class Status:
 
     def text(self) -> str:
         lines = [f"aspire_portal status at {self.checked_at:%Y-%m-%d %H:%M:%S} UTC: {self.worst}"]
+        if self.timeline["state"] == "rebaselining":
+            lines.append(f"RE-BASELINING after an ASPIRE restore or failover: {self.timeline['detail']}")
+        elif self.timeline["state"] == "went_back":
+            lines.append(f"ASPIRE WENT BACK IN TIME: {self.timeline['detail']}")
         for e in sorted(self.entities, key=lambda e: (SEVERITY[e.state], e.entity)):
             lag = f"lag {e.lag_minutes:,.0f} min" if e.lag_minutes is not None else "lag -"
             stamp = f"{e.data_as_of:%Y-%m-%d %H:%M} UTC" if e.data_as_of else "unknown"
@@ -112,7 +119,17 @@ def status(
         customers_without_full_sync=without,
         quarantined=quarantined,
         quarantined_source_rows=quarantine.listing(target),
+        timeline=_timeline(target),
     )
+
+
+def _timeline(target: psycopg.Connection) -> dict[str, Any]:
+    try:
+        found = timeline.state(target)
+    except psycopg.errors.UndefinedTable:  # a portal the sync has not migrated yet: no timeline checked
+        target.rollback()
+        return {"state": "ok", "detail": None}
+    return {"state": found.state, "detail": found.detail}
 
 
 def _entity_status(row: dict[str, Any], now: datetime, stale_after: timedelta) -> EntityStatus:

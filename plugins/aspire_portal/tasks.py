@@ -119,6 +119,7 @@ def resolve_scope(customer_ids: Any = None, **context: Any) -> dict[str, Any]:
     except ValueError as error:
         raise AirflowFailException(str(error)) from error
     with source_connection() as (source, dialect), target_connection() as target:
+        _refuse_on_another_timeline(source, target, dialect, context)
         try:
             resolved = scope.resolve(
                 source,
@@ -233,3 +234,73 @@ def explain_object(kind: str, oid: Any) -> dict[str, Any]:
     for line in answer.text().splitlines():
         log.info("%s", line)
     return answer.as_dict()
+
+
+# ---- ASPIRE's timeline -------------------------------------------------------------------------------------------
+
+
+def _refuse_on_another_timeline(source: Any, target: psycopg.Connection, dialect: str, context: Any) -> None:
+    """The run's first look at ASPIRE: when ASPIRE went back in time, no load of this run may write. A 15-minute run
+    fails (and alerts, and the next task starts the re-baseline), recording each entity's load refused so `status`
+    shows why; while a re-baseline runs, it is skipped."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from aspire_portal import timeline
+    from aspire_portal.model import AspireWentBack
+    from aspire_portal.runlog import record_refusal
+    from aspire_portal.runs import fifteen_minute_requests
+
+    found = timeline.check(source, target, dialect)
+    if found.state == "rebaselining":
+        raise AirflowSkipException("the portal is being re-baselined after ASPIRE went back in time; this run waits")
+    if found.went_back:
+        refused = AspireWentBack(found.detail)
+        if context["dag"].dag_id == "aspire_portal_incremental":
+            for request in fifteen_minute_requests(context):
+                record_refusal(target, request, refused)
+        raise AirflowFailException(found.detail)
+
+
+@task.short_circuit(trigger_rule="one_failed", ignore_downstream_trigger_rules=False)
+def rebaseline_due() -> bool:
+    """Whether this run found ASPIRE gone back in time and no re-baseline has begun: then the next task starts one."""
+    from aspire_portal import timeline
+    from aspire_portal.connections import target_connection
+
+    with target_connection() as target:
+        return timeline.state(target).state == "went_back"
+
+
+@task
+def check_aspire_timeline(**context: Any) -> str:
+    """The daily refresh's first look at ASPIRE: with `rebaseline`, the re-baseline begins (its loads reload every
+    entity in full, ASPIRE winning whatever its row versions); without, a refresh on another timeline fails."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aspire_portal import timeline
+    from aspire_portal.connections import source_connection, target_connection
+
+    rebaseline = (context.get("params") or {}).get("rebaseline", False)
+    if rebaseline not in (True, False):
+        raise AirflowFailException(f"rebaseline must be true or false, got {rebaseline!r}")
+    with source_connection() as (source, dialect), target_connection() as target:
+        if rebaseline:
+            timeline.start_rebaseline(target)
+            return "rebaselining"
+        found = timeline.check(source, target, dialect)
+        if found.went_back:
+            raise AirflowFailException(found.detail)
+    return "ok"
+
+
+@task
+def finish_rebaseline(**context: Any) -> str:
+    """After every entity was re-baselined: ASPIRE's timeline becomes the portal's, and the 15-minute runs resume."""
+    from aspire_portal import timeline
+    from aspire_portal.connections import source_connection, target_connection
+
+    if (context.get("params") or {}).get("rebaseline") is not True:
+        return "not a re-baseline"
+    with source_connection() as (source, dialect), target_connection() as target:
+        now = timeline.finish_rebaseline(source, target, dialect)
+    return f"re-baselined on recovery fork {now.recovery_fork_guid} at @@DBTS {now.dbts}"

@@ -3,6 +3,8 @@
 -- version) are found by an anti-join first, so they cost neither a row lock nor WAL. With `repair` (the daily
 -- refresh, which reconciles), a row at the same row version whose values differ is put back to ASPIRE's too: only
 -- a change made in the portal outside the sync can cause that, and ASPIRE's row at that version is the truth.
+-- With `rebaseline` (after ASPIRE went back in time: its row versions are of a new timeline), every staged row whose
+-- values or row version differ from the portal's is written, whatever the row versions say.
 -- With `checks` (the merge again, after one failed on a row the portal cannot take), each row to be written is
 -- checked first (a NULL where the target needs a value, a value beyond the target column's range or length; the
 -- stage's columns are wider than the target's): a row that fails is not written, its key and what is wrong with it
@@ -22,7 +24,12 @@ with changed as (
     left join {{ target }} as t
         on {% for k in key %}t.{{ k }} = s.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
     where t.{{ key[0] }} is null
+{%- if rebaseline %}
+       or row(s.source_rowver, {% for c in columns %}s.{{ c }}{{ ", " if not loop.last }}{% endfor %})
+          is distinct from row(t.source_rowver, {% for c in columns %}t.{{ c }}{{ ", " if not loop.last }}{% endfor %})
+{%- else %}
        or s.source_rowver > t.source_rowver
+{%- endif %}
 {%- if repair %}
        or (s.source_rowver = t.source_rowver
            and row({% for c in columns %}s.{{ c }}{{ ", " if not loop.last }}{% endfor %})
@@ -61,7 +68,11 @@ written as (
     on conflict ({{ key | join(", ") }}) do update
     set {% for c in updated %}{{ c }} = excluded.{{ c }},
         {% endfor %}synced_at = excluded.synced_at
+{%- if rebaseline %}
+    where true
+{%- else %}
     where t.source_rowver {{ "<=" if repair else "<" }} excluded.source_rowver
+{%- endif %}
     returning (t.xmax = 0) as inserted
 )
 
