@@ -46,6 +46,20 @@ def restore(aspire_dsn: str, name: str) -> int:
     return kept
 
 
+def advance(aspire_dsn: str, versions: int) -> int:
+    """Time passes on ASPIRE's timeline: its @@DBTS moves on by `versions`, as that many writes would move it (the
+    counter is cluster-wide transaction ids, so burning transactions here would move every emulator database on
+    the server as well). Every other session ends, as with a restore, so none writes with the old counter. The new
+    @@DBTS."""
+    if not isinstance(versions, int) or versions < 0:
+        raise ValueError(f"the counter only moves on: versions is a whole number, 0 or more, got {versions!r}")
+    with psycopg.connect(aspire_dsn, autocommit=True) as conn:
+        conn.execute(statement("timeline/terminate_sessions.sql"))
+        dbts = conn.execute(statement("timeline/advance_counter.sql"), {"versions": versions}).fetchone()[0]
+    log.info("moved ASPIRE's row-version counter on by %d to @@DBTS %d", versions, dbts)
+    return dbts
+
+
 def recovery_status(aspire_dsn: str) -> tuple[str, str, int]:
     """database_guid, recovery_fork_guid and @@DBTS, as a session opened now sees them."""
     with psycopg.connect(aspire_dsn) as conn:

@@ -39,7 +39,7 @@ from aspire_portal.tasks import check_aspire_timeline, finish_rebaseline, migrat
     schedule=CronTriggerTimetable(settings.DAILY_CRON, timezone=settings.DAILY_TIMEZONE),
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=timedelta(hours=3),
+    dagrun_timeout=settings.DAILY_RUN_TIMEOUT,
     doc_md=__doc__,
     tags=["aspire", "portal", "daily"],
     default_args=default_args(

@@ -103,6 +103,8 @@ def aspire_portal_incremental():
             task_id="start_rebaseline",
             trigger_dag_id=settings.DAILY_DAG_ID,
             conf={"rebaseline": True},
+            trigger_run_id="{{ ti.xcom_pull(task_ids='rebaseline_due') }}",
+            skip_when_already_exists=True,
             logical_date=None,
             wait_for_completion=False,
             retries=0,

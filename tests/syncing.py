@@ -215,8 +215,8 @@ def rebaseline(aspire_dsn: str, portal_dsn: str) -> dict[str, model.LoadResult]:
     """What aspire_portal_daily_refresh with rebaseline runs: begin, every entity in full (ASPIRE winning whatever
     its row versions), finish (ASPIRE's timeline becomes the portal's)."""
     run = run_id("rebaseline")
-    with psycopg.connect(portal_dsn, autocommit=True) as target:
-        timeline.start_rebaseline(target)
+    with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        timeline.start_rebaseline(source, target, "postgres")
     results = {
         e.name: load(
             aspire_dsn, portal_dsn, model.LoadRequest(e, "full", run=model.RunContext(run_id=run), rebaseline=True)

@@ -4,6 +4,8 @@ like SQL Server (its rows, a new recovery fork, the row-version counter set back
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import psycopg
@@ -37,13 +39,10 @@ def world(fresh_database):
     return SimpleNamespace(aspire_dsn=aspire_dsn, portal_dsn=portal_dsn, accounts=accounts)
 
 
-def time_passes(aspire_dsn: str, transactions: int = 3000) -> None:
-    """The lost timeline goes on for a while: its transactions use row versions a restore hands out again. (The
-    emulator's counter is cluster-wide, as transaction ids are: on a server shared with other work, a short lost
-    timeline could be overtaken by the others' transactions between the restore and the next write.)"""
-    with psycopg.connect(aspire_dsn, autocommit=True) as conn:
-        for _ in range(transactions):
-            conn.execute("select pg_current_xact_id()")
+def time_passes(aspire_dsn: str, versions: int = 1_000_000) -> None:
+    """The lost timeline goes on for a while: its writes use row versions a restore hands out again. Far enough that
+    other work on a shared server (which moves the emulator's cluster-wide counter too) cannot catch up with it."""
+    backup.advance(aspire_dsn, versions)
 
 
 def check(w) -> timeline.Check:
@@ -80,10 +79,9 @@ def test_the_emulator_restores_as_sql_server_does(fresh_database):
     with psycopg.connect(dsn) as conn:
         written = conn.execute("select rowver, email from dbo.account where accountoid = %s", (account,)).fetchone()
     lost_dbts = backup.recovery_status(dsn)[2]  # the highest row version the lost timeline handed out
-    assert kept < written[0] <= lost_dbts
+    assert kept < written[0] < lost_dbts - 999_000
     assert backup.restore(dsn, "before") == kept
     guid_after, fork_after, dbts_after = backup.recovery_status(dsn)
-    # Not below written[0]: on a shared server other databases' transactions move the emulator's counter on too.
     assert guid_after == guid and fork_after != fork and kept <= dbts_after < lost_dbts
     with psycopg.connect(dsn) as conn:
         assert (
@@ -193,6 +191,18 @@ def test_the_dags_refuse_after_a_restore_start_the_rebaseline_and_resume(fresh_d
     assert states["rebaseline_due"] == "success" and states["start_rebaseline"] == "success"
     assert all(state == "upstream_failed" for task, state in states.items() if task.startswith("load_"))
     assert portal_fingerprint(portal_dsn) == untouched
+    again = task_states(run_dag(dagbag, expect="failed"))  # while the re-baseline waits in the queue
+    assert again["resolve_scope"] == "failed" and again["start_rebaseline"] == "skipped"  # one per detection
+
+    with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
+        timeline.start_rebaseline(source, target, "postgres")  # as the daily refresh's first task does
+    waiting = task_states(run_dag(dagbag))
+    assert waiting["resolve_scope"] == "skipped" and waiting["start_rebaseline"] == "skipped"
+    with psycopg.connect(portal_dsn, autocommit=True) as target:  # a re-baseline that failed hours ago
+        target.execute("update aspire_sync.aspire_timeline set rebaseline_started_at = now() - interval '4 hours'")
+    stalled = task_states(run_dag(dagbag, expect="failed"))
+    assert stalled["resolve_scope"] == "failed" and stalled["start_rebaseline"] == "skipped"
+    assert portal_fingerprint(portal_dsn) == untouched
 
     rebased = run_dag(dagbag, "aspire_portal_daily_refresh", conf={"rebaseline": True})
     assert task_states(rebased)["finish_rebaseline"] == "success"
@@ -217,3 +227,91 @@ def test_a_load_refuses_a_read_bound_below_its_watermark(world):
     finally:
         with psycopg.connect(w.portal_dsn, autocommit=True) as portal:
             portal.execute("update aspire_sync.watermark set high_water_mark = %s where entity = 'account'", (mark,))
+
+
+def small_world(fresh_database, name: str, seed: int) -> SimpleNamespace:
+    aspire_dsn = fresh_database(f"{name}_aspire")
+    generate.create(aspire_dsn, size="small", seed=seed)
+    portal_dsn = fresh_database(f"{name}_portal")
+    portal_app.create_portal_schema(portal_dsn)
+    accounts = portal_app.enroll(portal_dsn, aspire_dsn, count=4, seed=seed)
+    with psycopg.connect(portal_dsn, autocommit=True) as portal:
+        migrations.migrate(portal)
+    incremental(aspire_dsn, portal_dsn)
+    return SimpleNamespace(aspire_dsn=aspire_dsn, portal_dsn=portal_dsn, accounts=accounts)
+
+
+def test_checks_at_once_never_take_each_other_for_aspire_going_back(fresh_database):
+    """Many runs check at once while ASPIRE is written to: each looks at ASPIRE only once it holds the timeline row,
+    so none sees an older @@DBTS than one already recorded."""
+    w = small_world(fresh_database, "timeline_race", 1820)
+    stop = threading.Event()
+
+    def writer() -> None:
+        while not stop.is_set():
+            simulate.edit_account(w.aspire_dsn, w.accounts[0])
+
+    def checker() -> list[str]:
+        return [check(w).state for _ in range(15)]
+
+    background = threading.Thread(target=writer)
+    background.start()
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            states = [s for found in pool.map(lambda _: checker(), range(6)) for s in found]
+    finally:
+        stop.set()
+        background.join()
+    assert states == ["ok"] * 90
+
+
+def test_the_first_check_of_a_deployment_compares_with_the_watermarks(fresh_database):
+    """A deployment upgraded after ASPIRE went back has no timeline recorded yet: its first check still finds ASPIRE
+    below the watermarks; and a login that cannot see ASPIRE's recovery status gets an error that says so."""
+    w = small_world(fresh_database, "timeline_first", 1821)
+    with psycopg.connect(w.portal_dsn, autocommit=True) as portal:
+        portal.execute("delete from aspire_sync.aspire_timeline")
+        portal.execute("update aspire_sync.watermark set high_water_mark = high_water_mark + 1000000")
+    found = check(w)
+    assert found.state == "went_back" and "before this deployment first checked it" in found.detail
+    with psycopg.connect(w.portal_dsn, autocommit=True) as portal:
+        portal.execute("update aspire_sync.watermark set high_water_mark = high_water_mark - 1000000")
+        portal.execute("delete from aspire_sync.aspire_timeline")
+    assert check(w).state == "ok"
+
+    with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:  # as SQL Server hides the row from such a login
+        aspire.execute("delete from sys.database_recovery_status")
+    with pytest.raises(timeline.TimelineUnreadable, match="VIEW ANY DATABASE"):
+        check(w)
+    with psycopg.connect(w.portal_dsn) as portal:
+        assert portal.execute("select state from aspire_sync.aspire_timeline").fetchone()[0] == "ok"
+
+
+def test_a_rebaseline_that_aspire_overtakes_or_that_stalls_is_not_taken_for_done(fresh_database):
+    """A restore during the re-baseline sends it round again; a re-baseline that never finishes stops being waited
+    for once it is older than any daily refresh may run."""
+    w = small_world(fresh_database, "timeline_rerun", 1822)
+    backup.backup(w.aspire_dsn, "nightly")
+    simulate.edit_account(w.aspire_dsn, w.accounts[0])
+    time_passes(w.aspire_dsn)
+    with psycopg.connect(w.aspire_dsn) as source, psycopg.connect(w.portal_dsn, autocommit=True) as target:
+        began = timeline.start_rebaseline(source, target, "postgres")
+    assert check(w).state == "rebaselining" and not check(w).overdue
+    backup.restore(w.aspire_dsn, "nightly")  # ASPIRE goes back again while the loads run
+    with psycopg.connect(w.aspire_dsn) as source, psycopg.connect(w.portal_dsn, autocommit=True) as target:
+        with pytest.raises(model.AspireWentBack, match="again during the re-baseline"):
+            timeline.finish_rebaseline(source, target, "postgres")
+        assert timeline.state(target).state == "went_back"
+        assert backup.recovery_status(w.aspire_dsn)[1] != began.recovery_fork_guid
+
+        timeline.start_rebaseline(source, target, "postgres")
+        target.execute(
+            "update aspire_sync.aspire_timeline set rebaseline_started_at = now() - interval '3 hours 31 minutes'"
+        )
+        found = check(w)
+        assert found.state == "rebaselining" and found.overdue
+        report = status.status(target)
+        assert "RE-BASELINE STALLED" in report.text() and report.worst == "failing"
+    rebaseline(w.aspire_dsn, w.portal_dsn)
+    assert check(w) == timeline.Check("ok")
+    in_step(w)

@@ -15,8 +15,16 @@ def runbook(section: str) -> str:
     return f"runbook ({RUNBOOK}): '{section}'"
 
 
-def mass_removal(dag: str | None) -> str:
+def mass_removal(dag: str | None, *, rebaseline: bool = False) -> str:
     """What to check, and how to allow one run a removal that is real."""
+    if rebaseline:  # a restore to an older backup lacks what ASPIRE gained since: a removal that may well be real
+        return (
+            "A re-baseline removes what ASPIRE lost in its restore or failover (everything written after the backup "
+            "it came from): compare the counts above with what was lost. If the removal is real, re-baseline with it "
+            f"allowed: airflow dags trigger {settings.DAILY_DAG_ID} --conf "
+            f'\'{{"rebaseline": true, "allow_mass_removal": true}}\'. See the '
+            f"{runbook('ASPIRE was restored or failed over')}."
+        )
     return (  # words for a person, with a query to paste; never executed
         "Likely cause: portal.portal_user_account was emptied or changed (a portal deploy), or ASPIRE returned far "  # noqa: S608
         "fewer rows than before (a wrong database or view). Check both (python -m aspire_portal status; "
@@ -65,5 +73,11 @@ TRIGGER_REBASELINE = f"airflow dags trigger {settings.DAILY_DAG_ID} --conf '{{\"
 REBASELINE = (
     f"The sync re-baselines by itself ({settings.DAILY_DAG_ID} with rebaseline, started by the next 15-minute run); "
     f"to start it now: airflow dags trigger {settings.DAILY_DAG_ID} --conf '{{\"rebaseline\": true}}'. "
+    f"See the {runbook('ASPIRE was restored or failed over')}."
+)
+
+REBASELINE_AGAIN = (
+    f"Find why in the log of {settings.DAILY_DAG_ID}'s last run (a load that refused a mass removal says what to "
+    f"check), then start it again: airflow dags trigger {settings.DAILY_DAG_ID} --conf '{{\"rebaseline\": true}}'. "
     f"See the {runbook('ASPIRE was restored or failed over')}."
 )

@@ -76,7 +76,13 @@ def delete(load: Extraction, stage: str, plan: Plan, resolved: Scope) -> Deleted
 
 
 def guard_rows(
-    target: psycopg.Connection, table: str, result: LoadResult, guard: RemovalGuard, dag_id: str | None
+    target: psycopg.Connection,
+    table: str,
+    result: LoadResult,
+    guard: RemovalGuard,
+    dag_id: str | None,
+    *,
+    rebaseline: bool = False,
 ) -> None:
     """Refuses (the load's transaction rolls back) a load that removed too many of its entity's rows."""
     if not guard.trips(result.rows_deleted, result.rows_deleted):  # a first, cheap test: most loads delete little
@@ -88,7 +94,7 @@ def guard_rows(
             f"the load of {result.entity} would remove {result.rows_deleted:,} of the {before:,} rows of "
             f"{table} ({result.rows_deleted / max(before, 1):.0%}) in one run: more than the "
             f"guard allows ({guard.max_fraction:.0%} and more than {guard.floor:,} rows). Nothing was written. "
-            + advice.mass_removal(dag_id)
+            + advice.mass_removal(dag_id, rebaseline=rebaseline)
         )
 
 

@@ -35,6 +35,7 @@ REASONS = (
     "load_failing",  # its entity's last load failed
     "aspire_went_back",  # ASPIRE went back in time (a restore, a failover): the 15-minute runs refuse to write
     "rebaselining",  # the portal is being reloaded on ASPIRE's new timeline
+    "rebaseline_stalled",  # a re-baseline began longer ago than a daily refresh may run and has not finished
 )
 
 
@@ -142,8 +143,15 @@ def _add_timeline(target: psycopg.Connection, answer: Explanation) -> None:
     """After ASPIRE went back in time, row versions compare across two timelines and say nothing: the answer is the
     re-baseline's."""
     found = timeline.state(target)
-    answer.facts["aspire_timeline"] = {"state": found.state, "detail": found.detail}
-    if found.state == "went_back":
+    answer.facts["aspire_timeline"] = {"state": found.state, "detail": found.detail, "overdue": found.overdue}
+    if found.state == "rebaselining" and found.overdue:
+        answer.reason = "rebaseline_stalled"
+        answer.next = (
+            f"A re-baseline began more than {settings.REBASELINE_PATIENCE} ago and has not finished: the portal "
+            f"keeps the data it had until one does. {advice.REBASELINE_AGAIN}"
+        )
+        answer.command = advice.TRIGGER_REBASELINE
+    elif found.state == "went_back":
         answer.reason = "aspire_went_back"
         answer.next = f"{found.detail}"
         answer.command = advice.TRIGGER_REBASELINE

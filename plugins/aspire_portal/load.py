@@ -227,7 +227,14 @@ class _Load:
         with self.timed("seconds_delete"):
             deleted = delete(extraction, stage, plan, resolved)
             result.rows_deleted = deleted.rows
-            guard_rows(target, entity.target_table, result, self.options.guard, request.run.dag_id)
+            guard_rows(
+                target,
+                entity.target_table,
+                result,
+                self.options.guard,
+                request.run.dag_id,
+                rebaseline=request.rebaseline,
+            )
             plan = plan.keeping(deleted.kept_accounts, deleted.kept_contracts)
             self.options.at("deleted")
         if before is not None:

@@ -27,6 +27,11 @@ STALE_AFTER = timedelta(minutes=45)
 DAILY_STALE_AFTER = timedelta(hours=26)
 REALERT_AFTER = timedelta(minutes=60)
 
+# A daily refresh (and so a re-baseline) that runs longer than this times out; a re-baseline begun longer ago than
+# REBASELINE_PATIENCE has failed or was killed, and the 15-minute runs stop waiting for it and fail (alerting).
+DAILY_RUN_TIMEOUT = timedelta(hours=3)
+REBASELINE_PATIENCE = DAILY_RUN_TIMEOUT + timedelta(minutes=30)
+
 # Airflow Variables a deployment may set.
 RECIPIENTS_VARIABLE = "aspire_portal_alert_to"
 THRESHOLD_VARIABLE = "aspire_portal_staleness_threshold_minutes"

@@ -39,7 +39,7 @@ class Status:
     customers_without_full_sync: list[dict[str, Any]] = field(default_factory=list)
     quarantined: list[dict[str, Any]] = field(default_factory=list)
     quarantined_source_rows: list[dict[str, Any]] = field(default_factory=list)
-    timeline: dict[str, Any] = field(default_factory=lambda: {"state": "ok", "detail": None})
+    timeline: dict[str, Any] = field(default_factory=lambda: {"state": "ok", "detail": None, "overdue": False})
 
     @property
     def worst(self) -> str:
@@ -52,7 +52,12 @@ class Status:
 
     def text(self) -> str:
         lines = [f"aspire_portal status at {self.checked_at:%Y-%m-%d %H:%M:%S} UTC: {self.worst}"]
-        if self.timeline["state"] == "rebaselining":
+        if self.timeline["state"] == "rebaselining" and self.timeline.get("overdue"):
+            lines.append(
+                f"RE-BASELINE STALLED: begun more than {settings.REBASELINE_PATIENCE} ago and not finished; the "
+                f"15-minute runs fail until one does. {advice.REBASELINE_AGAIN} Why it began: {self.timeline['detail']}"
+            )
+        elif self.timeline["state"] == "rebaselining":
             lines.append(f"RE-BASELINING after an ASPIRE restore or failover: {self.timeline['detail']}")
         elif self.timeline["state"] == "went_back":
             lines.append(f"ASPIRE WENT BACK IN TIME: {self.timeline['detail']}")
@@ -126,10 +131,10 @@ def status(
 def _timeline(target: psycopg.Connection) -> dict[str, Any]:
     try:
         found = timeline.state(target)
-    except psycopg.errors.UndefinedTable:  # a portal the sync has not migrated yet: no timeline checked
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):  # not migrated yet: never checked
         target.rollback()
         return {"state": "ok", "detail": None}
-    return {"state": found.state, "detail": found.detail}
+    return {"state": found.state, "detail": found.detail, "overdue": found.overdue}
 
 
 def _entity_status(row: dict[str, Any], now: datetime, stale_after: timedelta) -> EntityStatus:

@@ -245,14 +245,19 @@ def _refuse_on_another_timeline(source: Any, target: psycopg.Connection, dialect
     shows why; while a re-baseline runs, it is skipped."""
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from aspire_portal import timeline
+    from aspire_portal import advice, settings, timeline
     from aspire_portal.model import AspireWentBack
     from aspire_portal.runlog import record_refusal
     from aspire_portal.runs import fifteen_minute_requests
 
     found = timeline.check(source, target, dialect)
-    if found.state == "rebaselining":
+    if found.state == "rebaselining" and not found.overdue:
         raise AirflowSkipException("the portal is being re-baselined after ASPIRE went back in time; this run waits")
+    if found.state == "rebaselining":
+        raise AirflowFailException(
+            f"A re-baseline began more than {settings.REBASELINE_PATIENCE} ago and has not finished: it failed or was "
+            "killed, and the 15-minute runs do not load until one finishes. " + advice.REBASELINE_AGAIN
+        )
     if found.went_back:
         refused = AspireWentBack(found.detail)
         if context["dag"].dag_id == "aspire_portal_incremental":
@@ -262,13 +267,17 @@ def _refuse_on_another_timeline(source: Any, target: psycopg.Connection, dialect
 
 
 @task.short_circuit(trigger_rule="one_failed", ignore_downstream_trigger_rules=False)
-def rebaseline_due() -> bool:
-    """Whether this run found ASPIRE gone back in time and no re-baseline has begun: then the next task starts one."""
+def rebaseline_due() -> str | None:
+    """Whether this run found ASPIRE gone back in time and no re-baseline has begun: then the next task starts one,
+    under the run id returned here. One per detection: runs that fail while it waits in the queue start no other."""
     from aspire_portal import timeline
     from aspire_portal.connections import target_connection
 
     with target_connection() as target:
-        return timeline.state(target).state == "went_back"
+        found = timeline.state(target)
+    if found.state != "went_back":
+        return None
+    return f"rebaseline__{found.detected_at:%Y%m%dT%H%M%S.%f}"
 
 
 @task
@@ -285,8 +294,8 @@ def check_aspire_timeline(**context: Any) -> str:
         raise AirflowFailException(f"rebaseline must be true or false, got {rebaseline!r}")
     with source_connection() as (source, dialect), target_connection() as target:
         if rebaseline:
-            timeline.start_rebaseline(target)
-            return "rebaselining"
+            began = timeline.start_rebaseline(source, target, dialect)
+            return f"rebaselining from recovery fork {began.recovery_fork_guid} at @@DBTS {began.dbts}"
         found = timeline.check(source, target, dialect)
         if found.went_back:
             raise AirflowFailException(found.detail)

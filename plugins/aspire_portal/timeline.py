@@ -19,8 +19,8 @@ from typing import Any
 
 import psycopg
 
-from aspire_portal import advice, sqlfiles
-from aspire_portal.model import Dialect
+from aspire_portal import advice, settings, sqlfiles
+from aspire_portal.model import AspireWentBack, Dialect
 
 log = logging.getLogger(__name__)
 
@@ -36,44 +36,67 @@ class Observed:
 
 @dataclass(frozen=True)
 class Check:
-    """What a check found: state ok, went_back or rebaselining, and why."""
+    """What a check found: state ok, went_back or rebaselining, and why. `overdue`: a re-baseline began longer ago
+    than any daily refresh may run (settings.REBASELINE_PATIENCE), so it failed or was killed."""
 
     state: str
     detail: str | None = None
+    overdue: bool = False
+    detected_at: datetime | None = None
 
     @property
     def went_back(self) -> bool:
         return self.state != "ok"
 
 
+class TimelineUnreadable(RuntimeError):
+    """ASPIRE's row in sys.database_recovery_status is not visible to the sync's login."""
+
+
 def observe(source: Any, dialect: Dialect) -> Observed:
     """ASPIRE's identity and @@DBTS (one catalog read), ending the read transaction."""
     with source.cursor() as cursor:
         cursor.execute(sqlfiles.render("extract/select_timeline.sql", dialect=dialect))
-        guid, fork, dbts = cursor.fetchone()
+        row = cursor.fetchone()
     source.rollback()
+    if row is None or None in row:
+        raise TimelineUnreadable(
+            "ASPIRE's row in sys.database_recovery_status is not visible to the sync's login (or the database is "
+            "not online), so the sync cannot tell whether ASPIRE was restored or failed over and refuses to load. "
+            "SQL Server shows a database's row there to its owner and to logins with VIEW ANY DATABASE, which "
+            "public holds by default: a DBA revoked it. Grant it to the sync's login (GRANT VIEW ANY DATABASE TO "
+            "<login>); see docs/deployment.md."
+        )
+    guid, fork, dbts = row
     return Observed(str(guid).lower(), str(fork).lower(), int(dbts))
 
 
 def check(source: Any, target: psycopg.Connection, dialect: Dialect) -> Check:
     """Compares ASPIRE now with what the sync read before; records it; the state the sync is in. The first check of a
-    deployment records ASPIRE as it is."""
-    now = observe(source, dialect)
+    deployment records ASPIRE as it is, once its @@DBTS is not below the watermarks.
+
+    The row is locked before ASPIRE is looked at: a check that held it before saw an earlier @@DBTS than this one
+    will, so two checks at once can never take each other's newer @@DBTS for ASPIRE going back."""
     with target.transaction():
+        target.execute(sqlfiles.read("timeline/insert_first.sql"))
         row = target.execute(sqlfiles.read("timeline/select_timeline.sql")).fetchone()
-        if row is None:
-            _record(target, now, "ok")
-            return Check("ok")
-        guid, fork, highest_dbts, state, detail, _detected_at, checked_at, highest_watermark = row
+        guid, fork, highest_dbts, state, detail, _detected_at, checked_at, started_at, highest_watermark = row
+        if state == "rebaselining":
+            return Check(state, detail, overdue=_overdue(started_at))
         if state != "ok":
             return Check(state, detail)
+        now = observe(source, dialect)
         changes = _what_changed(now, guid, fork, highest_dbts, highest_watermark)
         if not changes:
             _record(target, now, "ok", highest_dbts=max(now.dbts, highest_dbts or 0))
             return Check("ok")
+        since = (
+            f"between {checked_at:%Y-%m-%d %H:%M:%S} UTC (the last check that saw the old timeline) and now"
+            if guid
+            else "before this deployment first checked it"
+        )
         detail = (
-            f"ASPIRE went back in time: {'; '.join(changes)}. It was restored or failed over between "
-            f"{checked_at:%Y-%m-%d %H:%M:%S} UTC (the last check that saw the old timeline) and now. A row-version "
+            f"ASPIRE went back in time: {'; '.join(changes)}. It was restored or failed over {since}. A row-version "
             "cursor would skip the changes ASPIRE makes until its counter passes the watermarks, so no 15-minute "
             f"load writes until the portal is re-baselined. {advice.REBASELINE}"
         )
@@ -85,34 +108,62 @@ def check(source: Any, target: psycopg.Connection, dialect: Dialect) -> Check:
 def state(target: psycopg.Connection) -> Check:
     """The sync's state toward ASPIRE's timeline, as recorded (ok before the first check)."""
     row = target.execute(sqlfiles.read("timeline/select_state.sql")).fetchone()
-    return Check("ok") if row is None else Check(row[0], row[1])
+    if row is None:
+        return Check("ok")
+    found, detail, detected_at, started_at = row
+    return Check(found, detail, overdue=found == "rebaselining" and _overdue(started_at), detected_at=detected_at)
 
 
-def start_rebaseline(target: psycopg.Connection) -> None:
-    """Marks the re-baseline begun: the 15-minute loads go on refusing, and no second one is started."""
+def start_rebaseline(source: Any, target: psycopg.Connection, dialect: Dialect) -> Observed:
+    """Marks the re-baseline begun, on the ASPIRE it sees now (which its end compares with ASPIRE again): the
+    15-minute loads go on refusing. Also restarts a re-baseline that failed."""
     with target.transaction():
+        target.execute(sqlfiles.read("timeline/insert_first.sql"))
         row = target.execute(sqlfiles.read("timeline/select_timeline.sql")).fetchone()
-        guid, fork, dbts, _state, detail = row[:5] if row else (None, None, None, None, None)
-        target.execute(
-            sqlfiles.read("timeline/upsert_timeline.sql"),
-            {
-                "database_guid": guid,
-                "recovery_fork_guid": fork,
-                "dbts": dbts,
-                "state": "rebaselining",
-                "detail": detail or "re-baselining on request",
-                "detected_at": row[5] if row else datetime.now(UTC),
-                "rebaselined_at": None,
-            },
+        detail, detected_at = row[4], row[5]
+        now = observe(source, dialect)
+        _record(
+            target,
+            now,
+            "rebaselining",
+            detail=detail or "re-baselining on request",
+            detected_at=detected_at or datetime.now(UTC),
+            rebaseline_started_at=datetime.now(UTC),
         )
-    log.warning("Re-baselining the portal on ASPIRE's timeline: every entity is reloaded in full")
+    log.warning(
+        "Re-baselining the portal on ASPIRE's timeline (database %s, recovery fork %s, @@DBTS %d): every entity is "
+        "reloaded in full",
+        now.database_guid,
+        now.recovery_fork_guid,
+        now.dbts,
+    )
+    return now
 
 
 def finish_rebaseline(source: Any, target: psycopg.Connection, dialect: Dialect) -> Observed:
-    """Records ASPIRE's timeline as the portal's, once every entity is re-baselined: the 15-minute runs resume."""
-    now = observe(source, dialect)
+    """Records ASPIRE's timeline as the portal's, once every entity is re-baselined: the 15-minute runs resume. When
+    ASPIRE went back again while the loads ran (another restore), some loads read the timeline that was lost: the
+    state is went_back again, and the re-baseline must run once more."""
     with target.transaction():
-        _record(target, now, "ok", rebaselined_at=datetime.now(UTC))
+        row = target.execute(sqlfiles.read("timeline/select_timeline.sql")).fetchone()
+        if row is None or row[3] != "rebaselining":
+            raise AspireWentBack(
+                "finish_rebaseline found no re-baseline running (aspire_sync.aspire_timeline.state is "
+                f"{row[3] if row else 'unset'!r}): another run ended or restarted it; nothing was recorded"
+            )
+        guid, fork, started_dbts = row[0], row[1], row[2]
+        now = observe(source, dialect)
+        changes = _what_changed(now, guid, fork, started_dbts, None)
+        if changes:
+            detail = (
+                f"ASPIRE went back in time again during the re-baseline: {'; '.join(changes)}. Loads of the "
+                f"re-baseline may have read the timeline that was lost, so it runs again. {advice.REBASELINE}"
+            )
+            _record(target, now, "went_back", detail=detail, detected_at=datetime.now(UTC), highest_dbts=started_dbts)
+        else:
+            _record(target, now, "ok", rebaselined_at=datetime.now(UTC))
+    if changes:
+        raise AspireWentBack(detail)
     log.info(
         "Re-baselined on ASPIRE database %s, timeline %s, @@DBTS %d",
         now.database_guid,
@@ -120,6 +171,10 @@ def finish_rebaseline(source: Any, target: psycopg.Connection, dialect: Dialect)
         now.dbts,
     )
     return now
+
+
+def _overdue(started_at: datetime | None) -> bool:
+    return started_at is None or datetime.now(UTC) - started_at > settings.REBASELINE_PATIENCE
 
 
 def _what_changed(
@@ -147,6 +202,7 @@ def _record(
     detail: str | None = None,
     detected_at: datetime | None = None,
     rebaselined_at: datetime | None = None,
+    rebaseline_started_at: datetime | None = None,
     highest_dbts: int | None = None,
 ) -> None:
     target.execute(
@@ -159,5 +215,6 @@ def _record(
             "detail": detail,
             "detected_at": detected_at,
             "rebaselined_at": rebaselined_at,
+            "rebaseline_started_at": rebaseline_started_at,
         },
     )

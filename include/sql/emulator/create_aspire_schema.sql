@@ -290,6 +290,24 @@ begin
 end
 $$;
 
+-- Time passing on this timeline as fast as a test needs: the counter moves on by `versions` row versions, as that
+-- many writes would move it, without the transactions (which, cluster-wide, would move every emulator database on).
+-- Sessions see it from their next connection, as with a restore.
+create or replace function dbo.advance_counter(versions bigint) returns bigint
+language plpgsql
+as $$
+declare
+    next_offset bigint;
+begin
+    if versions is null or versions < 0 then
+        raise exception 'the counter only moves on: versions must be 0 or more, got %', versions;
+    end if;
+    next_offset := dbo.rowversion_offset() - versions;
+    execute format('alter database %I set aspire.rowversion_offset = %L', current_database(), next_offset::text);
+    return pg_snapshot_xmax(pg_current_snapshot())::text::bigint - 1 - next_offset;
+end
+$$;
+
 create or replace function dbo.restore_database(backup_name text) returns bigint
 language plpgsql
 as $$
