@@ -241,7 +241,7 @@ def _typed_select(
     for column in columns:
         name = sql.Identifier(column).as_string(target)
         oid, type_name = target_types[column]
-        if staged and type_name in ("int2", "int4"):
+        if staged and type_name in ("smallint", "integer"):  # format_type names
             oid, type_name = psycopg.postgres.types["int8"].oid, "int8"
         same = source_types[column] == oid or not cast
         selected.append(f"e.{name}" if same else f"cast(cast(e.{name} as text) as {type_name})")
