@@ -573,6 +573,29 @@ def delete_contact(target: Target, contact_oid: int | None = None, *, rng: rando
         return {"AccountContact": [contact_oid]}
 
 
+def delete_receipt(target: Target, receipt_oid: int | None = None, *, rng: random.Random | None = None) -> Touched:
+    """Deletes a cash receipt outright, as an operator removes one keyed in by mistake (a hard delete: no row is left
+    to carry a new row version). Not among EVENTS: the random mix keeps its history."""
+    rng = _rng(rng)
+    with _transaction(target) as conn:
+        receipt_oid = receipt_oid or _pick(conn, "posted_receipt", rng)
+        if not _rows(conn, "delete_cash_receipt", receipt_oid=receipt_oid):
+            raise ValueError(f"receipt {receipt_oid} does not exist in ASPIRE")
+        return {"CashReceipt": [receipt_oid]}
+
+
+def delete_invoice_detail(
+    target: Target, invoice_detail_oid: int | None = None, *, rng: random.Random | None = None
+) -> Touched:
+    """Deletes one invoice detail line (a hard delete). Not among EVENTS, like delete_receipt."""
+    rng = _rng(rng)
+    with _transaction(target) as conn:
+        invoice_detail_oid = invoice_detail_oid or _pick(conn, "invoice_detail", rng)
+        if not _rows(conn, "delete_invoice_detail", invoice_detail_oid=invoice_detail_oid):
+            raise ValueError(f"invoice detail {invoice_detail_oid} does not exist in ASPIRE")
+        return {"InvoiceDetail": [invoice_detail_oid]}
+
+
 def change_credit_usage(
     target: Target,
     line_of_credit_oid: int | None = None,

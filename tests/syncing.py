@@ -34,6 +34,7 @@ def load(
     *,
     guard: model.RemovalGuard = PERMISSIVE,
     checkpoint: model.Checkpoint | None = None,
+    deletes: model.DeleteDetection = "key_check",
 ) -> model.LoadResult:
     """One load task: its own connections, as a worker opens them."""
     with psycopg.connect(aspire_dsn) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
@@ -43,7 +44,7 @@ def load(
             request,
             dialect="postgres",
             scope=resolved,
-            options=model.LoadOptions(guard=guard, checkpoint=checkpoint),
+            options=model.LoadOptions(guard=guard, checkpoint=checkpoint, deletes=deletes),
         )
 
 
@@ -82,14 +83,18 @@ def daily_request(entity: catalogue.Entity, run: str) -> model.LoadRequest:
 
 
 def incremental(
-    aspire_dsn: str, portal_dsn: str, *, guard: model.RemovalGuard = PERMISSIVE
+    aspire_dsn: str,
+    portal_dsn: str,
+    *,
+    guard: model.RemovalGuard = PERMISSIVE,
+    deletes: model.DeleteDetection = "key_check",
 ) -> dict[str, model.LoadResult]:
     """A scheduled run of aspire_portal_incremental: resolve, then every 15-minute entity and the daily entities'
     scope changes."""
     run = run_id("incremental")
     resolved = resolve(aspire_dsn, portal_dsn, INCREMENTAL, run)
     return {
-        e.name: load(aspire_dsn, portal_dsn, incremental_request(e, run), resolved, guard=guard)
+        e.name: load(aspire_dsn, portal_dsn, incremental_request(e, run), resolved, guard=guard, deletes=deletes)
         for e in catalogue.ENTITIES
     }
 

@@ -104,47 +104,22 @@ def source_keys(aspire: psycopg.Connection, entity: str) -> set[tuple]:
     return {tuple(row) for row in aspire.execute(f"select {key} from dbo.{SOURCE_TABLES[entity]}")}
 
 
-def assert_synced(w, entities=FIFTEEN, allowed_extra: dict[str, set] | None = None) -> dict[str, set]:
+def assert_synced(w, entities=FIFTEEN) -> None:
     """Asserts the portal holds every in-scope row at its current ASPIRE row version with the source's money
-    values, and nothing else: no row outside the projection, or (allowed_extra given) only rows that were in the
-    projection after an earlier run (rows deleted in ASPIRE or gone out of scope, which the daily run removes).
-    Returns the extra keys per entity."""
+    values, and nothing else: no row outside the projection (deleted in ASPIRE or gone out of scope)."""
     accounts = enrolled(w)
-    extras = {}
     for entity in entities:
         expected = source_versions(w.aspire, entity, accounts)
         actual = portal_versions(w.portal, entity)
         missing = sorted(expected.keys() - actual.keys())
         outdated = sorted(k for k in expected.keys() & actual.keys() if actual[k] != expected[k])
-        extra = actual.keys() - expected.keys()
-        if allowed_extra is not None:
-            allowed_extra[entity] |= expected.keys()
-            foreign = sorted(extra - allowed_extra[entity])
-        else:
-            foreign = sorted(extra)
+        extra = sorted(actual.keys() - expected.keys())
         assert not missing, f"{entity}: {len(missing)} in-scope row(s) missing from the portal, e.g. {missing[:5]}"
         assert not outdated, f"{entity}: {len(outdated)} row(s) at an older version, e.g. {outdated[:5]}"
-        assert not foreign, f"{entity}: {len(foreign)} row(s) never in scope, e.g. {foreign[:5]}"
+        assert not extra, f"{entity}: {len(extra)} row(s) out of scope or deleted in ASPIRE, e.g. {extra[:5]}"
         money = source_projection(w.aspire, entity, accounts)
         held = portal_rows(w.portal, entity)
         assert {k: held[k] for k in money} == money, f"{entity}: money values differ"
-        extras[entity] = extra
-    return extras
-
-
-def assert_only_deleted_rows_wait(w, extras: dict[str, set]) -> None:
-    """Rows left in the portal outside the projection may only be rows deleted in ASPIRE (the daily run removes
-    them): a row that left the scope must be gone after the run."""
-    for entity, keys in extras.items():
-        key_column = SPEC[entity][0]
-        alive = [
-            k
-            for k in keys
-            if w.aspire.execute(
-                f"select count(*) from dbo.{SOURCE_TABLES[entity]} where {key_column} = %s", k
-            ).fetchone()[0]
-        ]
-        assert not alive, f"{entity}: rows out of scope still in the portal after the run: {alive[:5]}"
 
 
 def replay(dsn: str, events: int, seed: int, at: datetime | None = None) -> Counter:
@@ -359,12 +334,11 @@ def test_a_transaction_held_open_across_a_run_is_not_missed(dagbag, world):
 
 def test_a_simulated_day_synced_run_by_run(dagbag, world):
     """A day of activity in four batches (2.5 hours apart, the full event mix, deletes included), each followed by
-    a run: after every run the portal holds every in-scope row at its current version and nothing that was never in
-    scope. Deleted rows (a removed contact, a removed Guarantor role taking a contract out of scope) stay until the
-    daily run, which then deletes exactly them and finds nothing else to insert or update."""
+    a run: after every run the portal holds every in-scope row at its current version and nothing else. Rows deleted
+    in ASPIRE (a removed contact, a removed Guarantor role taking a contract out of scope) leave in the same run (the
+    key check), so the daily run finds nothing to insert, update or delete."""
     w = world
-    history: dict[str, set] = {e: set() for e in FIFTEEN}
-    assert_synced(w, allowed_extra=history)
+    assert_synced(w)
     accounts = enrolled(w)
     contact = w.aspire.execute(
         "select contactoid from dbo.accountcontact where isprimary = 0 "
@@ -382,16 +356,16 @@ def test_a_simulated_day_synced_run_by_run(dagbag, world):
         settle(w.aspire)
         run = run_dag(dagbag)
         written[batch] = sum(r["rows_inserted"] + r["rows_updated"] for r in loads(w.portal, run.run_id).values())
-        extras = assert_synced(w, allowed_extra=history)
+        assert_synced(w)  # nothing else: no row deleted in ASPIRE waits for the daily run
     assert all(written.values()), written
     assert ran["remove_role"] and ran["delete_contact"] and ran["book_contract"] and ran["post_receipt"]
     modified = w.aspire.execute(
         "select min(lastmodifiedat), max(lastmodifiedat) from dbo.invoice where lastmodifiedat::date = '2026-11-02'"
     ).fetchone()
     assert modified[1] - modified[0] >= timedelta(hours=7)
-    # what waits for the daily run: rows deleted in ASPIRE only (the deleted contact). The removed Guarantor role
-    # took its contract out of scope: the contract and everything of it left in the same run.
-    assert (contact,) in extras["account_contact"] and not extras["contract"]
+    # the deleted contact left with its run, and the removed Guarantor role took its contract out of scope: the
+    # contract and everything of it left in the same run
+    assert not w.portal.execute("select 1 from aspire.account_contact where contact_oid = %s", (contact,)).fetchone()
     left = w.notes["guarantor_contract"]
     assert all(
         not w.portal.execute(f"select count(*) from aspire.{e} where contract_oid = %s", (left,)).fetchone()[0]
@@ -404,7 +378,7 @@ def test_a_simulated_day_synced_run_by_run(dagbag, world):
     }
     assert set(reconciled) == set(FIFTEEN)
     assert {e: (r["rows_inserted"], r["rows_updated"], r["rows_deleted"]) for e, r in reconciled.items()} == {
-        e: (0, 0, len(extras[e])) for e in FIFTEEN
+        e: (0, 0, 0) for e in FIFTEEN
     }
     assert_portal_equals_source(w.aspire, w.portal, enrolled(w))  # all 12 entities, exactly
     assert_synced(w)
@@ -872,7 +846,7 @@ def test_rows_written_while_a_contract_was_briefly_out_of_scope_come_back_with_i
     role = simulate.add_role(w.aspire_dsn, contract_oid, accounts[5], "Guarantor")["ContractRole"][0]
     settle(w.aspire)
     run_dag(dagbag)  # the contract comes into scope
-    simulate.remove_role(w.aspire_dsn, role)  # out of scope (the portal keeps it until the daily run)
+    simulate.remove_role(w.aspire_dsn, role)  # out of scope: the contract leaves the portal with the next run
     invoice = simulate.new_invoice(w.aspire_dsn, contract_oid)["Invoice"]  # billed to a customer not enrolled
     settle(w.aspire)
     run_dag(dagbag)

@@ -52,6 +52,8 @@ def delete(load: Extraction, stage: str, plan: Plan, resolved: Scope) -> Deleted
     rows = 0
     if request.kind in ("incremental", "backfill"):
         rows += _delete_departed(load, stage, key)
+    if request.kind == "incremental" and entity.cadence == "15min" and load.options.deletes == "key_check":
+        rows += _delete_vanished(load, key)
     if not (request.kind == "full" or plan.has_exits):
         return Deleted(rows)
     invoices = unjustified_invoices(load.source, load.dialect, plan) if entity.owner == "invoice" else []
@@ -163,6 +165,41 @@ def _delete_departed(load: Extraction, stage: str, key: list[str]) -> int:
         sqlfiles.render("load/delete_missing.sql", changed=changed, stage=stage, target=entity.target_table, key=key),
         {"read_bound": load.result.read_bound},
     ).fetchone()[0]
+
+
+def _delete_vanished(load: Extraction, key: list[str]) -> int:
+    """Deletes the portal rows whose key ASPIRE's table no longer has (deleted in ASPIRE), below the read bound: the
+    key read comes after the bound, so a row written below it and still in ASPIRE is among the keys read. The
+    accounts and contracts stay held; only rows go."""
+    target, entity = load.target, load.request.entity
+    existing = sql.Identifier(f"existing_{entity.name}").as_string(target)
+    target.execute(
+        sqlfiles.render("load/create_existing_keys.sql", existing=existing, target=entity.target_table, key=key)
+    )
+    statement = sqlfiles.render(
+        "extract/select_existing_keys.sql",
+        dialect=load.dialect,
+        source_table=entity.source_table,
+        keys=list(zip(entity.source_key, entity.key, strict=True)),
+    )
+    stream_rows(
+        load.source,
+        target,
+        statement,
+        {},
+        Into(existing, list(entity.key), key),
+        batch_size=load.options.batch_size,
+        row_format=load.options.row_format,
+        binary_copy=load.options.binary_copy,
+    )
+    analyze(target, existing)
+    rows = target.execute(
+        sqlfiles.render("load/delete_missing.sql", changed=None, stage=existing, target=entity.target_table, key=key),
+        {"read_bound": load.result.read_bound},
+    ).fetchone()[0]
+    if rows:
+        log.info("Deleted %d row(s) of %s whose key ASPIRE no longer has (deleted in ASPIRE)", rows, entity.name)
+    return rows
 
 
 def unjustified_invoices(source: Any, dialect: Dialect, plan: Plan) -> list[int]:

@@ -276,9 +276,10 @@ class _Decision:
             if self.row is None:
                 return (
                     "removal_pending",
-                    f"It was deleted in ASPIRE; the daily refresh at {lookup.next_daily(self.now)} "
-                    "removes it (the 15-minute path does not see deletions).",
-                    "airflow dags trigger aspire_portal_daily_refresh",
+                    f"It was deleted in ASPIRE; {fifteen} removes it (every 15-minute load checks which keys ASPIRE "
+                    "still has). Where the Variable aspire_portal_delete_detection is daily, the daily refresh at "
+                    f"{lookup.next_daily(self.now)} does.",
+                    "airflow dags trigger aspire_portal_incremental",
                 )
             return (
                 "removal_pending",

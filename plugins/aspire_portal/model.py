@@ -14,6 +14,8 @@ from aspire_portal.catalogue import Entity
 LoadKind = Literal["full", "incremental", "backfill", "scope", "retry"]
 Dialect = Literal["mssql", "postgres"]
 RowFormat = Literal["text", "typed"]
+DeleteDetection = Literal["key_check", "daily"]
+DELETE_DETECTION: tuple[str, ...] = ("key_check", "daily")
 DIALECTS: dict[str, Dialect] = {"mssql": "mssql", "postgres": "postgres", "postgresql": "postgres"}
 
 Checkpoint = Callable[[str], None]
@@ -73,7 +75,9 @@ class LoadOptions:
     values: "text" passes them through to COPY untouched; "typed" makes them the Python objects pymssql hands from
     ASPIRE, which is what production runs (ASPIRE on SQL Server is always typed). `binary_copy`: typed rows go in
     by binary COPY where every column allows it (off: always text COPY; the benchmark compares the two).
-    `checkpoint`: see Checkpoint."""
+    `checkpoint`: see Checkpoint. `deletes`: how a 15-minute load finds the rows deleted in ASPIRE: "key_check"
+    reads every key of the entity's ASPIRE table and removes the portal rows whose key is gone, in the same load;
+    "daily" leaves them to the daily refresh (docs/dags.md, "Rows deleted in ASPIRE")."""
 
     batch_size: int = settings.BATCH_SIZE
     timeouts: LockTimeouts = LockTimeouts()
@@ -81,6 +85,14 @@ class LoadOptions:
     row_format: RowFormat = "text"
     binary_copy: bool = True
     checkpoint: Checkpoint | None = None
+    deletes: DeleteDetection = "key_check"
+
+    def __post_init__(self) -> None:
+        if self.deletes not in DELETE_DETECTION:
+            raise ValueError(
+                f"the delete detection (Variable aspire_portal_delete_detection) must be one of "
+                f"{', '.join(DELETE_DETECTION)}, got {self.deletes!r}"
+            )
 
     def at(self, point: str) -> None:
         if self.checkpoint is not None:

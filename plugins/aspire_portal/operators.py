@@ -86,6 +86,9 @@ class AspireToPortalOperator(BaseOperator):
         try:
             request = self._request(context)
             guard = runs.removal_guard(context)
+            options = LoadOptions(
+                batch_size=self.batch_size or BATCH_SIZE, guard=guard, deletes=runs.delete_detection()
+            )
         except runs.NotThisRun as skipped:
             raise AirflowSkipException(str(skipped)) from None
         except ValueError as bad_input:  # bad params or Variables: retrying cannot help
@@ -104,7 +107,6 @@ class AspireToPortalOperator(BaseOperator):
                 f" for customers {list(request.accounts)}" if request.accounts else "",
             )
             try:
-                options = LoadOptions(batch_size=self.batch_size or BATCH_SIZE, guard=guard)
                 result = load_entity(source, target, request, dialect=dialect, options=options)
             except (NotEnrolled, EnrolmentUnreadable, MassRemoval) as refused:  # a person must look
                 raise AirflowFailException(str(refused)) from refused

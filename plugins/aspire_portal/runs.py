@@ -117,6 +117,15 @@ def fifteen_minute_requests(context: dict[str, Any]) -> list[LoadRequest]:
     return requests
 
 
+def delete_detection() -> str:
+    """How the 15-minute loads find rows deleted in ASPIRE: the Variable aspire_portal_delete_detection, key_check
+    (the default: every run) or daily (left to the daily refresh, for a site that must not read whole key indexes
+    every 15 minutes)."""
+    from airflow.sdk import Variable
+
+    return Variable.get(settings.DELETE_DETECTION_VARIABLE, default="key_check").strip()
+
+
 def removal_guard(context: Any) -> RemovalGuard:
     """The mass-removal guard of this task's load: the Variables aspire_portal_max_removal_fraction (default 0.2),
     aspire_portal_mass_removal_floor (rows, default 50) and aspire_portal_mass_removal_floor_scope (accounts or
