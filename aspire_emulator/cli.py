@@ -6,6 +6,7 @@
     python -m aspire_emulator simulate --events 500 --seed 7
     python -m aspire_emulator stats
     python -m aspire_emulator backup NAME | restore NAME
+    python -m aspire_emulator change-tracking enable | cleanup [--older-than SECONDS]
 
 DSNs default to $ASPIRE_DSN / $PORTAL_DSN, else to the Airflow connections $AIRFLOW_CONN_ASPIRE /
 $AIRFLOW_CONN_PORTAL. Bad input stops the command before it writes anything, with a non-zero exit.
@@ -20,7 +21,7 @@ import time
 
 import psycopg
 
-from . import backup, dsn, generate, portal, simulate
+from . import backup, change_tracking, dsn, generate, portal, simulate
 from .catalog import COLUMNS
 from .sqlfiles import statement
 
@@ -85,6 +86,17 @@ def parser() -> argparse.ArgumentParser:
         "and sets the row-version counter back",
     )
     back.add_argument("name", help="a backup's name")
+    tracking = commands.add_parser(
+        "change-tracking", help="SQL Server Change Tracking on the tables the sync reads every 15 minutes"
+    )
+    tracking.add_argument("action", choices=("enable", "cleanup"), help="enable it, or run its retention cleanup")
+    tracking.add_argument(
+        "--older-than",
+        type=float,
+        default=2 * 24 * 3600,
+        metavar="SECONDS",
+        help="cleanup: remove changes logged longer ago than this (default two days, SQL Server's default retention)",
+    )
     return main
 
 
@@ -154,6 +166,16 @@ def _restore(args: argparse.Namespace) -> None:
     print(f"restored {args.name}: row versions continue after {kept}; database_guid {guid}, recovery_fork_guid {fork}")
 
 
+def _change_tracking(args: argparse.Namespace) -> None:
+    aspire, _ = _dsns(args, portal_required=False)
+    if args.action == "enable":
+        print(
+            f"change tracking enabled on {', '.join(change_tracking.TRACKED)}: version {change_tracking.enable(aspire)}"
+        )
+    else:
+        print(f"change tracking cleanup removed {change_tracking.cleanup(aspire, args.older_than):,} change(s)")
+
+
 COMMANDS = {
     "create": _create,
     "enroll": _enroll,
@@ -162,6 +184,7 @@ COMMANDS = {
     "stats": _stats,
     "backup": _backup,
     "restore": _restore,
+    "change-tracking": _change_tracking,
 }
 
 

@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 
-from aspire_emulator import generate, simulate
+from aspire_emulator import change_tracking, generate, simulate
 from aspire_emulator import portal as portal_app
 from aspire_portal import catalogue, migrations, model
 from helpers import settle
 from projection import assert_portal_equals_source
-from syncing import incremental
+from syncing import FULL_SYNC, Background, Pause, full_sync_request, incremental, load, resolve, run_id
 
 pytestmark = pytest.mark.timeout(600)
 FIFTEEN = [e.name for e in catalogue.entities("15min")]
@@ -25,6 +25,7 @@ KEYS = {e.name: (e.target_table, e.key[0]) for e in catalogue.ENTITIES}
 def world(fresh_database):
     aspire_dsn = fresh_database("deletes_aspire")
     generate.create(aspire_dsn, size="small", seed=1830)
+    change_tracking.enable(aspire_dsn)  # as a DBA would: the key check runs all the same where it is chosen
     portal_dsn = fresh_database("deletes_portal")
     portal_app.create_portal_schema(portal_dsn)
     accounts = portal_app.enroll(portal_dsn, aspire_dsn, count=8, seed=30)
@@ -65,14 +66,17 @@ def delete_contract_outright(aspire_dsn: str, contract: int) -> None:
         aspire.execute("delete from dbo.contract where contractoid = %s", (contract,))
 
 
-def test_every_fifteen_minute_entity_loses_its_deleted_rows_in_one_run(world):
+@pytest.mark.parametrize("deletes", ["key_check", "change_tracking"])
+def test_every_fifteen_minute_entity_loses_its_deleted_rows_in_one_run(world, deletes):
     w = world
+    first = incremental(w.aspire_dsn, w.portal_dsn, deletes=deletes)  # with Change Tracking: its first version
+    assert {first[e].deletes_found_by for e in FIFTEEN} == {"key_check"}
     role = one(
         w,
         "select min(contractroleoid) from dbo.contractrole where roletype <> 'Customer' and contractoid in "
         "(select contractoid from dbo.contractrole where roletype = 'Customer' and accountoid = any(%(a)s))",
     )
-    contact = one(w, "select min(contactoid) from dbo.accountcontact where isprimary = 0 and accountoid = any(%(a)s)")
+    contact = one(w, "select min(contactoid) from dbo.accountcontact where accountoid = any(%(a)s)")
     receipt = one(w, "select max(receiptoid) from dbo.cashreceipt where accountoid = any(%(a)s)")
     detail = one(
         w,
@@ -111,16 +115,19 @@ def test_every_fifteen_minute_entity_loses_its_deleted_rows_in_one_run(world):
     with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
         settle(aspire)
 
-    results = incremental(w.aspire_dsn, w.portal_dsn)
+    results = incremental(w.aspire_dsn, w.portal_dsn, deletes=deletes)
+    assert {results[e].deletes_found_by for e in FIFTEEN} == {deletes}
     assert not any(in_portal(w, entity, key) for entity, key in gone.items())
     assert all(results[e].rows_deleted >= 1 for e in gone), {e: results[e].rows_deleted for e in gone}
     in_step(w)
 
 
-def test_a_delete_past_a_held_open_transaction_and_one_out_of_scope_in_the_same_window(world):
+@pytest.mark.parametrize("deletes", ["key_check", "change_tracking"])
+def test_a_delete_past_a_held_open_transaction_and_one_out_of_scope_in_the_same_window(world, deletes):
     """A transaction held open on ASPIRE holds the read bound back, but a committed delete is final: the row goes in
     the same run. A row that left the scope and was then deleted in the same window goes too."""
     w = world
+    incremental(w.aspire_dsn, w.portal_dsn, deletes=deletes)
     receipt = one(w, "select min(receiptoid) from dbo.cashreceipt where accountoid = any(%(a)s)")
     contract = one(
         w,
@@ -138,7 +145,7 @@ def test_a_delete_past_a_held_open_transaction_and_one_out_of_scope_in_the_same_
         with psycopg.connect(w.aspire_dsn) as aspire:  # ... and one of its invoices then deleted
             aspire.execute("delete from dbo.invoicedetail where invoiceoid = %s", (moved,))
             aspire.execute("delete from dbo.invoice where invoiceoid = %s", (moved,))
-        incremental(w.aspire_dsn, w.portal_dsn)
+        incremental(w.aspire_dsn, w.portal_dsn, deletes=deletes)
         assert not in_portal(w, "cash_receipt", receipt)
         assert not in_portal(w, "invoice", moved)
     finally:
@@ -161,7 +168,76 @@ def test_with_deletes_left_to_the_daily_refresh_they_wait(world):
     incremental(w.aspire_dsn, w.portal_dsn)
     assert not in_portal(w, "account_contact", contact)
     with pytest.raises(
-        ValueError, match=r"aspire_portal_delete_detection\) must be one of key_check, daily, got 'weekly'"
+        ValueError,
+        match=r"aspire_portal_delete_detection\) must be one of key_check, change_tracking, daily, got 'weekly'",
     ):
         model.LoadOptions(deletes="weekly")
+    in_step(w)
+
+
+def versions(w) -> dict[str, int]:
+    with psycopg.connect(w.portal_dsn) as portal:
+        return dict(portal.execute("select entity, version from aspire_sync.change_tracking_version").fetchall())
+
+
+def test_change_tracking_past_its_retention_falls_back_to_the_key_check(world):
+    """The cleanup removed changes the sync had not read (its version is below the minimum valid one): that run
+    checks every key, loses nothing, and carries on from the current version."""
+    w = world
+    incremental(w.aspire_dsn, w.portal_dsn, deletes="change_tracking")
+    before = versions(w)
+    receipt = one(w, "select max(receiptoid) from dbo.cashreceipt where accountoid = any(%(a)s)")
+    simulate.delete_receipt(w.aspire_dsn, receipt)
+    simulate.edit_account(w.aspire_dsn, w.accounts[0])
+    assert change_tracking.cleanup(w.aspire_dsn, 0) > 0  # a retention shorter than the sync's gap
+    with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
+        settle(aspire)
+    results = incremental(w.aspire_dsn, w.portal_dsn, deletes="change_tracking")
+    assert results["cash_receipt"].deletes_found_by == "key_check"
+    assert results["invoice"].deletes_found_by == "change_tracking"  # nothing of it was cleaned up past its version
+    assert not in_portal(w, "cash_receipt", receipt)
+    assert versions(w)["cash_receipt"] > before["cash_receipt"]
+    in_step(w)
+
+
+def test_a_table_without_change_tracking_is_refused_with_what_to_do(world):
+    w = world
+    with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
+        aspire.execute("delete from sys.change_tracking_tables where object_name = 'dbo.ContractRole'")
+    try:
+        with pytest.raises(model.ChangeTrackingMissing, match="not enabled on dbo.ContractRole.*Nothing was written"):
+            incremental(w.aspire_dsn, w.portal_dsn, deletes="change_tracking")
+    finally:
+        change_tracking.enable(w.aspire_dsn)
+
+
+def test_a_full_sync_that_read_a_row_before_its_delete_cannot_leave_it_behind(world):
+    """A customer's full sync reads a receipt, the receipt is deleted, the incremental reads Change Tracking while
+    the full sync is still to commit (it cannot see the row yet), then the full sync commits the row. The version
+    stayed where it was, so the next run reads the delete again and the row goes."""
+    w = world
+    incremental(w.aspire_dsn, w.portal_dsn, deletes="change_tracking")
+    customer = w.accounts[2]
+    receipt = one(w, f"select max(receiptoid) from dbo.cashreceipt where accountoid = {customer}")
+    entity = catalogue.entity("cash_receipt")
+    with psycopg.connect(w.portal_dsn, autocommit=True) as portal:  # as if the customer were new to the portal
+        portal.execute("delete from aspire.cash_receipt where receipt_oid = %s", (receipt,))
+    run = run_id("full_sync")
+    scoped = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, run, [customer])
+    pause = Pause("before_commit")
+    held = Background(
+        load, w.aspire_dsn, w.portal_dsn, full_sync_request(entity, customer, run), scoped, checkpoint=pause
+    )
+    pause.wait(held)
+    simulate.delete_receipt(w.aspire_dsn, receipt)
+    before = versions(w)["cash_receipt"]
+    racing = incremental(w.aspire_dsn, w.portal_dsn, deletes="change_tracking")
+    assert racing["cash_receipt"].deletes_found_by == "change_tracking"
+    assert versions(w)["cash_receipt"] == before  # a load of the entity was running: the version stays
+    pause.resume()
+    held.join()
+    assert in_portal(w, "cash_receipt", receipt)  # the full sync wrote what it had read
+    incremental(w.aspire_dsn, w.portal_dsn, deletes="change_tracking")
+    assert not in_portal(w, "cash_receipt", receipt)
+    assert versions(w)["cash_receipt"] > before
     in_step(w)

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from aspire_portal import advice, clock, columns, quarantine, reconcile, runlog, scope, staging, turns
-from aspire_portal.deleting import delete, guard_rows
+from aspire_portal.deleting import delete, forget_change_tracking, guard_rows
 from aspire_portal.merging import merge
 from aspire_portal.model import (
     DEFAULT_OPTIONS,
@@ -248,6 +248,8 @@ class _Load:
         scope.record_held(self.target, self.request.entity, plan)
         if self.request.kind == "incremental" or (self.request.rebaseline and self.request.entity.cadence == "15min"):
             runlog.move_watermark(self.target, self.request, self.result)
+        if self.request.rebaseline:  # Change Tracking's versions belong to the timeline that was lost
+            forget_change_tracking(self.target, self.request.entity.name)
         self.options.at("before_commit")
         self.result.seconds = time.perf_counter() - self.clock
         runlog.record(self.target, self.request, self.result, self.started_at, status="success", log_id=self.log_id)

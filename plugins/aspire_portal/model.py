@@ -14,8 +14,8 @@ from aspire_portal.catalogue import Entity
 LoadKind = Literal["full", "incremental", "backfill", "scope", "retry"]
 Dialect = Literal["mssql", "postgres"]
 RowFormat = Literal["text", "typed"]
-DeleteDetection = Literal["key_check", "daily"]
-DELETE_DETECTION: tuple[str, ...] = ("key_check", "daily")
+DeleteDetection = Literal["key_check", "change_tracking", "daily"]
+DELETE_DETECTION: tuple[str, ...] = ("key_check", "change_tracking", "daily")
 DIALECTS: dict[str, Dialect] = {"mssql": "mssql", "postgres": "postgres", "postgresql": "postgres"}
 
 Checkpoint = Callable[[str], None]
@@ -77,7 +77,9 @@ class LoadOptions:
     by binary COPY where every column allows it (off: always text COPY; the benchmark compares the two).
     `checkpoint`: see Checkpoint. `deletes`: how a 15-minute load finds the rows deleted in ASPIRE: "key_check"
     reads every key of the entity's ASPIRE table and removes the portal rows whose key is gone, in the same load;
-    "daily" leaves them to the daily refresh (docs/dags.md, "Rows deleted in ASPIRE")."""
+    "change_tracking" reads only the keys SQL Server Change Tracking reports deleted since the entity's last version
+    (a key check when that version is missing or older than Change Tracking keeps); "daily" leaves them to the daily
+    refresh (docs/dags.md, "Rows deleted in ASPIRE")."""
 
     batch_size: int = settings.BATCH_SIZE
     timeouts: LockTimeouts = LockTimeouts()
@@ -186,6 +188,7 @@ class LoadResult:
     seconds_reconcile: float | None = None  # the drift measured before the merge and checked after it (daily refresh)
     copied_directly: bool = False  # a first load into an empty table: no staging, merge or delete needed
     quarantined: list[Quarantined] = field(default_factory=list)  # rows the portal could not take
+    deletes_found_by: str | None = None  # a 15-minute load: key_check or change_tracking (None: left to the daily)
 
     def summary(self) -> str:
         how = (
@@ -204,6 +207,8 @@ class LoadResult:
             scope += f", {self.exited_accounts} account(s) and {self.exited_contracts} contract(s) left scope"
         if self.quarantined:
             scope += f", {len(self.quarantined)} row(s) quarantined (not written: see aspire_sync.source_quarantine)"
+        if self.deletes_found_by:
+            scope += f", deletes in ASPIRE found by {self.deletes_found_by.replace('_', ' ')}"
         return (
             f"{self.entity} ({self.load_kind}): read {self.rows_read}, inserted {self.rows_inserted}, "
             f"updated {self.rows_updated}, deleted {self.rows_deleted} in {self.seconds:.2f}s ({how}){scope} "
@@ -232,6 +237,10 @@ class NotEnrolled(ValueError):
 class EnrolmentUnreadable(RuntimeError):
     """Every value of the portal's enrolment table was skipped: the table changed (its type, its meaning) or the
     sync reads the wrong ASPIRE. Resolving to an empty scope would remove every customer from the portal."""
+
+
+class ChangeTrackingMissing(RuntimeError):
+    """The delete detection is change_tracking, yet a table has no Change Tracking; nothing was written."""
 
 
 class AspireWentBack(RuntimeError):

@@ -80,7 +80,13 @@ class AspireToPortalOperator(BaseOperator):
         from aspire_portal import runs
         from aspire_portal.connections import source_connection, target_connection
         from aspire_portal.load import load_entity
-        from aspire_portal.model import EnrolmentUnreadable, LoadOptions, MassRemoval, NotEnrolled
+        from aspire_portal.model import (
+            ChangeTrackingMissing,
+            EnrolmentUnreadable,
+            LoadOptions,
+            MassRemoval,
+            NotEnrolled,
+        )
         from aspire_portal.settings import BATCH_SIZE
 
         try:
@@ -108,7 +114,12 @@ class AspireToPortalOperator(BaseOperator):
             )
             try:
                 result = load_entity(source, target, request, dialect=dialect, options=options)
-            except (NotEnrolled, EnrolmentUnreadable, MassRemoval) as refused:  # a person must look
+            except (
+                NotEnrolled,
+                EnrolmentUnreadable,
+                MassRemoval,
+                ChangeTrackingMissing,
+            ) as refused:  # a person must look
                 raise AirflowFailException(str(refused)) from refused
         new = [row for row in result.quarantined if row.is_new]
         if new:  # the load succeeded; the rows it could not take are mailed once

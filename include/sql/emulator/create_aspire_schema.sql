@@ -322,14 +322,167 @@ begin
     execute 'truncate ' || (select string_agg(format('dbo.%I', x), ', ') from unnest(array['contractscenario', 'account', 'accountcontact', 'lineofcredit', 'contract', 'contractrole', 'equipment', 'amortizationline', 'invoice', 'invoicedetail', 'cashreceipt', 'contractvalues']) as x);
     foreach t in array array['contractscenario', 'account', 'accountcontact', 'lineofcredit', 'contract', 'contractrole', 'equipment', 'amortizationline', 'invoice', 'invoicedetail', 'cashreceipt', 'contractvalues']
     loop
-        execute format('alter table dbo.%I disable trigger stamp_row_version', t);
+        execute format('alter table dbo.%I disable trigger user', t);  -- row versions and change tracking: the backup's
         execute format('insert into dbo.%I select * from %I.%I', t, 'backup_' || backup_name, t);
-        execute format('alter table dbo.%I enable trigger stamp_row_version', t);
+        execute format('alter table dbo.%I enable trigger user', t);
     end loop;
     update sys.database_recovery_status set recovery_fork_guid = gen_random_uuid();
     -- the counter: the next transaction's row version is the backup's @@DBTS + 1
     execute format('alter database %I set aspire.rowversion_offset = %L', current_database(),
                    (pg_current_xact_id()::text::bigint - kept)::text);
     return kept;
+end
+$$;
+
+-- Change Tracking, as SQL Server keeps it on the tables a DBA enables it for (ALTER TABLE … ENABLE CHANGE_TRACKING):
+-- per changed row its key, the version of the change and what happened (I, U, D), kept for the database's retention
+-- and then cleaned up, which raises the table's minimum valid version. Versions count committed transactions, in the
+-- order they commit, as on SQL Server (a counter of its own, not the row versions): a transaction's changes are
+-- logged without one, and a trigger deferred to its commit numbers them holding a lock that the next committing
+-- transaction waits for, so the current version never passes a change that has not committed yet, whatever other
+-- transaction is still open.
+create table if not exists sys.change_tracking_tables (
+    object_name         text            primary key,  -- 'dbo.CashReceipt'
+    key_column          text            not null,
+    min_valid_version   bigint          not null,
+    enabled_at          timestamptz     not null default clock_timestamp()
+);
+
+create table if not exists sys.change_tracking_log (
+    object_name             text            not null,
+    pk                      bigint          not null,
+    sys_change_version      bigint,
+    sys_change_operation    char(1)         not null,
+    txid                    xid8            not null default pg_current_xact_id(),
+    logged_at               timestamptz     not null default clock_timestamp()
+);
+create index if not exists change_tracking_log_by_version on sys.change_tracking_log (object_name, sys_change_version);
+create index if not exists change_tracking_log_unnumbered on sys.change_tracking_log (txid)
+    where sys_change_version is null;
+create sequence if not exists sys.change_tracking_version_seq;
+
+create or replace function dbo.number_changes() returns trigger
+language plpgsql
+as $$
+begin
+    perform pg_advisory_xact_lock(hashtext('aspire change tracking commit'));
+    if exists (select 1 from sys.change_tracking_log as l
+               where l.txid = pg_current_xact_id() and l.sys_change_version is null) then
+        update sys.change_tracking_log as l
+        set sys_change_version = nextval('sys.change_tracking_version_seq')
+        where l.txid = pg_current_xact_id() and l.sys_change_version is null;
+    end if;
+    return null;
+end
+$$;
+
+drop trigger if exists number_changes on sys.change_tracking_log;
+create constraint trigger number_changes after insert on sys.change_tracking_log
+    deferrable initially deferred for each row execute function dbo.number_changes();
+
+-- CHANGE_TRACKING_CURRENT_VERSION(): the newest committed version.
+create or replace function dbo.change_tracking_current_version() returns bigint
+language sql volatile
+as $$
+    select greatest(
+        (select max(l.sys_change_version) from sys.change_tracking_log as l),
+        (select max(t.min_valid_version) from sys.change_tracking_tables as t),
+        0)
+$$;
+
+-- CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(name)): null when the table is not tracked, as on SQL Server.
+create or replace function dbo.change_tracking_min_valid_version(name text) returns bigint
+language sql stable
+as $$ select t.min_valid_version from sys.change_tracking_tables as t where lower(t.object_name) = lower(name) $$;
+
+-- CHANGETABLE(CHANGES name, last_sync_version): one row per row changed after last_sync_version, with its latest
+-- version and its net operation (D when it is gone, I when it was inserted since, else U).
+create or replace function dbo.changetable_changes(name text, last_sync_version bigint)
+returns table (pk bigint, sys_change_version bigint, sys_change_operation char(1))
+language plpgsql stable
+as $$
+begin
+    if dbo.change_tracking_min_valid_version(name) is null then
+        raise exception 'Change tracking is not enabled on table ''%''.', name using errcode = 'P0001';
+    end if;
+    return query
+    select l.pk, max(l.sys_change_version),
+           case
+               when (array_agg(l.sys_change_operation order by l.sys_change_version desc, l.logged_at desc))[1] = 'D'
+                   then 'D'
+               when (array_agg(l.sys_change_operation order by l.sys_change_version, l.logged_at))[1] = 'I' then 'I'
+               else 'U'
+           end::char(1)
+    from sys.change_tracking_log as l
+    where lower(l.object_name) = lower(name) and l.sys_change_version > last_sync_version
+    group by l.pk;
+end
+$$;
+
+create or replace function dbo.track_changes() returns trigger
+language plpgsql
+as $$
+declare
+    operation char(1) := left(TG_OP, 1);
+begin
+    execute format(
+        'insert into sys.change_tracking_log (object_name, pk, sys_change_operation) '
+        'select %L, c.%I, $1 from changed as c', TG_ARGV[0], TG_ARGV[1])
+    using operation;
+    return null;
+end
+$$;
+
+-- ALTER TABLE name ENABLE CHANGE_TRACKING, for each table given (object name and key column); the current version.
+create or replace function dbo.enable_change_tracking(tables text[], keys text[]) returns bigint
+language plpgsql
+as $$
+declare
+    i int;
+    bare text;
+    current_version bigint := dbo.change_tracking_current_version();
+begin
+    for i in 1 .. coalesce(array_length(tables, 1), 0) loop
+        bare := lower(split_part(tables[i], '.', 2));
+        insert into sys.change_tracking_tables (object_name, key_column, min_valid_version)
+        values (tables[i], keys[i], current_version)
+        on conflict (object_name) do nothing;
+        execute format('drop trigger if exists track_inserts on dbo.%I', bare);
+        execute format('drop trigger if exists track_updates on dbo.%I', bare);
+        execute format('drop trigger if exists track_deletes on dbo.%I', bare);
+        execute format('create trigger track_inserts after insert on dbo.%I referencing new table as changed '
+                       'for each statement execute function dbo.track_changes(%L, %L)', bare, tables[i], lower(keys[i]));
+        execute format('create trigger track_updates after update on dbo.%I referencing new table as changed '
+                       'for each statement execute function dbo.track_changes(%L, %L)', bare, tables[i], lower(keys[i]));
+        execute format('create trigger track_deletes after delete on dbo.%I referencing old table as changed '
+                       'for each statement execute function dbo.track_changes(%L, %L)', bare, tables[i], lower(keys[i]));
+    end loop;
+    return current_version;
+end
+$$;
+
+-- The cleanup SQL Server runs after the retention period: changes logged longer ago than `older_than` go, and the
+-- tables' minimum valid version rises past them (a reader whose last version is below it must start over).
+create or replace function dbo.change_tracking_cleanup(older_than interval) returns bigint
+language plpgsql
+as $$
+declare
+    removed bigint;
+begin
+    with gone as (
+        delete from sys.change_tracking_log as l
+        where l.logged_at < clock_timestamp() - older_than
+        returning l.object_name, l.sys_change_version
+    ), highest as (
+        select g.object_name, max(g.sys_change_version) as version from gone as g group by g.object_name
+    ), raised as (
+        update sys.change_tracking_tables as t
+        set min_valid_version = greatest(t.min_valid_version, h.version)
+        from highest as h
+        where h.object_name = t.object_name
+        returning 1
+    )
+    select count(*) into removed from gone;
+    return removed;
 end
 $$;

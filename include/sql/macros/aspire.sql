@@ -128,3 +128,22 @@ and {{ alias }}.LastModifiedAt >= {{ local_time("modified_from") }}
 {% macro dbts() -%}
 {% if dialect == "mssql" %}cast(@@DBTS as bigint){% else %}dbo.dbts(){% endif %}
 {%- endmacro %}
+
+{#- SQL Server Change Tracking: CHANGE_TRACKING_CURRENT_VERSION() (every change at or below it has committed),
+    CHANGE_TRACKING_MIN_VALID_VERSION() of one table, and CHANGETABLE(CHANGES table, last) aliased `ct` with the
+    changed row's key as `ct.<key>`; the emulator has the same as dbo functions. -#}
+{% macro ct_current_version() -%}
+{% if dialect == "mssql" %}CHANGE_TRACKING_CURRENT_VERSION(){% else %}dbo.change_tracking_current_version(){% endif %}
+{%- endmacro %}
+
+{% macro ct_min_valid_version(table) -%}
+{% if dialect == "mssql" %}CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID('{{ table }}')){% else %}dbo.change_tracking_min_valid_version('{{ table }}'){% endif %}
+{%- endmacro %}
+
+{% macro ct_changes(table, last) -%}
+{% if dialect == "mssql" %}CHANGETABLE(CHANGES {{ table }}, {{ last }}) as ct{% else %}dbo.changetable_changes('{{ table }}', {{ last }}) as ct{% endif %}
+{%- endmacro %}
+
+{% macro ct_key(column) -%}
+{% if dialect == "mssql" %}ct.{{ column }}{% else %}ct.pk{% endif %}
+{%- endmacro %}
