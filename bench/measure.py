@@ -391,6 +391,9 @@ METHODS: dict[str, Callable[[str, str, str], dict[str, Any]]] = {
     "dlt": dlt_merge,
     "incremental": incremental,
     "incremental_no_key_check": lambda source, portal, case: incremental(source, portal, case, deletes="daily"),
+    "incremental_change_tracking": lambda source, portal, case: incremental(
+        source, portal, case, deletes="change_tracking"
+    ),
     "full_sync": full_sync,
 }
 

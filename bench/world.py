@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from aspire_emulator import generate
+from aspire_emulator import change_tracking, generate
 from aspire_emulator import portal as portal_app
 from aspire_emulator.dsn import conninfo_to_uri
 from aspire_portal import catalogue, migrations, planning, scope, sqlfiles, staging
@@ -115,6 +115,7 @@ def prepare(size: str, reuse_source: bool = False) -> World:
                 )
             )
         log.info("created the %s emulator in %s in %.0f s", size, SOURCE_DB, time.perf_counter() - started)
+        change_tracking.enable(source_dsn)  # what incremental_change_tracking reads; the others ignore it
     template_dsn = recreate_database(TEMPLATE_DB)
     portal_app.create_portal_schema(template_dsn)
     with psycopg.connect(template_dsn, autocommit=True) as conn:

@@ -241,3 +241,23 @@ def test_a_full_sync_that_read_a_row_before_its_delete_cannot_leave_it_behind(wo
     assert not in_portal(w, "cash_receipt", receipt)
     assert versions(w)["cash_receipt"] > before
     in_step(w)
+
+
+def test_a_first_load_starts_change_tracking_so_the_next_run_checks_no_key(world, fresh_database):
+    """A first load copies straight into the empty table (no delete step): it keeps the Change Tracking version read
+    before its copy, so the next run reads only what Change Tracking reports."""
+    portal_dsn = fresh_database("deletes_portal_first")
+    portal_app.create_portal_schema(portal_dsn)
+    accounts = portal_app.enroll(portal_dsn, world.aspire_dsn, count=3, seed=31)
+    with psycopg.connect(portal_dsn, autocommit=True) as portal:
+        migrations.migrate(portal)
+    first = incremental(world.aspire_dsn, portal_dsn, deletes="change_tracking")
+    assert all(first[e].copied_directly for e in FIFTEEN)
+    w = SimpleNamespace(aspire_dsn=world.aspire_dsn, portal_dsn=portal_dsn, accounts=accounts)
+    assert set(versions(w)) == set(FIFTEEN)
+    receipt = one(w, "select max(receiptoid) from dbo.cashreceipt where accountoid = any(%(a)s)")
+    simulate.delete_receipt(world.aspire_dsn, receipt)
+    second = incremental(world.aspire_dsn, portal_dsn, deletes="change_tracking")
+    assert {second[e].deletes_found_by for e in FIFTEEN} == {"change_tracking"}
+    assert not in_portal(w, "cash_receipt", receipt)
+    in_step(w)

@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from aspire_portal import advice, sqlfiles
+from aspire_portal import advice, sqlfiles, vanished
 from aspire_portal.copystream import Into, stream_rows
-from aspire_portal.model import ChangeTrackingMissing, Dialect, LoadResult, MassRemoval, RemovalGuard
+from aspire_portal.model import Dialect, LoadResult, MassRemoval, RemovalGuard
 from aspire_portal.planning import Plan, Scope
 from aspire_portal.staging import Extraction, analyze, window
 
@@ -54,9 +54,9 @@ def delete(load: Extraction, stage: str, plan: Plan, resolved: Scope) -> Deleted
         rows += _delete_departed(load, stage, key)
     if request.kind == "incremental" and entity.cadence == "15min" and load.options.deletes == "key_check":
         load.result.deletes_found_by = "key_check"
-        rows += _delete_vanished(load, key)
-    elif request.kind == "incremental" and entity.cadence == "15min" and load.options.deletes == "change_tracking":
-        rows += _delete_tracked(load, key)
+        rows += vanished.key_check(load, key)
+    elif vanished.tracks_changes(load):
+        rows += vanished.tracked(load, key)
     if not (request.kind == "full" or plan.has_exits):
         return Deleted(rows)
     invoices = unjustified_invoices(load.source, load.dialect, plan) if entity.owner == "invoice" else []
@@ -168,149 +168,6 @@ def _delete_departed(load: Extraction, stage: str, key: list[str]) -> int:
         sqlfiles.render("load/delete_missing.sql", changed=changed, stage=stage, target=entity.target_table, key=key),
         {"read_bound": load.result.read_bound},
     ).fetchone()[0]
-
-
-def _delete_vanished(load: Extraction, key: list[str]) -> int:
-    """Deletes the portal rows whose key ASPIRE's table no longer has (deleted in ASPIRE), below the read bound: the
-    key read comes after the bound, so a row written below it and still in ASPIRE is among the keys read. The
-    accounts and contracts stay held; only rows go."""
-    target, entity = load.target, load.request.entity
-    existing = sql.Identifier(f"existing_{entity.name}").as_string(target)
-    target.execute(
-        sqlfiles.render("load/create_existing_keys.sql", existing=existing, target=entity.target_table, key=key)
-    )
-    statement = sqlfiles.render(
-        "extract/select_existing_keys.sql",
-        dialect=load.dialect,
-        source_table=entity.source_table,
-        keys=list(zip(entity.source_key, entity.key, strict=True)),
-    )
-    stream_rows(
-        load.source,
-        target,
-        statement,
-        {},
-        Into(existing, list(entity.key), key),
-        batch_size=load.options.batch_size,
-        row_format=load.options.row_format,
-        binary_copy=load.options.binary_copy,
-    )
-    analyze(target, existing)
-    rows = target.execute(
-        sqlfiles.render("load/delete_missing.sql", changed=None, stage=existing, target=entity.target_table, key=key),
-        {"read_bound": load.result.read_bound},
-    ).fetchone()[0]
-    if rows:
-        log.info("Deleted %d row(s) of %s whose key ASPIRE no longer has (deleted in ASPIRE)", rows, entity.name)
-    return rows
-
-
-def _delete_tracked(load: Extraction, key: list[str]) -> int:
-    """Deletes the portal rows of the keys SQL Server Change Tracking reports deleted since the entity's last version
-    (kept in aspire_sync.change_tracking_version): a key check instead when there is no version yet, or it is older
-    than Change Tracking's minimum valid version (the cleanup removed changes it needs), or newer than the current
-    one (ASPIRE went back). The version moves to the current one in the load's transaction, unless another load of
-    the entity is running: having read ASPIRE before a delete, it may still commit the deleted row, so the next run
-    reads the same changes again (reading a delete twice is harmless)."""
-    target, request, entity = load.target, load.request, load.request.entity
-    with load.source.cursor() as cursor:
-        cursor.execute(
-            sqlfiles.render(
-                "extract/select_change_tracking_versions.sql", dialect=load.dialect, source_table=entity.source_table
-            )
-        )
-        current, min_valid = cursor.fetchone()
-    if min_valid is None:
-        raise ChangeTrackingMissing(
-            f"Change Tracking is not enabled on {entity.source_table}, yet the delete detection is change_tracking: "
-            "enable it (docs/dags.md, 'Rows deleted in ASPIRE'), or set the Variable aspire_portal_delete_detection "
-            "to key_check. Nothing was written."
-        )
-    current, min_valid = int(current), int(min_valid)
-    parameters = {"entity": entity.name}
-    others = target.execute(sqlfiles.read("changes/select_other_running_loads.sql"), parameters).fetchone()[0]
-    row = target.execute(sqlfiles.read("changes/select_version.sql"), parameters).fetchone()
-    last = None if row is None else int(row[0])
-    if last is None or last < min_valid or last > current:
-        why = (
-            "no Change Tracking version yet"
-            if last is None
-            else f"version {last} is below the minimum valid {min_valid} (the cleanup removed changes)"
-            if last < min_valid
-            else f"version {last} is above the current {current} (ASPIRE went back)"
-        )
-        log.info("%s: %s, so every key is checked this time", entity.name, why)
-        load.result.deletes_found_by = "key_check"
-        rows = _delete_vanished(load, key)
-    else:
-        load.result.deletes_found_by = "change_tracking"
-        rows = _delete_reported(load, key, last, current)
-    if not others:
-        target.execute(
-            sqlfiles.read("changes/upsert_version.sql"),
-            {"entity": entity.name, "version": current, "run_id": request.run.run_id},
-        )
-    else:
-        log.info(
-            "%s: another load of the entity is running; the Change Tracking version stays for the next run", entity.name
-        )
-    return rows
-
-
-def _delete_reported(load: Extraction, key: list[str], last: int, current: int) -> int:
-    """Deletes the portal rows of the keys Change Tracking reports deleted in (last, current]."""
-    target, entity = load.target, load.request.entity
-    deleted = sql.Identifier(f"deleted_{entity.name}").as_string(target)
-    target.execute(
-        sqlfiles.render("changes/create_deleted_keys.sql", deleted=deleted, target=entity.target_table, key=key)
-    )
-    shape = {"source_table": entity.source_table, "source_key": entity.source_key[0], "key": key[0]}
-    stream_rows(
-        load.source,
-        target,
-        sqlfiles.render("extract/select_deleted_keys.sql", dialect=load.dialect, **shape),
-        {"last_version": last, "current_version": current},
-        Into(deleted, list(entity.key), key),
-        batch_size=load.options.batch_size,
-        row_format=load.options.row_format,
-        binary_copy=load.options.binary_copy,
-    )
-    bound = {"read_bound": load.result.read_bound}
-    newer = [
-        row[0]
-        for row in target.execute(
-            sqlfiles.render(
-                "changes/select_deleted_at_or_above_bound.sql", deleted=deleted, target=entity.target_table, key=key
-            ),
-            bound,
-        )
-    ]
-    present: list[int] = []
-    if newer:
-        short_lists, parameters = sqlfiles.id_lists(keys=newer)
-        statement = sqlfiles.render(
-            "extract/select_keys_present.sql", dialect=load.dialect, short_lists=short_lists, **shape
-        )
-        with load.source.cursor() as cursor:
-            cursor.execute(statement, parameters)
-            present = [int(r[0]) for r in cursor.fetchall()]
-    rows = target.execute(
-        sqlfiles.render("changes/delete_deleted_keys.sql", deleted=deleted, target=entity.target_table, key=key),
-        {**bound, "present": present},
-    ).fetchone()[0]
-    log.info(
-        "Change Tracking: %d row(s) of %s deleted in ASPIRE between versions %d and %d left the portal",
-        rows,
-        entity.name,
-        last,
-        current,
-    )
-    return rows
-
-
-def forget_change_tracking(target: psycopg.Connection, entity: str) -> None:
-    """After a re-baseline: the entity's next load checks every key and starts a new Change Tracking version."""
-    target.execute(sqlfiles.read("changes/delete_version.sql"), {"entity": entity})
 
 
 def unjustified_invoices(source: Any, dialect: Dialect, plan: Plan) -> list[int]:

@@ -19,8 +19,8 @@ from typing import Any
 
 import psycopg
 
-from aspire_portal import advice, clock, columns, quarantine, reconcile, runlog, scope, staging, turns
-from aspire_portal.deleting import delete, forget_change_tracking, guard_rows
+from aspire_portal import advice, clock, columns, quarantine, reconcile, runlog, scope, staging, turns, vanished
+from aspire_portal.deleting import delete, guard_rows
 from aspire_portal.merging import merge
 from aspire_portal.model import (
     DEFAULT_OPTIONS,
@@ -108,6 +108,8 @@ class _Load:
             raise _DropsNeedTheEntity
         extraction = self.extraction(plan)
         if self.result.copied_directly:
+            if vanished.tracks_changes(extraction):
+                vanished.start_change_tracking(extraction)
             with self.timed("seconds_extract"):
                 self.result.copied_directly = extraction.straight_into_target()
         if self.result.copied_directly:
@@ -249,7 +251,7 @@ class _Load:
         if self.request.kind == "incremental" or (self.request.rebaseline and self.request.entity.cadence == "15min"):
             runlog.move_watermark(self.target, self.request, self.result)
         if self.request.rebaseline:  # Change Tracking's versions belong to the timeline that was lost
-            forget_change_tracking(self.target, self.request.entity.name)
+            vanished.forget_change_tracking(self.target, self.request.entity.name)
         self.options.at("before_commit")
         self.result.seconds = time.perf_counter() - self.clock
         runlog.record(self.target, self.request, self.result, self.started_at, status="success", log_id=self.log_id)
