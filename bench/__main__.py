@@ -162,14 +162,14 @@ def report(world: World, results: list[dict[str, Any]], measured: list[dict[str,
     """The printed table: method x case, then the loads of the methods in PER_ENTITY entity by entity."""
 
     def header(first: str) -> list[str]:
-        line = f"{first:<18}{'case':<9}{'seconds':>9}{'rows':>11}{'rows/s':>10}{'peak RSS MB':>13}{'vs limit':>10}"
+        line = f"{first:<28}{'case':<9}{'seconds':>9}{'rows':>11}{'rows/s':>10}{'peak RSS MB':>13}{'vs limit':>10}"
         return [line, "-" * len(line)]
 
     def line(label: str, r: dict[str, Any]) -> str:
         rss = f"{r['peak_rss_mb']:.0f}" if r["peak_rss_mb"] is not None else "-"
         ratio = f"{r['ratio_to_limit']:.2f}" if r["ratio_to_limit"] is not None else "-"
         return (
-            f"{label:<18}{r['case']!s:<9}{r['seconds']:>9.2f}{r['rows']:>11,}{r['rows_per_s']:>10,.0f}"
+            f"{label:<28}{r['case']!s:<9}{r['seconds']:>9.2f}{r['rows']:>11,}{r['rows_per_s']:>10,.0f}"
             f"{rss:>13}{ratio:>10}"
         )
 
