@@ -2,13 +2,15 @@
 directly (no Airflow), printing per entity the rows read/written, seconds, rows/s and the process's peak RSS.
 
     python bench/daily_refresh_once.py --aspire DSN --portal DSN [--prepare medium] [--enroll-fraction 0.25]
-                                       [--passes 2] [--simulate 2000]
+                                       [--passes 2] [--simulate 2000] [--rebaseline]
 
 DSNs default to $ASPIRE_DSN and $PORTAL_DSN. `--prepare SIZE` first re-creates the emulator in the ASPIRE
 database (OVERWRITES it), empties the portal's `aspire`/`aspire_sync` schemas and enrols that fraction of the
 customers; it runs `python -m aspire_emulator` in child processes, so the generator's memory does not count in
 this process's peak RSS. Pass 1 into an empty portal is the initial load; later passes are the daily refresh
 of a full portal (`--simulate N` ASPIRE transactions before each of them, default none: an unchanged ASPIRE).
+`--rebaseline`: the later passes are re-baselines (what the daily refresh runs with `rebaseline` after ASPIRE went
+back in time: the timeline's start and finish, the 12 loads with ASPIRE winning whatever its row versions).
 Peak RSS is resource.getrusage(RUSAGE_SELF).ru_maxrss: the process's high-water mark so far, after each entity.
 """
 
@@ -27,7 +29,7 @@ sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 import psycopg  # noqa: E402
 
-from aspire_portal import catalogue, migrations, model  # noqa: E402
+from aspire_portal import catalogue, migrations, model, timeline  # noqa: E402
 from aspire_portal.load import load_entity  # noqa: E402
 
 DAG_ID = "aspire_portal_daily_refresh"
@@ -66,7 +68,7 @@ def prepare(aspire: str, portal: str, size: str, fraction: float, seed: int) -> 
     )
 
 
-def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True) -> None:
+def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True, rebaseline: bool = False) -> None:
     run = model.RunContext(dag_id=DAG_ID, run_id=f"bench_daily_refresh_{int(time.time())}_{number}")
     totals = [0, 0, 0, 0]
     print(
@@ -74,6 +76,9 @@ def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True) -> N
         f"{'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12} {'reconcile s':>12}"
     )
     started = time.perf_counter()
+    if rebaseline:
+        with psycopg.connect(aspire) as source, psycopg.connect(portal, autocommit=True) as target:
+            timeline.start_rebaseline(source, target, "postgres")
     with psycopg.connect(portal, autocommit=True) as target:
         for entity in ORDER:
             kind = "refresh" if entity.cadence == "daily" else "reconcile"
@@ -85,7 +90,8 @@ def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True) -> N
                         entity=entity,
                         kind="full",
                         run=model.RunContext(run.dag_id, run.run_id, f"{kind}_{entity.name}"),
-                        reconcile=reconcile,
+                        reconcile=reconcile and not rebaseline,
+                        rebaseline=rebaseline,
                     ),
                     dialect="postgres",
                 )
@@ -99,6 +105,9 @@ def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True) -> N
                 f"{result.rows_read / max(result.seconds, 1e-9):>9.0f} {peak_rss_mb():>12.1f} "
                 f"{result.seconds_reconcile or 0:>12.2f}"
             )
+    if rebaseline:
+        with psycopg.connect(aspire) as source, psycopg.connect(portal, autocommit=True) as target:
+            timeline.finish_rebaseline(source, target, "postgres")
     seconds = time.perf_counter() - started
     print(
         f"        {'total':<18} {totals[0]:>9} {totals[1]:>9} {totals[2]:>9} {totals[3]:>8} {seconds:>8.2f} "
@@ -130,6 +139,9 @@ def main() -> int:
         action="store_true",
         help="skip the drift measurement the DAG's loads make (to measure what it costs)",
     )
+    parser.add_argument(
+        "--rebaseline", action="store_true", help="the passes after the first are re-baselines (after a restore)"
+    )
     args = parser.parse_args()
     if not args.aspire or not args.portal:
         parser.error("give --aspire and --portal (or set ASPIRE_DSN and PORTAL_DSN)")
@@ -143,7 +155,9 @@ def main() -> int:
     for number in range(1, args.passes + 1):
         if number > 1 and args.simulate:
             emulator(args.aspire, args.portal, "simulate", "--events", str(args.simulate), "--seed", str(number))
-        one_pass(args.aspire, args.portal, number, reconcile=not args.no_reconcile)
+        one_pass(
+            args.aspire, args.portal, number, reconcile=not args.no_reconcile, rebaseline=args.rebaseline and number > 1
+        )
     return 0
 
 
