@@ -563,37 +563,36 @@ def edit_contact(target: Target, contact_oid: int | None = None, *, rng: random.
         return {"AccountContact": [contact_oid]}
 
 
-def delete_contact(target: Target, contact_oid: int | None = None, *, rng: random.Random | None = None) -> Touched:
-    """Deletes a contact (picked among non-primary ones when not given)."""
+def _delete_one(
+    target: Target, table: str, what: str, pick: str, statement: str, oid: int | None, rng: random.Random | None
+) -> Touched:
+    """Deletes one row of `table` (its oid given, or picked by `pick`) with `statement` (one `oid` parameter)."""
     rng = _rng(rng)
     with _transaction(target) as conn:
-        contact_oid = contact_oid or _pick(conn, "secondary_contact", rng)
-        if not _rows(conn, "delete_contact", contact_oid=contact_oid):
-            raise ValueError(f"contact {contact_oid} does not exist in ASPIRE")
-        return {"AccountContact": [contact_oid]}
+        oid = oid or _pick(conn, pick, rng)
+        if not _rows(conn, statement, oid=oid):
+            raise ValueError(f"{what} {oid} does not exist in ASPIRE")
+        return {table: [oid]}
+
+
+def delete_contact(target: Target, contact_oid: int | None = None, *, rng: random.Random | None = None) -> Touched:
+    """Deletes a contact (picked among non-primary ones when not given)."""
+    return _delete_one(target, "AccountContact", "contact", "secondary_contact", "delete_contact", contact_oid, rng)
 
 
 def delete_receipt(target: Target, receipt_oid: int | None = None, *, rng: random.Random | None = None) -> Touched:
     """Deletes a cash receipt outright, as an operator removes one keyed in by mistake (a hard delete: no row is left
     to carry a new row version). Not among EVENTS: the random mix keeps its history."""
-    rng = _rng(rng)
-    with _transaction(target) as conn:
-        receipt_oid = receipt_oid or _pick(conn, "posted_receipt", rng)
-        if not _rows(conn, "delete_cash_receipt", receipt_oid=receipt_oid):
-            raise ValueError(f"receipt {receipt_oid} does not exist in ASPIRE")
-        return {"CashReceipt": [receipt_oid]}
+    return _delete_one(target, "CashReceipt", "receipt", "posted_receipt", "delete_cash_receipt", receipt_oid, rng)
 
 
 def delete_invoice_detail(
     target: Target, invoice_detail_oid: int | None = None, *, rng: random.Random | None = None
 ) -> Touched:
     """Deletes one invoice detail line (a hard delete). Not among EVENTS, like delete_receipt."""
-    rng = _rng(rng)
-    with _transaction(target) as conn:
-        invoice_detail_oid = invoice_detail_oid or _pick(conn, "invoice_detail", rng)
-        if not _rows(conn, "delete_invoice_detail", invoice_detail_oid=invoice_detail_oid):
-            raise ValueError(f"invoice detail {invoice_detail_oid} does not exist in ASPIRE")
-        return {"InvoiceDetail": [invoice_detail_oid]}
+    return _delete_one(
+        target, "InvoiceDetail", "invoice detail", "invoice_detail", "delete_invoice_detail", invoice_detail_oid, rng
+    )
 
 
 def change_credit_usage(

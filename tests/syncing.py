@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from itertools import count
+from types import SimpleNamespace
 
 import psycopg
 
+from aspire_emulator import generate
+from aspire_emulator import portal as portal_app
 from aspire_portal import catalogue, migrations, model, planning, scope, timeline
 from aspire_portal.load import load_entity
 
@@ -241,3 +244,27 @@ def timeline_checked(aspire_dsn: str, portal_dsn: str) -> bool:
     if went_back:
         rebaseline(aspire_dsn, portal_dsn)
     return went_back
+
+
+def synced_world(
+    fresh_database,
+    name: str,
+    *,
+    seed: int,
+    enroll_seed: int,
+    customers: int,
+    prepare: Callable[[str], object] | None = None,
+) -> SimpleNamespace:
+    """A small ASPIRE (`prepare` runs on it first), a portal with `count` customers enrolled and migrated, and one
+    incremental run: aspire_dsn, portal_dsn and accounts."""
+    aspire_dsn = fresh_database(f"{name}_aspire")
+    generate.create(aspire_dsn, size="small", seed=seed)
+    if prepare is not None:
+        prepare(aspire_dsn)
+    portal_dsn = fresh_database(f"{name}_portal")
+    portal_app.create_portal_schema(portal_dsn)
+    accounts = portal_app.enroll(portal_dsn, aspire_dsn, count=customers, seed=enroll_seed)
+    with psycopg.connect(portal_dsn, autocommit=True) as portal:
+        migrations.migrate(portal)
+    incremental(aspire_dsn, portal_dsn)
+    return SimpleNamespace(aspire_dsn=aspire_dsn, portal_dsn=portal_dsn, accounts=accounts)

@@ -13,11 +13,20 @@ import pytest
 
 from aspire_emulator import backup, generate, simulate
 from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, migrations, model, status, timeline
+from aspire_portal import catalogue, model, status, timeline
 from aspire_portal.load import load_entity
 from helpers import run_dag, settle, task_states, use_connections, watermarks
 from projection import assert_portal_equals_source
-from syncing import PERMISSIVE, incremental, incremental_request, load, rebaseline, resolve, run_id
+from syncing import (
+    PERMISSIVE,
+    incremental,
+    incremental_request,
+    load,
+    rebaseline,
+    resolve,
+    run_id,
+    synced_world,
+)
 
 pytestmark = pytest.mark.timeout(600)
 IN_SCOPE_CONTRACT = """
@@ -28,15 +37,7 @@ IN_SCOPE_CONTRACT = """
 
 @pytest.fixture(scope="module")
 def world(fresh_database):
-    aspire_dsn = fresh_database("timeline_aspire")
-    generate.create(aspire_dsn, size="small", seed=1818)
-    portal_dsn = fresh_database("timeline_portal")
-    portal_app.create_portal_schema(portal_dsn)
-    accounts = portal_app.enroll(portal_dsn, aspire_dsn, count=8, seed=18)
-    with psycopg.connect(portal_dsn, autocommit=True) as portal:
-        migrations.migrate(portal)
-    incremental(aspire_dsn, portal_dsn)
-    return SimpleNamespace(aspire_dsn=aspire_dsn, portal_dsn=portal_dsn, accounts=accounts)
+    return synced_world(fresh_database, "timeline", seed=1818, enroll_seed=18, customers=8)
 
 
 def time_passes(aspire_dsn: str, versions: int = 1_000_000) -> None:
@@ -230,15 +231,7 @@ def test_a_load_refuses_a_read_bound_below_its_watermark(world):
 
 
 def small_world(fresh_database, name: str, seed: int) -> SimpleNamespace:
-    aspire_dsn = fresh_database(f"{name}_aspire")
-    generate.create(aspire_dsn, size="small", seed=seed)
-    portal_dsn = fresh_database(f"{name}_portal")
-    portal_app.create_portal_schema(portal_dsn)
-    accounts = portal_app.enroll(portal_dsn, aspire_dsn, count=4, seed=seed)
-    with psycopg.connect(portal_dsn, autocommit=True) as portal:
-        migrations.migrate(portal)
-    incremental(aspire_dsn, portal_dsn)
-    return SimpleNamespace(aspire_dsn=aspire_dsn, portal_dsn=portal_dsn, accounts=accounts)
+    return synced_world(fresh_database, name, seed=seed, enroll_seed=seed, customers=4)
 
 
 def test_checks_at_once_never_take_each_other_for_aspire_going_back(fresh_database):

@@ -9,12 +9,23 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 
-from aspire_emulator import change_tracking, generate, simulate
+from aspire_emulator import change_tracking, simulate
 from aspire_emulator import portal as portal_app
 from aspire_portal import catalogue, migrations, model
 from helpers import settle
 from projection import assert_portal_equals_source
-from syncing import FULL_SYNC, Background, Pause, full_sync_request, incremental, load, resolve, run_id
+from syncing import (
+    FULL_SYNC,
+    Background,
+    Pause,
+    customer_full_sync,
+    full_sync_request,
+    incremental,
+    load,
+    resolve,
+    run_id,
+    synced_world,
+)
 
 pytestmark = pytest.mark.timeout(600)
 FIFTEEN = [e.name for e in catalogue.entities("15min")]
@@ -23,16 +34,10 @@ KEYS = {e.name: (e.target_table, e.key[0]) for e in catalogue.ENTITIES}
 
 @pytest.fixture(scope="module")
 def world(fresh_database):
-    aspire_dsn = fresh_database("deletes_aspire")
-    generate.create(aspire_dsn, size="small", seed=1830)
-    change_tracking.enable(aspire_dsn)  # as a DBA would: the key check runs all the same where it is chosen
-    portal_dsn = fresh_database("deletes_portal")
-    portal_app.create_portal_schema(portal_dsn)
-    accounts = portal_app.enroll(portal_dsn, aspire_dsn, count=8, seed=30)
-    with psycopg.connect(portal_dsn, autocommit=True) as portal:
-        migrations.migrate(portal)
-    incremental(aspire_dsn, portal_dsn)
-    return SimpleNamespace(aspire_dsn=aspire_dsn, portal_dsn=portal_dsn, accounts=accounts)
+    # Change Tracking enabled as a DBA would: the key check runs all the same where it is chosen
+    return synced_world(
+        fresh_database, "deletes", seed=1830, enroll_seed=30, customers=8, prepare=change_tracking.enable
+    )
 
 
 def in_portal(w, entity: str, key: int) -> bool:
@@ -261,3 +266,82 @@ def test_a_first_load_starts_change_tracking_so_the_next_run_checks_no_key(world
     assert {second[e].deletes_found_by for e in FIFTEEN} == {"change_tracking"}
     assert not in_portal(w, "cash_receipt", receipt)
     in_step(w)
+
+
+def test_a_key_check_that_keeps_a_newer_row_asks_again_next_run(world):
+    """With Change Tracking falling back to a key check: a row a newer read wrote (above the held-back read bound)
+    and then deleted is kept by the key check, so the version must not move past its delete: the next run checks
+    every key again, once the held transaction ended, and the row goes."""
+    w = world
+    incremental(w.aspire_dsn, w.portal_dsn, deletes="change_tracking")
+    with psycopg.connect(w.aspire_dsn) as aspire:
+        receipt, customer = aspire.execute(
+            "select receiptoid, accountoid from dbo.cashreceipt where accountoid = any(%s) order by 1 limit 1",
+            (w.accounts,),
+        ).fetchone()
+    with psycopg.connect(w.portal_dsn, autocommit=True) as portal:  # as after a retention lapse
+        portal.execute("delete from aspire_sync.change_tracking_version where entity = 'cash_receipt'")
+    stranger = one(w, "select min(accountoid) from dbo.account where accountoid <> all(%(a)s)")
+    held = psycopg.connect(w.aspire_dsn)
+    try:
+        held.execute("update dbo.account set phone = phone where accountoid = %s", (stranger,))
+        with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
+            aspire.execute("update dbo.cashreceipt set amount = amount where receiptoid = %s", (receipt,))
+        customer_full_sync(w.aspire_dsn, w.portal_dsn, customer)  # writes it above the held-back bound
+        simulate.delete_receipt(w.aspire_dsn, receipt)
+        kept = incremental(w.aspire_dsn, w.portal_dsn, deletes="change_tracking")
+        assert kept["cash_receipt"].deletes_found_by == "key_check"
+        assert in_portal(w, "cash_receipt", receipt)  # above the read bound: kept for now
+        assert "cash_receipt" not in versions(w)  # and the version did not move past its delete
+    finally:
+        held.rollback()
+        held.close()
+    incremental(w.aspire_dsn, w.portal_dsn, deletes="change_tracking")
+    assert not in_portal(w, "cash_receipt", receipt)
+    assert "cash_receipt" in versions(w)
+    in_step(w)
+
+
+def test_the_emulator_tracks_changes_as_sql_server_does(world):
+    """One version per committed transaction, in commit order, never held back by a transaction still open; the net
+    operation per key; the minimum valid version raised by the cleanup."""
+    w = world
+    with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
+        start = aspire.execute("select dbo.change_tracking_current_version()").fetchone()[0]
+        contacts = [
+            r[0]
+            for r in aspire.execute(
+                "select contactoid from dbo.accountcontact where accountoid = any(%s) order by 1 limit 2",
+                (w.accounts,),
+            )
+        ]
+        held = psycopg.connect(w.aspire_dsn)
+        try:
+            held.execute("update dbo.accountcontact set phone = phone where contactoid = %s", (contacts[0],))
+            with aspire.transaction():  # deleted and written again in one transaction: not a delete
+                row = aspire.execute(
+                    "select * from dbo.accountcontact where contactoid = %s", (contacts[1],)
+                ).fetchone()
+                aspire.execute("delete from dbo.accountcontact where contactoid = %s", (contacts[1],))
+                aspire.execute(
+                    f"insert into dbo.accountcontact values ({', '.join(['%s'] * len(row))})",
+                    row,
+                )
+                aspire.execute("update dbo.accountcontact set phone = phone where contactoid = %s", (contacts[1],))
+            after = aspire.execute("select dbo.change_tracking_current_version()").fetchone()[0]
+            assert after == start + 1  # committed, although another transaction began earlier and is still open
+            changes = aspire.execute(
+                "select pk, sys_change_version, sys_change_operation "
+                "from dbo.changetable_changes('dbo.AccountContact', %s)",
+                (start,),
+            ).fetchall()
+            assert changes == [(contacts[1], after, "U")]
+        finally:
+            held.commit()
+            held.close()
+        assert aspire.execute("select dbo.change_tracking_current_version()").fetchone()[0] == after + 1
+        assert change_tracking.cleanup(w.aspire_dsn, 0) > 0
+        assert (
+            aspire.execute("select dbo.change_tracking_min_valid_version('dbo.AccountContact')").fetchone()[0]
+            == after + 1
+        )

@@ -16,10 +16,9 @@ import psycopg
 from psycopg import sql
 
 from aspire_portal import advice, sqlfiles, vanished
-from aspire_portal.copystream import Into, stream_rows
 from aspire_portal.model import Dialect, LoadResult, MassRemoval, RemovalGuard
 from aspire_portal.planning import Plan, Scope
-from aspire_portal.staging import Extraction, analyze, window
+from aspire_portal.staging import Extraction, window
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +139,6 @@ def _kept(row: tuple[list[int], list[int], int], plan: Plan, rows: int) -> Delet
 def _delete_departed(load: Extraction, stage: str, key: list[str]) -> int:
     """Deletes the rows ASPIRE changed in the window that the extract did not return (they left the scope)."""
     target, request, entity = load.target, load.request, load.request.entity
-    changed = sql.Identifier(f"changed_{entity.name}").as_string(target)
-    target.execute(
-        sqlfiles.render("load/create_changed_keys.sql", changed=changed, target=entity.target_table, key=key)
-    )
     statement = sqlfiles.render(
         "extract/select_changed_keys.sql",
         dialect=load.dialect,
@@ -152,18 +147,7 @@ def _delete_departed(load: Extraction, stage: str, key: list[str]) -> int:
         parent=entity.parent,
         keys=list(zip(entity.source_key, entity.key, strict=True)),
     )
-    into = Into(changed, list(entity.key), key)
-    stream_rows(
-        load.source,
-        target,
-        statement,
-        window(request, load.result),
-        into,
-        batch_size=load.options.batch_size,
-        row_format=load.options.row_format,
-        binary_copy=load.options.binary_copy,
-    )
-    analyze(target, changed)
+    changed = vanished.stream_keys(load, f"changed_{entity.name}", statement, window(request, load.result), key)
     return target.execute(
         sqlfiles.render("load/delete_missing.sql", changed=changed, stage=stage, target=entity.target_table, key=key),
         {"read_bound": load.result.read_bound},

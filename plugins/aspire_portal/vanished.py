@@ -6,6 +6,9 @@ load's transaction; the accounts and contracts stay held."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -18,39 +21,49 @@ from aspire_portal.staging import Extraction, analyze
 log = logging.getLogger(__name__)
 
 
+def stream_keys(load: Extraction, name: str, statement: str, parameters: dict[str, Any], key: list[str]) -> str:
+    """A temp table (dropped at commit) holding the keys `statement` reads from ASPIRE; its quoted name."""
+    target, entity = load.target, load.request.entity
+    table = sql.Identifier(name).as_string(target)
+    target.execute(sqlfiles.render("load/create_key_table.sql", table=table, target=entity.target_table, key=key))
+    stream_rows(
+        load.source,
+        target,
+        statement,
+        parameters,
+        Into(table, list(entity.key), key),
+        batch_size=load.options.batch_size,
+        row_format=load.options.row_format,
+        binary_copy=load.options.binary_copy,
+    )
+    analyze(target, table)
+    return table
+
+
 def key_check(load: Extraction, key: list[str]) -> int:
     """Deletes the portal rows whose key ASPIRE's table no longer has (deleted in ASPIRE), below the read bound: the
     key read comes after the bound, so a row written below it and still in ASPIRE is among the keys read. The
     accounts and contracts stay held; only rows go."""
-    target, entity = load.target, load.request.entity
-    existing = sql.Identifier(f"existing_{entity.name}").as_string(target)
-    target.execute(
-        sqlfiles.render("load/create_existing_keys.sql", existing=existing, target=entity.target_table, key=key)
-    )
+    return _key_check(load, key)[0]
+
+
+def _key_check(load: Extraction, key: list[str]) -> tuple[int, str]:
+    """key_check's deletes, and the temp table of the keys ASPIRE has (until the commit)."""
+    entity = load.request.entity
     statement = sqlfiles.render(
         "extract/select_existing_keys.sql",
         dialect=load.dialect,
         source_table=entity.source_table,
         keys=list(zip(entity.source_key, entity.key, strict=True)),
     )
-    stream_rows(
-        load.source,
-        target,
-        statement,
-        {},
-        Into(existing, list(entity.key), key),
-        batch_size=load.options.batch_size,
-        row_format=load.options.row_format,
-        binary_copy=load.options.binary_copy,
-    )
-    analyze(target, existing)
-    rows = target.execute(
+    existing = stream_keys(load, f"existing_{entity.name}", statement, {}, key)
+    rows = load.target.execute(
         sqlfiles.render("load/delete_missing.sql", changed=None, stage=existing, target=entity.target_table, key=key),
         {"read_bound": load.result.read_bound},
     ).fetchone()[0]
     if rows:
         log.info("Deleted %d row(s) of %s whose key ASPIRE no longer has (deleted in ASPIRE)", rows, entity.name)
-    return rows
+    return rows, existing
 
 
 def tracks_changes(load: Extraction) -> bool:
@@ -83,9 +96,9 @@ def _change_tracking_versions(load: Extraction) -> tuple[int, int]:
         current, min_valid = cursor.fetchone()
     if min_valid is None:
         raise ChangeTrackingMissing(
-            f"Change Tracking is not enabled on {entity.source_table}, yet the delete detection is change_tracking: "
-            "enable it (docs/dags.md, 'Rows deleted in ASPIRE'), or set the Variable aspire_portal_delete_detection "
-            "to key_check. Nothing was written."
+            f"Change Tracking is not enabled on {entity.source_table}, or the sync's user lacks VIEW CHANGE TRACKING "
+            "on it, yet the delete detection is change_tracking: enable it and grant it (docs/dags.md, 'Rows deleted "
+            "in ASPIRE'), or set the Variable aspire_portal_delete_detection to key_check. Nothing was written."
         )
     return int(current), int(min_valid)
 
@@ -120,48 +133,76 @@ def tracked(load: Extraction, key: list[str]) -> int:
     (kept in aspire_sync.change_tracking_version): a key check instead when there is no version yet, or it is older
     than Change Tracking's minimum valid version (the cleanup removed changes it needs), or newer than the current
     one (ASPIRE went back). The version moves to the current one in the load's transaction, unless another load of
-    the entity is running: having read ASPIRE before a delete, it may still commit the deleted row, so the next run
-    reads the same changes again (reading a delete twice is harmless)."""
+    the entity is running (having read ASPIRE before a delete, it may still commit the deleted row), or a key check
+    kept a row ASPIRE lacks because a newer read wrote it: then the next run reads the same changes again, or checks
+    every key again (deleting twice is harmless). ASPIRE is read in one snapshot throughout."""
     target, entity = load.target, load.request.entity
-    current, min_valid = _change_tracking_versions(load)
-    others = _others_running(load)
-    row = target.execute(sqlfiles.read("changes/select_version.sql"), {"entity": entity.name}).fetchone()
-    last = None if row is None else int(row[0])
-    if last is None or last < min_valid or last > current:
-        why = (
-            "no Change Tracking version yet"
-            if last is None
-            else f"version {last} is below the minimum valid {min_valid} (the cleanup removed changes)"
-            if last < min_valid
-            else f"version {last} is above the current {current} (ASPIRE went back)"
-        )
-        log.info("%s: %s, so every key is checked this time", entity.name, why)
-        load.result.deletes_found_by = "key_check"
-        rows = key_check(load, key)
-    else:
-        load.result.deletes_found_by = "change_tracking"
-        rows = _delete_reported(load, key, last, current)
+    with _one_snapshot(load):
+        current, min_valid = _change_tracking_versions(load)
+        others = _others_running(load)
+        row = target.execute(sqlfiles.read("changes/select_version.sql"), {"entity": entity.name}).fetchone()
+        last = None if row is None else int(row[0])
+        if last is None or last < min_valid or last > current:
+            why = (
+                "no Change Tracking version yet"
+                if last is None
+                else f"version {last} is below the minimum valid {min_valid} (the cleanup removed changes)"
+                if last < min_valid
+                else f"version {last} is above the current {current} (ASPIRE went back)"
+            )
+            log.info("%s: %s, so every key is checked this time", entity.name, why)
+            load.result.deletes_found_by = "key_check"
+            rows, existing = _key_check(load, key)
+            kept = target.execute(
+                sqlfiles.render(
+                    "changes/count_absent_at_or_above_bound.sql", existing=existing, target=entity.target_table, key=key
+                ),
+                {"read_bound": load.result.read_bound},
+            ).fetchone()[0]
+            if kept:
+                log.info(
+                    "%s: %d row(s) ASPIRE lacks were written by a newer read and stay for now; the next run checks "
+                    "every key again",
+                    entity.name,
+                    kept,
+                )
+                return rows
+        else:
+            load.result.deletes_found_by = "change_tracking"
+            rows = _delete_reported(load, key, last, current)
+            if _change_tracking_versions(load)[1] > last:  # the cleanup passed it meanwhile: trust none of it
+                log.info("%s: the cleanup passed version %d while it was read; every key is checked", entity.name, last)
+                load.result.deletes_found_by = "key_check"
+                rows += key_check(load, key)
     _keep_version(load, current, others)
     return rows
+
+
+@contextmanager
+def _one_snapshot(load: Extraction) -> Iterator[None]:
+    """The reads of ASPIRE inside see one snapshot; the load's own read transaction ends first (it only read)."""
+    load.source.rollback()
+    with load.source.cursor() as cursor:
+        cursor.execute(sqlfiles.render("extract/begin_snapshot.sql", dialect=load.dialect))
+    try:
+        yield
+    finally:
+        load.source.rollback()
+        if load.dialect == "mssql":
+            with load.source.cursor() as cursor:
+                cursor.execute(sqlfiles.read("extract/end_snapshot.sql"))
 
 
 def _delete_reported(load: Extraction, key: list[str], last: int, current: int) -> int:
     """Deletes the portal rows of the keys Change Tracking reports deleted in (last, current]."""
     target, entity = load.target, load.request.entity
-    deleted = sql.Identifier(f"deleted_{entity.name}").as_string(target)
-    target.execute(
-        sqlfiles.render("changes/create_deleted_keys.sql", deleted=deleted, target=entity.target_table, key=key)
-    )
     shape = {"source_table": entity.source_table, "source_key": entity.source_key[0], "key": key[0]}
-    stream_rows(
-        load.source,
-        target,
+    deleted = stream_keys(
+        load,
+        f"deleted_{entity.name}",
         sqlfiles.render("extract/select_deleted_keys.sql", dialect=load.dialect, **shape),
         {"last_version": last, "current_version": current},
-        Into(deleted, list(entity.key), key),
-        batch_size=load.options.batch_size,
-        row_format=load.options.row_format,
-        binary_copy=load.options.binary_copy,
+        key,
     )
     bound = {"read_bound": load.result.read_bound}
     newer = [
@@ -173,7 +214,7 @@ def _delete_reported(load: Extraction, key: list[str], last: int, current: int) 
             bound,
         )
     ]
-    present: list[int] = []
+    present: set[int] = set()
     if newer:
         short_lists, parameters = sqlfiles.id_lists(keys=newer)
         statement = sqlfiles.render(
@@ -181,10 +222,10 @@ def _delete_reported(load: Extraction, key: list[str], last: int, current: int) 
         )
         with load.source.cursor() as cursor:
             cursor.execute(statement, parameters)
-            present = [int(r[0]) for r in cursor.fetchall()]
+            present = {int(r[0]) for r in cursor.fetchall()}
     rows = target.execute(
         sqlfiles.render("changes/delete_deleted_keys.sql", deleted=deleted, target=entity.target_table, key=key),
-        {**bound, "present": present},
+        {**bound, "absent": [k for k in newer if int(k) not in present]},
     ).fetchone()[0]
     log.info(
         "Change Tracking: %d row(s) of %s deleted in ASPIRE between versions %d and %d left the portal",

@@ -131,6 +131,13 @@ def test_delete_detection_lookups_parse_as_tsql(entity):
     assert clause and clause.groups() == (entity.source_table, "@last_version"), deleted
     assert_tsql(CHANGETABLE.sub(r"CHANGETABLE(\1, \2) as ct", deleted), "extract/select_deleted_keys.sql")
     assert f"ct.{entity.source_key[0]} as {entity.key[0]}" in deleted
+    # sqlglot knows only the standard isolation levels; the statements are held to T-SQL's grammar instead
+    isolation = re.compile(
+        r"SET TRANSACTION ISOLATION LEVEL (READ UNCOMMITTED|READ COMMITTED|REPEATABLE READ|SNAPSHOT|SERIALIZABLE)"
+    )
+    for path, level in (("extract/begin_snapshot.sql", "SNAPSHOT"), ("extract/end_snapshot.sql", "READ COMMITTED")):
+        body = [line for line in sqlfiles.render(path, dialect="mssql").splitlines() if line and line[:2] != "--"]
+        assert len(body) == 1 and (found := isolation.fullmatch(body[0].strip())) and found.group(1) == level, body
     for keys in ([1, 2], list(range(2000))):
         short_lists, _parameters = sqlfiles.id_lists(keys=keys)
         present = sqlfiles.render("extract/select_keys_present.sql", dialect="mssql", short_lists=short_lists, **shape)

@@ -349,6 +349,7 @@ create table if not exists sys.change_tracking_tables (
 );
 
 create table if not exists sys.change_tracking_log (
+    change_id               bigint          generated always as identity,  -- the order within a transaction
     object_name             text            not null,
     pk                      bigint          not null,
     sys_change_version      bigint,
@@ -361,15 +362,19 @@ create index if not exists change_tracking_log_unnumbered on sys.change_tracking
     where sys_change_version is null;
 create sequence if not exists sys.change_tracking_version_seq;
 
+-- One version per transaction, as SQL Server gives all of a transaction's changes its commit's version.
 create or replace function dbo.number_changes() returns trigger
 language plpgsql
 as $$
+declare
+    version bigint;
 begin
     perform pg_advisory_xact_lock(hashtext('aspire change tracking commit'));
     if exists (select 1 from sys.change_tracking_log as l
                where l.txid = pg_current_xact_id() and l.sys_change_version is null) then
+        version := nextval('sys.change_tracking_version_seq');
         update sys.change_tracking_log as l
-        set sys_change_version = nextval('sys.change_tracking_version_seq')
+        set sys_change_version = version
         where l.txid = pg_current_xact_id() and l.sys_change_version is null;
     end if;
     return null;
@@ -408,9 +413,9 @@ begin
     return query
     select l.pk, max(l.sys_change_version),
            case
-               when (array_agg(l.sys_change_operation order by l.sys_change_version desc, l.logged_at desc))[1] = 'D'
+               when (array_agg(l.sys_change_operation order by l.sys_change_version desc, l.change_id desc))[1] = 'D'
                    then 'D'
-               when (array_agg(l.sys_change_operation order by l.sys_change_version, l.logged_at))[1] = 'I' then 'I'
+               when (array_agg(l.sys_change_operation order by l.sys_change_version, l.change_id))[1] = 'I' then 'I'
                else 'U'
            end::char(1)
     from sys.change_tracking_log as l

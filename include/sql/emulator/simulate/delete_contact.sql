@@ -1,4 +1,4 @@
 -- Removes a contact from its account.
 delete from dbo.AccountContact
-where ContactOid = %(contact_oid)s
+where ContactOid = %(oid)s
 returning ContactOid;
