@@ -47,12 +47,14 @@ def _clean_up_when_done():
 
 
 E2E_FILES = {"test_live_stack.py", "test_readme.py", "test_secrets.py"}
+MODEL_FILE = "test_stateful_sync.py"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks each test by kind: unit (tests/unit: no PostgreSQL), e2e (a live stack, the README's blocks, the demo),
-    dags (runs DAGs with dag.test()), integration (the rest: the engine on real PostgreSQL databases)."""
-    kinds = {"unit", "integration", "dags", "e2e"}
+    dags (runs DAGs with dag.test()), model (the model-based search: minutes even when seeded), integration (the
+    rest: the engine on real PostgreSQL databases)."""
+    kinds = {"unit", "integration", "dags", "e2e", "model"}
     for item in items:
         path = item.path
         if kinds & {mark.name for mark in item.iter_markers()}:
@@ -61,6 +63,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.unit)
         elif path.name in E2E_FILES:
             item.add_marker(pytest.mark.e2e)
+        elif path.name == MODEL_FILE:
+            item.add_marker(pytest.mark.model)
         elif {"dagbag", "dags", "airflow_db"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.dags)
         else:
