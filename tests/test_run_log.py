@@ -81,3 +81,34 @@ def test_a_load_killed_outright_is_logged_failed_by_the_next_load(aspire_small, 
         assert [(run, status) for run, status, *_rest in logged] == [("killed", "failed"), ("retry", "success")]
         assert "process ended before the load did" in logged[0][2] and logged[0][3]
         assert logged[1][4] == result.rows_read > 0
+
+
+def test_a_running_row_whose_pid_a_newer_session_got_is_logged_failed(aspire_small, portal_database):
+    """PostgreSQL reuses pids: a running row is its session's pid and start time, so a row whose pid now belongs to
+    an unrelated, newer session is abandoned all the same."""
+    portal_app.enroll(portal_database, aspire_small, count=10, seed=2)
+    with psycopg.connect(portal_database, autocommit=True) as portal, psycopg.connect(portal_database) as newer:
+        migrations.migrate(portal)
+        reused = newer.execute("select pg_backend_pid()").fetchone()[0]
+        portal.execute(
+            "insert into aspire_sync.run_log (dag_id, run_id, task_id, entity, load_kind, started_at, status, "
+            "backend_pid, backend_start) values ('test_run_log', 'gone', 'load_account', 'account', 'full', "
+            "now() - interval '1 hour', 'running', %s, now() - interval '1 hour')",
+            (reused,),
+        )
+        request = model.LoadRequest(
+            entity=catalogue.entity("account"),
+            kind="full",
+            run=model.RunContext("test_run_log", "next", "load_account"),
+        )
+        with psycopg.connect(aspire_small) as source:
+            load_entity(source, portal, request, dialect="postgres")
+        logged = dict(
+            portal.execute("select run_id, status from aspire_sync.run_log where dag_id = 'test_run_log'").fetchall()
+        )
+        assert logged == {"gone": "failed", "next": "success"}
+        own = portal.execute(
+            "select backend_start = (select backend_start from pg_stat_activity where pid = pg_backend_pid()) "
+            "from aspire_sync.run_log where run_id = 'next'"
+        ).fetchone()[0]
+        assert own  # the load's own row carries its session's start
