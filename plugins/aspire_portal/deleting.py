@@ -51,11 +51,7 @@ def delete(load: Extraction, stage: str, plan: Plan, resolved: Scope) -> Deleted
     rows = 0
     if request.kind in ("incremental", "backfill"):
         rows += _delete_departed(load, stage, key)
-    if request.kind == "incremental" and entity.cadence == "15min" and load.options.deletes == "key_check":
-        load.result.deletes_found_by = "key_check"
-        rows += vanished.key_check(load, key)
-    elif vanished.tracks_changes(load):
-        rows += vanished.tracked(load, key)
+    rows += vanished.deleted_in_aspire(load, key)
     if not (request.kind == "full" or plan.has_exits):
         return Deleted(rows)
     invoices = unjustified_invoices(load.source, load.dialect, plan) if entity.owner == "invoice" else []

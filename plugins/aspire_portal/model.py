@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from aspire_portal import settings
 from aspire_portal.catalogue import Entity
@@ -15,7 +15,7 @@ LoadKind = Literal["full", "incremental", "backfill", "scope", "retry"]
 Dialect = Literal["mssql", "postgres"]
 RowFormat = Literal["text", "typed"]
 DeleteDetection = Literal["key_check", "change_tracking", "daily"]
-DELETE_DETECTION: tuple[str, ...] = ("key_check", "change_tracking", "daily")
+DELETE_DETECTION: tuple[str, ...] = get_args(DeleteDetection)
 DIALECTS: dict[str, Dialect] = {"mssql": "mssql", "postgres": "postgres", "postgresql": "postgres"}
 
 Checkpoint = Callable[[str], None]

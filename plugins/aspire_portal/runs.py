@@ -119,8 +119,8 @@ def fifteen_minute_requests(context: dict[str, Any]) -> list[LoadRequest]:
 
 def delete_detection() -> str:
     """How the 15-minute loads find rows deleted in ASPIRE: the Variable aspire_portal_delete_detection, key_check
-    (the default: every run) or daily (left to the daily refresh, for a site that must not read whole key indexes
-    every 15 minutes)."""
+    (the default: every key, every run), change_tracking (SQL Server Change Tracking) or daily (left to the daily
+    refresh). LoadOptions refuses any other value."""
     from airflow.sdk import Variable
 
     return Variable.get(settings.DELETE_DETECTION_VARIABLE, default="key_check").strip()

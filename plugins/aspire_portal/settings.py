@@ -37,7 +37,7 @@ RECIPIENTS_VARIABLE = "aspire_portal_alert_to"
 THRESHOLD_VARIABLE = "aspire_portal_staleness_threshold_minutes"
 REALERT_VARIABLE = "aspire_portal_stale_realert_minutes"
 MAX_REMOVAL_FRACTION_VARIABLE = "aspire_portal_max_removal_fraction"
-DELETE_DETECTION_VARIABLE = "aspire_portal_delete_detection"  # key_check (default) or daily
+DELETE_DETECTION_VARIABLE = "aspire_portal_delete_detection"  # key_check (default), change_tracking or daily
 MASS_REMOVAL_FLOOR_VARIABLE = "aspire_portal_mass_removal_floor"
 MASS_REMOVAL_FLOOR_SCOPE_VARIABLE = "aspire_portal_mass_removal_floor_scope"
 

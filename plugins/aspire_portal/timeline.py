@@ -78,8 +78,7 @@ def check(source: Any, target: psycopg.Connection, dialect: Dialect) -> Check:
     The row is locked before ASPIRE is looked at: a check that held it before saw an earlier @@DBTS than this one
     will, so two checks at once can never take each other's newer @@DBTS for ASPIRE going back."""
     with target.transaction():
-        target.execute(sqlfiles.read("timeline/insert_first.sql"))
-        row = target.execute(sqlfiles.read("timeline/select_timeline.sql")).fetchone()
+        row = _locked_row(target)
         guid, fork, highest_dbts, state, detail, _detected_at, checked_at, started_at, highest_watermark = row
         if state == "rebaselining":
             return Check(state, detail, overdue=_overdue(started_at))
@@ -118,8 +117,7 @@ def start_rebaseline(source: Any, target: psycopg.Connection, dialect: Dialect) 
     """Marks the re-baseline begun, on the ASPIRE it sees now (which its end compares with ASPIRE again): the
     15-minute loads go on refusing. Also restarts a re-baseline that failed."""
     with target.transaction():
-        target.execute(sqlfiles.read("timeline/insert_first.sql"))
-        row = target.execute(sqlfiles.read("timeline/select_timeline.sql")).fetchone()
+        row = _locked_row(target)
         detail, detected_at = row[4], row[5]
         now = observe(source, dialect)
         _record(
@@ -171,6 +169,13 @@ def finish_rebaseline(source: Any, target: psycopg.Connection, dialect: Dialect)
         now.dbts,
     )
     return now
+
+
+def _locked_row(target: psycopg.Connection) -> tuple:
+    """aspire_timeline's one row (created on a deployment's first check), locked until the caller's transaction ends,
+    with the highest watermark."""
+    target.execute(sqlfiles.read("timeline/insert_first.sql"))
+    return target.execute(sqlfiles.read("timeline/select_timeline.sql")).fetchone()
 
 
 def _overdue(started_at: datetime | None) -> bool:

@@ -66,14 +66,25 @@ def _key_check(load: Extraction, key: list[str]) -> tuple[int, str]:
     return rows, existing
 
 
+def deleted_in_aspire(load: Extraction, key: list[str]) -> int:
+    """Deletes what ASPIRE deleted, the way the load's options say (a 15-minute entity's incremental load only; with
+    "daily", or for any other load, nothing here)."""
+    if not _finds_deletes(load):
+        return 0
+    if load.options.deletes == "change_tracking":
+        return tracked(load, key)
+    load.result.deletes_found_by = "key_check"
+    return key_check(load, key)
+
+
 def tracks_changes(load: Extraction) -> bool:
     """Whether this load finds deletes by Change Tracking (a 15-minute entity's incremental load in that mode)."""
+    return _finds_deletes(load) and load.options.deletes == "change_tracking"
+
+
+def _finds_deletes(load: Extraction) -> bool:
     request = load.request
-    return (
-        request.kind == "incremental"
-        and request.entity.cadence == "15min"
-        and load.options.deletes == "change_tracking"
-    )
+    return request.kind == "incremental" and request.entity.cadence == "15min" and load.options.deletes != "daily"
 
 
 def start_change_tracking(load: Extraction) -> None:

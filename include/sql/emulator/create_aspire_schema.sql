@@ -445,6 +445,7 @@ as $$
 declare
     i int;
     bare text;
+    operation text;
     current_version bigint := dbo.change_tracking_current_version();
 begin
     for i in 1 .. coalesce(array_length(tables, 1), 0) loop
@@ -452,15 +453,14 @@ begin
         insert into sys.change_tracking_tables (object_name, key_column, min_valid_version)
         values (tables[i], keys[i], current_version)
         on conflict (object_name) do nothing;
-        execute format('drop trigger if exists track_inserts on dbo.%I', bare);
-        execute format('drop trigger if exists track_updates on dbo.%I', bare);
-        execute format('drop trigger if exists track_deletes on dbo.%I', bare);
-        execute format('create trigger track_inserts after insert on dbo.%I referencing new table as changed '
-                       'for each statement execute function dbo.track_changes(%L, %L)', bare, tables[i], lower(keys[i]));
-        execute format('create trigger track_updates after update on dbo.%I referencing new table as changed '
-                       'for each statement execute function dbo.track_changes(%L, %L)', bare, tables[i], lower(keys[i]));
-        execute format('create trigger track_deletes after delete on dbo.%I referencing old table as changed '
-                       'for each statement execute function dbo.track_changes(%L, %L)', bare, tables[i], lower(keys[i]));
+        foreach operation in array array['insert', 'update', 'delete'] loop
+            -- a delete's rows are in its old table, an insert's and an update's in the new one
+            execute format('drop trigger if exists %I on dbo.%I', 'track_' || operation || 's', bare);
+            execute format('create trigger %I after %s on dbo.%I referencing %s table as changed '
+                           'for each statement execute function dbo.track_changes(%L, %L)',
+                           'track_' || operation || 's', operation, bare,
+                           case operation when 'delete' then 'old' else 'new' end, tables[i], lower(keys[i]));
+        end loop;
     end loop;
     return current_version;
 end
