@@ -180,6 +180,34 @@ def test_with_deletes_left_to_the_daily_refresh_they_wait(world):
     in_step(w)
 
 
+def test_the_key_check_says_what_it_read_and_when_it_costs_too_much(world, monkeypatch, caplog):
+    """Each key check logs how many keys ASPIRE has and how long they took; past the slow threshold it warns and
+    names Change Tracking, since its cost grows with ASPIRE's tables and not with what changed."""
+    w = world
+    receipt = one(w, "select max(receiptoid) from dbo.cashreceipt where accountoid = any(%(a)s)")
+    simulate.delete_receipt(w.aspire_dsn, receipt)
+    with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
+        settle(aspire)
+        receipts = aspire.execute("select count(*) from dbo.cashreceipt").fetchone()[0]
+    caplog.set_level("INFO", logger="aspire_portal.vanished")
+    incremental(w.aspire_dsn, w.portal_dsn)
+    lines = [r.getMessage() for r in caplog.records if r.name == "aspire_portal.vanished"]
+    assert any(
+        line.startswith(f"Key check of cash_receipt: {receipts} key(s) ASPIRE has, read in ")
+        and line.endswith("; 1 portal row(s) deleted in ASPIRE removed")
+        for line in lines
+    ), lines
+    assert not [r for r in caplog.records if r.levelname == "WARNING" and r.name == "aspire_portal.vanished"]
+
+    caplog.clear()
+    monkeypatch.setattr("aspire_portal.settings.KEY_CHECK_SLOW_SECONDS", 0.0)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name == "aspire_portal.vanished"]
+    assert len(warned) == len(FIFTEEN), warned
+    assert all("SQL Server Change Tracking" in line for line in warned), warned
+    in_step(w)
+
+
 def versions(w) -> dict[str, int]:
     with psycopg.connect(w.portal_dsn) as portal:
         return dict(portal.execute("select entity, version from aspire_sync.change_tracking_version").fetchall())

@@ -143,7 +143,7 @@ def _delete_departed(load: Extraction, stage: str, key: list[str]) -> int:
         parent=entity.parent,
         keys=list(zip(entity.source_key, entity.key, strict=True)),
     )
-    changed = vanished.stream_keys(load, f"changed_{entity.name}", statement, window(request, load.result), key)
+    changed, _ = vanished.stream_keys(load, f"changed_{entity.name}", statement, window(request, load.result), key)
     return target.execute(
         sqlfiles.render("load/delete_missing.sql", changed=changed, stage=stage, target=entity.target_table, key=key),
         {"read_bound": load.result.read_bound},

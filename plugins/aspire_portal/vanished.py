@@ -6,6 +6,7 @@ load's transaction; the accounts and contracts stay held."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from aspire_portal import sqlfiles
+from aspire_portal import settings, sqlfiles
 from aspire_portal.copystream import Into, stream_rows
 from aspire_portal.model import ChangeTrackingMissing
 from aspire_portal.staging import Extraction, analyze
@@ -21,12 +22,15 @@ from aspire_portal.staging import Extraction, analyze
 log = logging.getLogger(__name__)
 
 
-def stream_keys(load: Extraction, name: str, statement: str, parameters: dict[str, Any], key: list[str]) -> str:
-    """A temp table (dropped at commit) holding the keys `statement` reads from ASPIRE; its quoted name."""
+def stream_keys(
+    load: Extraction, name: str, statement: str, parameters: dict[str, Any], key: list[str]
+) -> tuple[str, int]:
+    """A temp table (dropped at commit) holding the keys `statement` reads from ASPIRE: its quoted name, and how many
+    keys it holds."""
     target, entity = load.target, load.request.entity
     table = sql.Identifier(name).as_string(target)
     target.execute(sqlfiles.render("load/create_key_table.sql", table=table, target=entity.target_table, key=key))
-    stream_rows(
+    keys = stream_rows(
         load.source,
         target,
         statement,
@@ -37,7 +41,7 @@ def stream_keys(load: Extraction, name: str, statement: str, parameters: dict[st
         binary_copy=load.options.binary_copy,
     )
     analyze(target, table)
-    return table
+    return table, keys
 
 
 def key_check(load: Extraction, key: list[str]) -> int:
@@ -56,13 +60,31 @@ def _key_check(load: Extraction, key: list[str]) -> tuple[int, str]:
         source_table=entity.source_table,
         keys=list(zip(entity.source_key, entity.key, strict=True)),
     )
-    existing = stream_keys(load, f"existing_{entity.name}", statement, {}, key)
+    started = time.monotonic()
+    existing, keys = stream_keys(load, f"existing_{entity.name}", statement, {}, key)
     rows = load.target.execute(
         sqlfiles.render("load/delete_missing.sql", changed=None, stage=existing, target=entity.target_table, key=key),
         {"read_bound": load.result.read_bound},
     ).fetchone()[0]
-    if rows:
-        log.info("Deleted %d row(s) of %s whose key ASPIRE no longer has (deleted in ASPIRE)", rows, entity.name)
+    seconds = time.monotonic() - started
+    log.info(
+        "Key check of %s: %d key(s) ASPIRE has, read in %.1f s; %d portal row(s) deleted in ASPIRE removed",
+        entity.name,
+        keys,
+        seconds,
+        rows,
+    )
+    if seconds > settings.KEY_CHECK_SLOW_SECONDS:
+        # Its cost grows with ASPIRE's table, not with what changed: the operator should hear it before the run
+        # outgrows its 15 minutes.
+        log.warning(
+            "The key check of %s took %.1f s (over %.0f s) for %d keys: at this size SQL Server Change Tracking finds "
+            "deletes in a fraction of that (docs/dags.md, 'Rows deleted in ASPIRE')",
+            entity.name,
+            seconds,
+            settings.KEY_CHECK_SLOW_SECONDS,
+            keys,
+        )
     return rows, existing
 
 
@@ -208,7 +230,7 @@ def _delete_reported(load: Extraction, key: list[str], last: int, current: int) 
     """Deletes the portal rows of the keys Change Tracking reports deleted in (last, current]."""
     target, entity = load.target, load.request.entity
     shape = {"source_table": entity.source_table, "source_key": entity.source_key[0], "key": key[0]}
-    deleted = stream_keys(
+    deleted, _ = stream_keys(
         load,
         f"deleted_{entity.name}",
         sqlfiles.render("extract/select_deleted_keys.sql", dialect=load.dialect, **shape),
