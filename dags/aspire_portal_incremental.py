@@ -1,7 +1,9 @@
 """
 ### ASPIRE → portal: the 15-minute incremental sync
 
-Every 15 minutes, applies to the portal every change ASPIRE committed to the fast-changing entities —
+Every 15 minutes, and whenever ASPIRE commits a change (an asset watcher in the triggerer polls ASPIRE's change
+clock every few seconds; `ASPIRE_PORTAL_CHANGE_WATCHER=off` leaves the */15 schedule alone), applies to the portal
+every change ASPIRE committed to the fast-changing entities —
 accounts, contacts, contracts, contract roles, invoices, invoice details and cash receipts — for the enrolled
 customers. Each entity reads the ASPIRE row versions in `[its watermark, MIN_ACTIVE_ROWVERSION())` and moves
 its watermark in the same portal transaction as the rows, so a failed or killed run loses nothing and a
@@ -44,12 +46,13 @@ from aspire_portal.tasks import (
     summarize_run,
 )
 from aspire_portal.validation import ACCOUNT_OID_SCHEMA
+from aspire_portal.watcher import incremental_schedule
 
 FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
 
 
 @dag(
-    schedule=CronDataIntervalTimetable(settings.INCREMENTAL_CRON, timezone="UTC"),
+    schedule=incremental_schedule(CronDataIntervalTimetable(settings.INCREMENTAL_CRON, timezone="UTC")),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=60),

@@ -16,6 +16,12 @@ FRESHNESS_DAG_ID = "aspire_portal_freshness_check"
 
 # Their schedules.
 INCREMENTAL_CRON = "*/15 * * * *"  # UTC; a data interval per run, which is what a backfill replays
+# The incremental also runs when ASPIRE commits (an asset watcher in the triggerer, docs/adr/0009): these environment
+# variables, read where the DAG is parsed and where the triggerer runs, turn it off or set how often it asks.
+CHANGE_WATCHER_ENV = "ASPIRE_PORTAL_CHANGE_WATCHER"  # on (default) or off: cron only, ASPIRE never polled
+WATCH_POLL_SECONDS_ENV = "ASPIRE_PORTAL_WATCH_POLL_SECONDS"
+WATCH_POLL_SECONDS = 5.0
+CHANGES_ASSET = "aspire.changes"
 FRESHNESS_CRON = "*/5 * * * *"  # UTC
 DAILY_TIMEZONE = "America/Chicago"  # ASPIRE's business day
 DAILY_AT = (4, 0)  # hour, minute in DAILY_TIMEZONE

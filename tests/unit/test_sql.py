@@ -228,6 +228,16 @@ def test_catalogue_structure():
         catalogue.entity("invoices")
 
 
+def test_the_change_watchers_clock_parses_as_tsql_and_seeks_each_table():
+    """One statement, a MAX per 15-minute table on RowVer itself (the cast outside the MAX keeps the index seek)."""
+    tables = [e.source_table for e in catalogue.entities("15min")]
+    statement = sqlfiles.render("extract/select_change_clock.sql", dialect="mssql", tables=tables)
+    assert_tsql(statement, "extract/select_change_clock.sql")
+    for table in tables:
+        assert f"(select cast(max(x.RowVer) as bigint) from {table} as x)" in statement
+    assert "min_active_rowversion()" in statement
+
+
 def test_every_sql_file_opens_with_a_comment():
     for path in sqlfiles.SQL_DIR.rglob("*.sql"):
         first = path.read_text().lstrip().splitlines()[0]
