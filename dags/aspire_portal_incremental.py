@@ -89,8 +89,10 @@ FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
 def aspire_portal_incremental():
     migrated = migrate_portal_schema()
     scoped = resolve_scope()
+    # A run the change watcher started is there for these: they take the free slots before the daily entities'
+    # scope changes and the bookkeeping, so a payment reaches the portal first.
     loads = [
-        AspireToPortalOperator(task_id=entity.task_id, entity=entity.name, load_kind="run")
+        AspireToPortalOperator(task_id=entity.task_id, entity=entity.name, load_kind="run", priority_weight=10)
         for entity in catalogue.entities("15min")
     ] + [
         AspireToPortalOperator(task_id=f"apply_scope_{entity.name}", entity=entity.name, load_kind="run")

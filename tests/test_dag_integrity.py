@@ -161,3 +161,22 @@ def test_the_explain_dag_asks_for_a_kind_and_an_id_and_only_reads(airflow_db):
         "customer",
     }
     assert dag.params.get_param("id").schema["maximum"] == 2**63 - 1
+
+
+def test_the_incremental_loads_go_first(dagbag):
+    """A run the change watcher started is for the 15-minute loads: they outrank every other task of the run for
+    the free slots (the daily entities' scope changes, the search for missing full syncs)."""
+    from aspire_portal import catalogue
+
+    dag = dagbag.get_dag("aspire_portal_incremental")
+    loads = {e.task_id for e in catalogue.entities("15min")}
+    # the default weight rule, "downstream": a task's weight and the weights of every task downstream of it
+    weight = {
+        t.task_id: t.priority_weight + sum(d.priority_weight for d in t.get_flat_relatives(upstream=False))
+        for t in dag.tasks
+    }
+    assert {dag.get_task(t).weight_rule for t in weight} == {"downstream"}
+    upstream = {u.task_id for t in loads for u in dag.get_task(t).get_flat_relatives(upstream=True)}
+    others = [w for task_id, w in weight.items() if task_id not in loads | upstream]
+    assert upstream == {"migrate_portal_schema", "resolve_scope"} and len(others) >= 8
+    assert min(weight[t] for t in loads) > max(others), weight
