@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from aspire_emulator import generate, simulate
+from aspire_emulator import change_tracking, generate, simulate
 from aspire_portal import watcher
 from helpers import settle, use_connections
 
@@ -81,9 +81,10 @@ def settled(dsn: str) -> None:
         settle(conn)
 
 
-def clock(dsn: str) -> int:
+def clock(dsn: str) -> dict[str, int]:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        return watcher.change_clock(conn, "postgres")[0]
+        now = watcher.change_clock(conn, "postgres")
+    return {"clock": now[0], "tracked": now[3]}
 
 
 def test_it_fires_on_a_commit_and_on_nothing_else(aspire):
@@ -113,8 +114,8 @@ def test_it_fires_on_a_commit_and_on_nothing_else(aspire):
         settled(aspire_dsn)
         fired = watch.events(5 * POLL)
         assert len(fired) == 1, fired
-        assert fired[0]["previous"] == start and fired[0]["change_clock"] > start
-        assert store.values[watcher.CURSOR_KEY] == fired[0]["change_clock"] == clock(aspire_dsn)
+        assert fired[0]["previous"] == start and fired[0]["clock"] > start["clock"]
+        assert store.values[watcher.CURSOR_KEY] == clock(aspire_dsn) == {k: fired[0][k] for k in ("clock", "tracked")}
 
         # A transaction still open: nothing until it commits, then one event.
         held = psycopg.connect(aspire_dsn)
@@ -128,7 +129,7 @@ def test_it_fires_on_a_commit_and_on_nothing_else(aspire):
         settled(aspire_dsn)
         fired_after = watch.events(5 * POLL)
         assert len(fired_after) == 1, fired_after
-        assert fired_after[0]["previous"] == fired[0]["change_clock"]
+        assert fired_after[0]["previous"] == {k: fired[0][k] for k in ("clock", "tracked")}
     finally:
         watch.stop()
 
@@ -206,3 +207,30 @@ def test_the_switch_and_the_poll_interval_are_checked():
             watcher.watching({"ASPIRE_PORTAL_WATCH_POLL_SECONDS": bad})
     off = watcher.incremental_schedule("the cron timetable", {"ASPIRE_PORTAL_CHANGE_WATCHER": "off"})
     assert off == "the cron timetable"
+
+
+def test_a_delete_fires_with_change_tracking_and_waits_for_the_floor_without(aspire):
+    """A delete takes no row version, so without Change Tracking it moves no clock (the */15 floor, or the next
+    change, carries it); with Change Tracking enabled, its current version moves and the watcher fires."""
+    aspire_dsn, _ = aspire
+    oldest = "select min(contactoid) from dbo.accountcontact"
+    store = Store()
+    watch = Watch(store)
+    try:
+        watch.events(2 * POLL)
+        with psycopg.connect(aspire_dsn) as conn:
+            simulate.delete_contact(aspire_dsn, conn.execute(oldest).fetchone()[0])
+        settled(aspire_dsn)
+        assert watch.events(4 * POLL) == []
+
+        change_tracking.enable(aspire_dsn)
+        settled(aspire_dsn)
+        watch.events(4 * POLL)  # enabling it is a change of its own
+        with psycopg.connect(aspire_dsn) as conn:
+            simulate.delete_contact(aspire_dsn, conn.execute(oldest).fetchone()[0])
+        settled(aspire_dsn)
+        fired = watch.events(4 * POLL)
+        assert len(fired) == 1 and fired[0]["tracked"] > fired[0]["previous"]["tracked"], fired
+        assert fired[0]["clock"] == fired[0]["previous"]["clock"]
+    finally:
+        watch.stop()

@@ -4,7 +4,8 @@ only at the next */15 tick (docs/adr/0009-runs-when-aspire-changes.md).
 `AspireChangeTrigger` is an Airflow 3 event trigger (an `AssetWatcher` of the incremental's schedule). Every few
 seconds it reads ASPIRE's change clock (`include/sql/extract/select_change_clock.sql`: the read bound
 `MIN_ACTIVE_ROWVERSION()` capped by one past the newest committed row version of the 15-minute tables; one tiny
-query, a seek per table) and fires when the clock is not where it last reported it: a transaction that wrote one of
+query, a seek per table; with Change Tracking also its current version, which deletes move) and fires when the
+clock is not where it last reported it: a transaction that wrote one of
 those tables has ended since, which is exactly when the incremental has something new to read below its bound. A
 transaction still open holds the bound back, so it fires once that transaction ends; writes elsewhere move nothing.
 The clock it last reported is kept in the asset's state store, so a restarted triggerer carries on from it: it
@@ -32,8 +33,9 @@ log = logging.getLogger(__name__)
 CURSOR_KEY = "reported_change_clock"
 
 
-def change_clock(source: Any, dialect: Dialect) -> tuple[int, int, int]:
-    """ASPIRE's change clock, its read bound and the newest committed row version of the 15-minute tables."""
+def change_clock(source: Any, dialect: Dialect) -> tuple[int, int, int, int]:
+    """ASPIRE's change clock, its read bound, the newest committed row version of the 15-minute tables and Change
+    Tracking's current version (0 without it)."""
     statement = sqlfiles.render(
         "extract/select_change_clock.sql",
         dialect=dialect,
@@ -41,8 +43,8 @@ def change_clock(source: Any, dialect: Dialect) -> tuple[int, int, int]:
     )
     with source.cursor() as cursor:
         cursor.execute(statement)
-        clock, bound, newest = cursor.fetchone()
-    return int(clock), int(bound), int(newest)
+        clock, bound, newest, tracked = cursor.fetchone()
+    return int(clock), int(bound), int(newest), int(tracked)
 
 
 def open_source(connection: Any) -> Any:
@@ -117,7 +119,7 @@ class AspireChangeTrigger(BaseEventTrigger):
                 try:
                     if source is None:
                         source = await asyncio.to_thread(open_source, connection)
-                    clock, bound, newest = await asyncio.to_thread(change_clock, source, dialect)
+                    clock, bound, newest, tracked = await asyncio.to_thread(change_clock, source, dialect)
                 except Exception as error:  # noqa: BLE001 - ASPIRE away: the */15 floor still runs; keep watching
                     log.warning("Could not read ASPIRE's change clock (%s); trying again", error)
                     if source is not None:
@@ -126,18 +128,18 @@ class AspireChangeTrigger(BaseEventTrigger):
                     source = None
                     await asyncio.sleep(max(self.poll_seconds, 30.0))
                     continue
+                now = {"clock": clock, "tracked": tracked}
                 if reported is None:
                     # First sight: what came before is the scheduled runs' (a watcher never replays history).
-                    log.info("First reading of ASPIRE's change clock: %d; firing from the next change on", clock)
-                elif clock != int(reported):
+                    log.info("First reading of ASPIRE's change clock: %s; firing from the next change on", now)
+                elif now != reported:
                     # Below it too: ASPIRE went back in time (a restore, a failover), and the run says so and heals.
-                    event = {"change_clock": clock, "previous": int(reported), "read_bound": bound, "newest": newest}
-                    log.info("ASPIRE committed changes: change clock %d -> %d", int(reported), clock)
-                    yield TriggerEvent(event)
-                if reported is None or clock != int(reported):
+                    log.info("ASPIRE committed changes: change clock %s -> %s", reported, now)
+                    yield TriggerEvent({**now, "previous": reported, "read_bound": bound, "newest": newest})
+                if now != reported:
                     # After the event is handed over: a triggerer stopped in between fires once more at worst.
-                    await store.aset(CURSOR_KEY, clock)
-                    reported = clock
+                    await store.aset(CURSOR_KEY, now)
+                    reported = now
                 await asyncio.sleep(self.poll_seconds)
         finally:
             if source is not None:
