@@ -89,10 +89,16 @@ FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
 def aspire_portal_incremental():
     migrated = migrate_portal_schema()
     scoped = resolve_scope()
-    # A run the change watcher started is there for these: they take the free slots before the daily entities'
-    # scope changes and the bookkeeping, so a payment reaches the portal first.
+    # A run the change watcher started is there for these: they take the free slots (and the aspire_source pool's)
+    # before the daily entities' scope changes and the bookkeeping; the money a customer watches for goes first.
+    money = {"cash_receipt", "invoice", "invoice_detail"}
     loads = [
-        AspireToPortalOperator(task_id=entity.task_id, entity=entity.name, load_kind="run", priority_weight=10)
+        AspireToPortalOperator(
+            task_id=entity.task_id,
+            entity=entity.name,
+            load_kind="run",
+            priority_weight=12 if entity.name in money else 10,
+        )
         for entity in catalogue.entities("15min")
     ] + [
         AspireToPortalOperator(task_id=f"apply_scope_{entity.name}", entity=entity.name, load_kind="run")

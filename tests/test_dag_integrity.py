@@ -180,3 +180,5 @@ def test_the_incremental_loads_go_first(dagbag):
     others = [w for task_id, w in weight.items() if task_id not in loads | upstream]
     assert upstream == {"migrate_portal_schema", "resolve_scope"} and len(others) >= 8
     assert min(weight[t] for t in loads) > max(others), weight
+    money = {"load_cash_receipt", "load_invoice", "load_invoice_detail"}
+    assert min(weight[t] for t in money) > max(weight[t] for t in loads - money), weight
