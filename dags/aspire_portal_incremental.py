@@ -14,7 +14,8 @@ from the portal, in-scope contracts from ASPIRE) and persists it (`aspire_sync.s
 Each entity remembers, in the transaction of its load, which accounts and contracts it holds rows of
 (`aspire_sync.entity_account_scope`, `entity_contract_scope`). A contract or account that came (back) into scope
 brings its existing rows; one that left (transferred, role removed, un-booked, un-enrolled) loses its rows from
-every entity, the daily ones included (`apply_scope_<entity>`: their entries and exits only); rows ASPIRE moved
+every entity, the daily ones included (`apply_scope_daily_entities`: their entries and exits only, one after
+another); rows ASPIRE moved
 to another account or contract in the window leave too.
 
 Enrolled customers that never completed a full sync (a lost portal trigger) get
@@ -37,7 +38,8 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from aspire_portal import catalogue, settings
 from aspire_portal.dag_defaults import default_args, on_failure
-from aspire_portal.operators import AspireToPortalOperator, allow_mass_removal_param
+from aspire_portal.operators import AspireToPortalOperator, ScopeChangesOperator, allow_mass_removal_param
+from aspire_portal.runs import SCOPE_CHANGES_TASK
 from aspire_portal.tasks import (
     find_customers_without_full_sync,
     migrate_portal_schema,
@@ -101,8 +103,9 @@ def aspire_portal_incremental():
         )
         for entity in catalogue.entities("15min")
     ] + [
-        AspireToPortalOperator(task_id=f"apply_scope_{entity.name}", entity=entity.name, load_kind="run")
-        for entity in catalogue.entities("daily")
+        ScopeChangesOperator(
+            task_id=SCOPE_CHANGES_TASK, entities=[entity.name for entity in catalogue.entities("daily")]
+        )
     ]
     migrated >> scoped >> loads
 

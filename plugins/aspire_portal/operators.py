@@ -78,69 +78,14 @@ class AspireToPortalOperator(BaseOperator):
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from aspire_portal import runs
-        from aspire_portal.connections import source_connection, target_connection
-        from aspire_portal.load import load_entity
-        from aspire_portal.model import (
-            ChangeTrackingMissing,
-            EnrolmentUnreadable,
-            LoadOptions,
-            MassRemoval,
-            NotEnrolled,
-        )
-        from aspire_portal.settings import BATCH_SIZE
 
         try:
             request = self._request(context)
-            guard = runs.removal_guard(context)
-            options = LoadOptions(
-                batch_size=self.batch_size or BATCH_SIZE, guard=guard, deletes=runs.delete_detection()
-            )
         except runs.NotThisRun as skipped:
             raise AirflowSkipException(str(skipped)) from None
         except ValueError as bad_input:  # bad params or Variables: retrying cannot help
             raise AirflowFailException(str(bad_input)) from bad_input
-        with (
-            source_connection(self.source_conn_id) as (source, dialect),
-            target_connection(self.target_conn_id) as target,
-        ):
-            self.log.info(
-                "Loading %s (%s) from %s [%s] into %s%s",
-                self.entity,
-                request.kind,
-                self.source_conn_id,
-                dialect,
-                self.target_conn_id,
-                f" for customers {list(request.accounts)}" if request.accounts else "",
-            )
-            try:
-                result = load_entity(source, target, request, dialect=dialect, options=options)
-            except (
-                NotEnrolled,
-                EnrolmentUnreadable,
-                MassRemoval,
-                ChangeTrackingMissing,
-            ) as refused:  # a person must look
-                raise AirflowFailException(str(refused)) from refused
-        new = [row for row in result.quarantined if row.is_new]
-        if new:  # the load succeeded; the rows it could not take are mailed once
-            from aspire_portal import failure_alerts, mail
-
-            mail.deliver(
-                failure_alerts.quarantine_alert(self.dag_id, context["run_id"], self.task_id, self.entity, new), context
-            )
-        written = result.rows_inserted + result.rows_updated + result.rows_deleted
-        if written and "outlet_events" in context:  # (a context built by hand, outside a task run, has none)
-            context["outlet_events"][portal_table_writes(self.entity)].add(
-                portal_table(self.entity),
-                extra={
-                    "rows_inserted": result.rows_inserted,
-                    "rows_updated": result.rows_updated,
-                    "rows_deleted": result.rows_deleted,
-                    "load_kind": result.load_kind,
-                    "data_as_of": result.data_as_of.isoformat() if result.data_as_of else None,
-                },
-            )
-        return result.as_dict()
+        return _load(self, request, context)
 
     def _request(self, context: Any) -> Any:
         from aspire_portal import runs
@@ -163,6 +108,139 @@ class AspireToPortalOperator(BaseOperator):
             reconcile=self.reconcile and everyone and not rebaseline,
             rebaseline=rebaseline,
         )
+
+
+class ScopeChangesOperator(BaseOperator):
+    """The 15-minute run's scope changes for the daily entities, one load after another in one task: the rows of
+    contracts and accounts that entered the scope come in, those of the ones that left go (load kind "scope").
+
+    One task rather than one per entity: they are small, and a run the change watcher starts back to back pays a
+    task process and a pool slot per task. Each entity keeps its own transaction, log section, row counts and
+    Asset event; one that fails does not stop the others, and the task fails after them (a retry repeats the
+    others, which is harmless: each applies what is still to apply)."""
+
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        entities: Sequence[str],
+        source_conn_id: str = SOURCE_CONN_ID,
+        target_conn_id: str = TARGET_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("pool", ASPIRE_POOL)
+        kwargs.setdefault("outlets", [portal_table_writes(entity) for entity in entities])
+        super().__init__(**kwargs)
+        for entity in entities:
+            if catalogue.entity(entity).cadence != "daily":
+                raise ValueError(f"{entity} is not a daily entity: its loads take their scope changes themselves")
+        self.entities = list(entities)
+        self.source_conn_id = source_conn_id
+        self.target_conn_id = target_conn_id
+        self.batch_size = None
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from aspire_portal import runs
+
+        results: dict[str, Any] = {}
+        failed: list[tuple[str, BaseException]] = []
+        for entity in self.entities:
+            try:
+                request = runs.fifteen_minute_request(entity, context)
+            except runs.NotThisRun as skipped:
+                self.log.info("%s: %s", entity, skipped)
+                continue
+            except ValueError as bad_input:
+                raise AirflowFailException(str(bad_input)) from bad_input
+            self.log.info("::group::%s: scope changes", entity)
+            try:
+                results[entity] = _load(self, request, context)
+            except Exception as error:  # noqa: BLE001 - the others still apply theirs; the task fails after them
+                self.log.error("%s: %s: %s", entity, type(error).__name__, error)
+                failed.append((entity, error))
+            finally:
+                self.log.info("::endgroup::")
+        if failed:
+            names = ", ".join(entity for entity, _ in failed)
+            first = failed[0][1]
+            if isinstance(first, AirflowFailException):
+                raise AirflowFailException(f"scope changes failed for {names}: {first}") from first
+            raise RuntimeError(f"scope changes failed for {names}: {type(first).__name__}: {first}") from first
+        if not results:
+            raise AirflowSkipException("no daily entity takes scope changes in this run")
+        return results
+
+
+def _load(operator: Any, request: Any, context: Any) -> dict[str, Any]:
+    """One entity's load for `operator` (its connections and batch size): the load, the quarantine mail, and the
+    entity's Asset event when it wrote."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from aspire_portal import runs
+    from aspire_portal.connections import source_connection, target_connection
+    from aspire_portal.load import load_entity
+    from aspire_portal.model import (
+        ChangeTrackingMissing,
+        EnrolmentUnreadable,
+        LoadOptions,
+        MassRemoval,
+        NotEnrolled,
+    )
+    from aspire_portal.settings import BATCH_SIZE
+
+    entity = request.entity.name
+    try:
+        guard = runs.removal_guard(context)
+        options = LoadOptions(
+            batch_size=operator.batch_size or BATCH_SIZE, guard=guard, deletes=runs.delete_detection()
+        )
+    except ValueError as bad_input:  # bad params or Variables: retrying cannot help
+        raise AirflowFailException(str(bad_input)) from bad_input
+    with (
+        source_connection(operator.source_conn_id) as (source, dialect),
+        target_connection(operator.target_conn_id) as target,
+    ):
+        operator.log.info(
+            "Loading %s (%s) from %s [%s] into %s%s",
+            entity,
+            request.kind,
+            operator.source_conn_id,
+            dialect,
+            operator.target_conn_id,
+            f" for customers {list(request.accounts)}" if request.accounts else "",
+        )
+        try:
+            result = load_entity(source, target, request, dialect=dialect, options=options)
+        except (
+            NotEnrolled,
+            EnrolmentUnreadable,
+            MassRemoval,
+            ChangeTrackingMissing,
+        ) as refused:  # a person must look
+            raise AirflowFailException(str(refused)) from refused
+    new = [row for row in result.quarantined if row.is_new]
+    if new:  # the load succeeded; the rows it could not take are mailed once
+        from aspire_portal import failure_alerts, mail
+
+        mail.deliver(
+            failure_alerts.quarantine_alert(operator.dag_id, context["run_id"], operator.task_id, entity, new), context
+        )
+    written = result.rows_inserted + result.rows_updated + result.rows_deleted
+    if written and "outlet_events" in context:  # (a context built by hand, outside a task run, has none)
+        context["outlet_events"][portal_table_writes(entity)].add(
+            portal_table(entity),
+            extra={
+                "rows_inserted": result.rows_inserted,
+                "rows_updated": result.rows_updated,
+                "rows_deleted": result.rows_deleted,
+                "load_kind": result.load_kind,
+                "data_as_of": result.data_as_of.isoformat() if result.data_as_of else None,
+            },
+        )
+    return result.as_dict()
 
 
 def allow_mass_removal_param() -> Param:

@@ -101,9 +101,13 @@ def fifteen_minute_request(entity_name: str, context: dict[str, Any]) -> LoadReq
     )
 
 
+SCOPE_CHANGES_TASK = "apply_scope_daily_entities"
+
+
 def task_id(entity: catalogue.Entity) -> str:
-    """The 15-minute DAG's task that loads `entity`: its changes, or a daily entity's scope changes."""
-    return entity.task_id if entity.cadence == "15min" else f"apply_scope_{entity.name}"
+    """The 15-minute DAG's task that loads `entity`: its changes, or (one task for all five) a daily entity's scope
+    changes."""
+    return entity.task_id if entity.cadence == "15min" else SCOPE_CHANGES_TASK
 
 
 def fifteen_minute_requests(context: dict[str, Any]) -> list[LoadRequest]:
