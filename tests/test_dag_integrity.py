@@ -85,11 +85,26 @@ def test_customer_full_sync_loads_every_entity_after_validation(dagbag):
     assert dag.get_task("mark_full_sync_done").upstream_task_ids == loads
 
 
-def test_customer_full_sync_form(dagbag):
-    param = dagbag.get_dag("aspire_portal_customer_full_sync").params.get_param("customer_id")
-    assert param.schema["type"] == "integer"
-    assert param.schema["minimum"] == 1
-    assert param.schema["title"] and param.description
+ID_FIELDS = {
+    "aspire_portal_customer_full_sync": "customer_id",
+    "aspire_portal_incremental": "customer_ids",
+    "aspire_portal_explain": "id",
+}
+
+
+@pytest.mark.parametrize(("dag_id", "name"), sorted(ID_FIELDS.items()))
+def test_an_id_field_is_a_text_box_that_starts_empty(dagbag, dag_id, name):
+    """The UI renders a param with a `type` of integer as a number input that clamps and rounds what was typed; one
+    without a `type` is a text box (a list of them, a box of lines), and its text reaches the schema as typed."""
+    from airflow.sdk.definitions._internal.types import NOTSET
+
+    from aspire_portal.validation import ACCOUNT_OID_SCHEMA
+
+    param = dagbag.get_dag(dag_id).params.get_param(name)
+    schema = param.schema["items"] if name == "customer_ids" else param.schema
+    assert "type" not in schema and {k: schema[k] for k in ACCOUNT_OID_SCHEMA} == ACCOUNT_OID_SCHEMA
+    assert param.value == ([] if name == "customer_ids" else NOTSET)
+    assert param.schema["title"] and "digits only" in param.description
 
 
 def test_incremental_dag_shape(dagbag):
@@ -150,4 +165,3 @@ def test_the_explain_dag_asks_for_a_kind_and_an_id_and_only_reads(airflow_db):
         "receipt",
         "customer",
     }
-    assert dag.params.get_param("id").schema["maximum"] == 2**63 - 1
