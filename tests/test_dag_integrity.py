@@ -144,12 +144,16 @@ def test_daily_dag_shape(dagbag):
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_SCHEDULES))
 def test_every_load_task_declares_its_portal_table_as_an_outlet(dagbag, dag_id):
-    """A load adds an event of its table's Asset (aspire.<entity>) through this alias, only when it wrote rows."""
+    """A load adds an event of its table's Asset (aspire.<entity>) through this alias, only when it wrote rows; the
+    Asset itself is its inlet (the load reads the table), so parsing the DAG registers it, active."""
     from airflow.sdk import AssetAlias
+
+    from aspire_portal.operators import portal_table
 
     for task in dagbag.get_dag(dag_id).tasks:
         if task.task_type == "AspireToPortalOperator":
             assert task.outlets == [AssetAlias(name=f"aspire_portal.writes.{task.entity}")], task.task_id
+            assert task.inlets == [portal_table(task.entity)], task.task_id
 
 
 def test_the_explain_dag_asks_for_a_kind_and_an_id_and_only_reads(airflow_db):
