@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv chromium demo test test-unit test-fast test-dags test-e2e test-stateful lint format bench clean stack stack-down
+.PHONY: venv chromium demo demo-down test test-unit test-fast test-dags test-e2e test-stateful lint format bench clean stack stack-down
 
 venv: $(STAMP)
 
@@ -17,6 +17,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 ## Sets everything up and runs the customer full syncs on the ASPIRE emulator through Airflow.
 demo: venv
 	$(PY) scripts/demo.py
+
+## Stops the embedded PostgreSQL `make demo` left running (by the pid in its data folder; the data stays).
+demo-down: venv
+	$(PY) scripts/demo.py --down
 
 # Test processes side by side (pytest-xdist), each test file on one of them: its module fixtures are built once.
 TEST_WORKERS ?= 3
