@@ -127,9 +127,14 @@ def main() -> int:
         return demo(args)
     finally:  # whatever happened, the server stays up and the last line says how to stop it
         server = running_postgres(args.pgdata)
+        down = (
+            "make demo-down"
+            if args.pgdata == checkout_pgdata()
+            else f"python scripts/demo.py --down --pgdata {args.pgdata}"
+        )
         print(
             f"The embedded PostgreSQL (pid {server.pid if server else '?'}, data in {args.pgdata}) keeps running "
-            "for you to look around; stop it with: make demo-down"
+            f"for you to look around; stop it with: {down}"
         )
 
 
