@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-unit test-fast test-dags test-e2e test-stateful lint format bench clean stack stack-down
+.PHONY: venv chromium demo demo-down test test-unit test-fast test-dags test-e2e test-stateful lint format bench clean stack stack-down
 
 venv: $(STAMP)
 
@@ -18,13 +18,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 demo: venv
 	$(PY) scripts/demo.py
 
+## Stops the embedded PostgreSQL `make demo` left running (by the pid in its data folder; the data stays).
+demo-down: venv
+	$(PY) scripts/demo.py --down
+
 # Test processes side by side (pytest-xdist), each test file on one of them: its module fixtures are built once.
 TEST_WORKERS ?= 3
 XDIST := -n $(TEST_WORKERS) --dist loadfile
 
 ## Everything CI runs: lint, then every test (unit, integration, DAG runs, end to end) against a real PostgreSQL
 ## (TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres). About 8 minutes here (docs/development.md).
-test: lint
+test: lint chromium
 	$(PY) -m pytest $(XDIST)
 
 ## Unit tests only: no database, no Airflow (seconds).
@@ -40,8 +44,16 @@ test-dags: venv
 	$(PY) -m pytest $(XDIST) -m dags
 
 ## End to end: a live Celery stack, the README's blocks pasted in order, the demo with secrets.
-test-e2e: venv
+test-e2e: venv chromium
 	$(PY) -m pytest $(XDIST) -m e2e
+
+## Debian's chromium, for the browser test of the trigger forms (tests/test_trigger_forms.py): installed (quietly)
+## when missing and this is root with apt-get, as in CI; elsewhere that test says how to install it, and skips.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser test (apt-get install -y chromium)"; \
+		export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq chromium >/dev/null 2>&1 \
+		|| { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; }
 
 ## The model-based test at length: random examples with shrinking (make test runs a fixed, short sample of it).
 ## STATEFUL_EXAMPLES (default 200) and STATEFUL_STEPS (default 40) set how long.

@@ -18,8 +18,9 @@ and anyone may trigger it by hand for one customer (the form asks for `customer_
 **Safe to re-run** at any time: writes are newest-wins upserts that skip unchanged rows, so a second run writes
 nothing and a run overlapping the 15-minute sync never puts older data over newer.
 
-**Fails at once, writing nothing,** when `customer_id` is not a positive integer, names no ASPIRE account, or
-names an account no portal user is linked to.
+**Refused before a run exists** when `customer_id` is not an AccountOid (the form and the REST API quote what was
+sent); **fails at once, writing nothing,** when it names no ASPIRE account, or an account no portal user is
+linked to.
 """
 
 from datetime import timedelta
@@ -44,9 +45,9 @@ from aspire_portal.validation import ACCOUNT_OID_SCHEMA
         "customer_id": Param(
             **ACCOUNT_OID_SCHEMA,
             title="Customer (ASPIRE AccountOid)",
-            description="The ASPIRE AccountOid of the customer to sync in full: a whole number from 1 to "
-            "9223372036854775807 (the largest AccountOid). It must be linked to a portal user "
-            "(portal.portal_user_account).",
+            description="The ASPIRE AccountOid of the customer to sync in full, in digits only: a whole number "
+            "from 1 to 9223372036854775807, no sign, spaces or decimals (anything else is refused, quoted, and no run "
+            "starts). It must be linked to a portal user (portal.portal_user_account).",
         ),
         "allow_mass_removal": allow_mass_removal_param(),
     },

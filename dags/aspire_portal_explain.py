@@ -35,10 +35,10 @@ from aspire_portal.validation import ACCOUNT_OID_SCHEMA
             "customer (AccountOid).",
         ),
         "id": Param(
-            1,
             **ACCOUNT_OID_SCHEMA,
             title="ASPIRE id",
-            description="The ASPIRE id of that object: a whole number from 1 to 9223372036854775807.",
+            description="The ASPIRE id of that object, in digits only: a whole number from 1 to "
+            "9223372036854775807, no sign, spaces or decimals (anything else is refused, quoted, and no run starts).",
         ),
     },
 )

@@ -81,9 +81,10 @@ FIFTEEN_MINUTE_ENTITIES = [e.name for e in catalogue.entities("15min")]
             uniqueItems=True,
             maxItems=500,
             title="Customers (ASPIRE AccountOid)",
-            description="Re-load only these customers (ASPIRE AccountOids, whole numbers from 1 to "
-            "9223372036854775807), in full: their rows are upserted and their stale rows "
-            "deleted; watermarks do not move (empty: the normal incremental run for everyone).",
+            description="Re-load only these customers, one ASPIRE AccountOid a line, in digits only (1 to "
+            "9223372036854775807; a line that is not one is refused, quoted, and no run starts), in full: their rows "
+            "are upserted and their stale rows deleted; watermarks do not move (empty: the normal incremental run "
+            "for everyone).",
         ),
         "allow_mass_removal": allow_mass_removal_param(),
     },

@@ -2,7 +2,8 @@
 
 Uses the Airflow connections `aspire` and `portal` from AIRFLOW_CONN_ASPIRE / AIRFLOW_CONN_PORTAL when both are
 set (PostgreSQL databases it may overwrite: the emulator is re-created in `aspire`); otherwise starts an
-embedded PostgreSQL (the pgserver package: no root, no installed server) under the temp folder.
+embedded PostgreSQL (the pgserver package: no root, no installed server) in a folder of this checkout's own under
+the temp folder, and leaves it running for you to look around: `make demo-down` (`scripts/demo.py --down`) stops it.
 Then: creates and seeds the emulator, enrolls some customers, runs `aspire_portal_customer_full_sync` for each
 of them with dag.test() (a real DAG run against a local SQLite metadata DB) and prints what landed.
 """
@@ -10,7 +11,9 @@ of them with dag.test() (a real DAG run against a local SQLite metadata DB) and 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,16 +41,60 @@ def parse_args() -> argparse.Namespace:
         default=600,
         help="ASPIRE transactions to simulate before the incremental run (default 600)",
     )
+    parser.add_argument(
+        "--pgdata",
+        type=Path,
+        default=checkout_pgdata(),
+        help="the embedded PostgreSQL's data folder, lower case, short (default: this checkout's, %(default)s)",
+    )
+    parser.add_argument("--down", action="store_true", help="stop the embedded PostgreSQL a demo left running")
     return parser.parse_args()
 
 
-def embedded_postgres() -> tuple[str, str]:
+def checkout_pgdata() -> Path:
+    """The embedded PostgreSQL's folder: one per user and checkout (two checkouts never share a server). Under the
+    temp folder and named by a hash of the checkout's path: Airflow lower-cases a URI's host, so the socket folder's
+    path must be lower case, and a Unix socket's path must stay under 108 bytes."""
+    checkout = hashlib.sha256(str(REPO).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"aspire-portal-demo-pg-{os.getuid()}-{checkout}"
+
+
+def running_postgres(pgdata: Path):
+    """The postmaster serving `pgdata` (a psutil.Process), or None when none is: the pid its postmaster.pid names,
+    if that process is still a postgres of this folder."""
+    import psutil
+
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        process = psutil.Process(pid)
+        return process if str(pgdata) in " ".join(process.cmdline()) else None
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return None
+
+
+def stop_embedded_postgres(pgdata: Path) -> int:
+    """`make demo-down`: stops the embedded PostgreSQL of `pgdata` by its pid (a fast shutdown: SIGINT), and waits."""
+    import psutil
+
+    process = running_postgres(pgdata)
+    if process is None:
+        print(f"No embedded PostgreSQL is running in {pgdata}: nothing to stop.")
+        return 0
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except psutil.TimeoutExpired:
+        print(f"The embedded PostgreSQL (pid {process.pid}) did not stop within 60 s", file=sys.stderr)
+        return 1
+    print(f"Stopped the embedded PostgreSQL (pid {process.pid}); its data stays in {pgdata} for the next demo.")
+    return 0
+
+
+def embedded_postgres(pgdata: Path) -> tuple[str, str]:
     """Starts (or reuses) the embedded PostgreSQL; returns the Airflow URIs of the aspire and portal databases."""
     import pgserver
     import psycopg
 
-    # Airflow lower-cases a URI's host, so the socket folder's path must be lower case.
-    pgdata = Path(tempfile.gettempdir()) / f"aspire-portal-demo-pg-{os.getuid()}"
     print(f"Starting the embedded PostgreSQL in {pgdata} (no AIRFLOW_CONN_ASPIRE/AIRFLOW_CONN_PORTAL set)")
     server = pgserver.get_server(str(pgdata), cleanup_mode=None)
     with psycopg.connect(f"host={pgdata} user=postgres dbname=postgres", autocommit=True) as conn:
@@ -65,7 +112,8 @@ def embedded_postgres() -> tuple[str, str]:
 
 def main() -> int:
     args = parse_args()
-    started = time.perf_counter()
+    if args.down:
+        return stop_embedded_postgres(args.pgdata)
     if os.environ.get("AIRFLOW_CONN_ASPIRE") and os.environ.get("AIRFLOW_CONN_PORTAL"):
         from aspire_emulator.dsn import masked
 
@@ -73,8 +121,25 @@ def main() -> int:
             "Using the connections aspire and portal from AIRFLOW_CONN_ASPIRE / AIRFLOW_CONN_PORTAL: "
             f"{masked(os.environ['AIRFLOW_CONN_ASPIRE'])}, {masked(os.environ['AIRFLOW_CONN_PORTAL'])}"
         )
-    else:
-        os.environ["AIRFLOW_CONN_ASPIRE"], os.environ["AIRFLOW_CONN_PORTAL"] = embedded_postgres()
+        return demo(args)
+    os.environ["AIRFLOW_CONN_ASPIRE"], os.environ["AIRFLOW_CONN_PORTAL"] = embedded_postgres(args.pgdata)
+    try:
+        return demo(args)
+    finally:  # whatever happened, the server stays up and the last line says how to stop it
+        server = running_postgres(args.pgdata)
+        down = (
+            "make demo-down"
+            if args.pgdata == checkout_pgdata()
+            else f"python scripts/demo.py --down --pgdata {args.pgdata}"
+        )
+        print(
+            f"The embedded PostgreSQL (pid {server.pid if server else '?'}, data in {args.pgdata}) keeps running "
+            f"for you to look around; stop it with: {down}"
+        )
+
+
+def demo(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
 
     home = Path(os.environ.get("ASPIRE_PORTAL_DEMO_HOME", REPO / ".demo")) / "airflow"
     home.mkdir(parents=True, exist_ok=True)

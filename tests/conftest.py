@@ -46,7 +46,7 @@ def _clean_up_when_done():
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
-E2E_FILES = {"test_live_stack.py", "test_readme.py", "test_secrets.py"}
+E2E_FILES = {"test_demo.py", "test_live_stack.py", "test_readme.py", "test_secrets.py", "test_trigger_forms.py"}
 MODEL_FILE = "test_stateful_sync.py"
 
 

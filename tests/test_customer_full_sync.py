@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import psycopg
 import pytest
@@ -186,16 +187,40 @@ def test_validation_messages():
             parse_customer_id(bad)
 
 
-@pytest.mark.parametrize("bad", [10**30, 2**63])
-def test_out_of_range_ids_are_refused_by_every_dags_params_before_a_run_exists(dagbag, bad):
-    with pytest.raises(
-        ParamValidationError,
-        match=r"customer_id: .* is greater than the maximum of "
-        r"9223372036854775807",
-    ):
-        with_conf(dagbag, DAG_ID, {"customer_id": bad}).validate()
-    with pytest.raises(ParamValidationError, match=r"customer_ids: .* is greater than the maximum"):
-        with_conf(dagbag, "aspire_portal_incremental", {"customer_ids": [bad]}).validate()
+ID_FIELDS = {DAG_ID: "customer_id", "aspire_portal_incremental": "customer_ids", "aspire_portal_explain": "id"}
+MAX_ID = 2**63 - 1
+
+
+@pytest.mark.parametrize(("dag_id", "name"), sorted(ID_FIELDS.items()))
+@pytest.mark.parametrize(
+    ("sent", "why"),
+    [
+        ("-5", "does not match"),
+        ("0", "does not match"),
+        ("1.5", "does not match"),
+        ("abc", "does not match"),
+        (str(10**30), "does not match"),
+        (" 42", "does not match"),
+        (str(MAX_ID + 1), "should not be valid"),
+        (-5, "is less than the minimum of 1"),
+        (0, "is less than the minimum of 1"),
+        (1.5, "is not valid under any of the given schemas"),
+        (10**30, f"is greater than the maximum of {MAX_ID}"),
+        (True, "is not valid under any of the given schemas"),
+    ],
+    ids=repr,
+)
+def test_every_id_field_refuses_what_is_not_an_id_before_a_run_exists_quoting_it(dagbag, dag_id, name, sent, why):
+    conf = {name: [sent] if name == "customer_ids" else sent}
+    with pytest.raises(ParamValidationError, match=re.escape(f"Invalid input for param {name}: {sent!r} {why}")):
+        with_conf(dagbag, dag_id, conf).validate()
+
+
+@pytest.mark.parametrize(("dag_id", "name"), sorted(ID_FIELDS.items()))
+@pytest.mark.parametrize("sent", [42, "42", 42.0, MAX_ID, str(MAX_ID)], ids=repr)
+def test_every_id_field_takes_an_id_as_the_form_types_it_or_as_an_integer(dagbag, dag_id, name, sent):
+    conf = {name: [sent] if name == "customer_ids" else sent}
+    assert with_conf(dagbag, dag_id, conf).validate()[name] == conf[name]
 
 
 def with_conf(dagbag, dag_id, conf):
@@ -203,6 +228,16 @@ def with_conf(dagbag, dag_id, conf):
     params = copy.deepcopy(dagbag.get_dag(dag_id).params)
     params.update(conf)
     return params
+
+
+def test_an_id_sent_as_text_as_the_form_sends_it_syncs_that_customer(dagbag, setup):
+    _aspire, portal, enrolled = setup
+    run = run_full_sync(dagbag, {"customer_id": str(enrolled[1])})
+    assert run.state == "success"
+    assert portal.execute(
+        "select account_oid from aspire_sync.customer_sync_status where last_full_sync_run_id = %s", (run.run_id,)
+    ).fetchall() == [(enrolled[1],)]
+    assert dict((entity, read) for entity, read, *_ in run_counts(portal, run.run_id))["account"] == 1
 
 
 def test_a_whole_number_sent_as_a_float_syncs_that_customer(dagbag, setup):

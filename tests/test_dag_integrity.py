@@ -95,11 +95,26 @@ def test_customer_full_sync_loads_every_entity_after_validation(dagbag):
     assert dag.get_task("mark_full_sync_done").upstream_task_ids == loads
 
 
-def test_customer_full_sync_form(dagbag):
-    param = dagbag.get_dag("aspire_portal_customer_full_sync").params.get_param("customer_id")
-    assert param.schema["type"] == "integer"
-    assert param.schema["minimum"] == 1
-    assert param.schema["title"] and param.description
+ID_FIELDS = {
+    "aspire_portal_customer_full_sync": "customer_id",
+    "aspire_portal_incremental": "customer_ids",
+    "aspire_portal_explain": "id",
+}
+
+
+@pytest.mark.parametrize(("dag_id", "name"), sorted(ID_FIELDS.items()))
+def test_an_id_field_is_a_text_box_that_starts_empty(dagbag, dag_id, name):
+    """The UI renders a param with a `type` of integer as a number input that clamps and rounds what was typed; one
+    without a `type` is a text box (a list of them, a box of lines), and its text reaches the schema as typed."""
+    from airflow.sdk.definitions._internal.types import NOTSET
+
+    from aspire_portal.validation import ACCOUNT_OID_SCHEMA
+
+    param = dagbag.get_dag(dag_id).params.get_param(name)
+    schema = param.schema["items"] if name == "customer_ids" else param.schema
+    assert "type" not in schema and {k: schema[k] for k in ACCOUNT_OID_SCHEMA} == ACCOUNT_OID_SCHEMA
+    assert param.value == ([] if name == "customer_ids" else NOTSET)
+    assert param.schema["title"] and "digits only" in param.description
 
 
 def test_incremental_dag_shape(dagbag):
@@ -142,12 +157,16 @@ def test_daily_dag_shape(dagbag):
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_SCHEDULES))
 def test_every_load_task_declares_its_portal_table_as_an_outlet(dagbag, dag_id):
-    """A load adds an event of its table's Asset (aspire.<entity>) through this alias, only when it wrote rows."""
+    """A load adds an event of its table's Asset (aspire.<entity>) through this alias, only when it wrote rows; the
+    Asset itself is its inlet (the load reads the table), so parsing the DAG registers it, active."""
     from airflow.sdk import AssetAlias
+
+    from aspire_portal.operators import portal_table
 
     for task in dagbag.get_dag(dag_id).tasks:
         if task.task_type == "AspireToPortalOperator":
             assert task.outlets == [AssetAlias(name=f"aspire_portal.writes.{task.entity}")], task.task_id
+            assert task.inlets == [portal_table(task.entity)], task.task_id
 
 
 def test_the_explain_dag_asks_for_a_kind_and_an_id_and_only_reads(airflow_db):
@@ -163,7 +182,6 @@ def test_the_explain_dag_asks_for_a_kind_and_an_id_and_only_reads(airflow_db):
         "receipt",
         "customer",
     }
-    assert dag.params.get_param("id").schema["maximum"] == 2**63 - 1
 
 
 def test_the_incremental_loads_go_first(dagbag):

@@ -14,7 +14,7 @@ import pytest
 
 from aspire_emulator import generate
 from aspire_emulator import portal as portal_app
-from aspire_portal import catalogue, explain, model
+from aspire_portal import advice, catalogue, explain, model
 from aspire_portal.load import load_entity
 from helpers import run_cli, run_dag, settle, use_connections
 
@@ -297,8 +297,10 @@ def test_status_shows_the_failing_load_first_then_quarantine_and_staleness(world
         run_dag(dagbag)  # the invoice load succeeds again; the bad enrolment value is quarantined
         report = json.loads(cli(world, "status", "--json").stdout)
         daily = {e["entity"]: (e["state"], e["advice"]) for e in report["entities"] if e["cadence"] == "daily"}
-        assert {state for state, _advice in daily.values()} == {"stale"}  # no daily refresh has run yet
-        assert all("is aspire_portal_daily_refresh unpaused" in advice for _state, advice in daily.values())
+        # no daily refresh has run yet: not stale (nothing stood still), but due, with the command that runs it now
+        assert daily == {name: ("never", advice.NOT_REFRESHED_YET) for name in daily} and len(daily) == 5
+        assert "to refresh it now: airflow dags trigger aspire_portal_daily_refresh" in advice.NOT_REFRESHED_YET
+        assert advice.NOT_REFRESHED_YET in cli(world, "status").stdout
         run_dag(dagbag, "aspire_portal_daily_refresh")
         report = json.loads(cli(world, "status", "--json").stdout)
         assert report["worst"] == "ok"
@@ -313,6 +315,12 @@ def test_status_shows_the_failing_load_first_then_quarantine_and_staleness(world
         stale = cli(world, "status", "--stale-after", "60")
         assert stale.stdout.splitlines()[0].endswith(": stale")
         assert "STALE    account" in stale.stdout and "is aspire_portal_incremental running" in stale.stdout
+        portal.execute(
+            "update aspire_sync.run_log set data_as_of = data_as_of - interval '30 hours' "
+            "where entity = 'equipment' and load_kind = 'full' and customer_id is null"
+        )  # as if the daily refresh had not run for a day and more
+        stale = cli(world, "status")
+        assert "STALE    equipment" in stale.stdout and "is aspire_portal_daily_refresh unpaused" in stale.stdout
     finally:
         portal.execute("delete from portal.portal_user_account where account_oid = 999999999999")
 

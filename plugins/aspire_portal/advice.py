@@ -61,6 +61,12 @@ LIST_DAILY_RUNS = f"airflow dags list-runs {settings.DAILY_DAG_ID}"
 TRIGGER_DAILY = f"airflow dags trigger {settings.DAILY_DAG_ID}"
 TRIGGER_INCREMENTAL = f"airflow dags trigger {settings.INCREMENTAL_DAG_ID}"
 
+# A daily entity before the first daily refresh of a new deployment: nothing is wrong, the refresh is due.
+NOT_REFRESHED_YET = (
+    f"not refreshed yet: {settings.DAILY_DAG_ID} refreshes it every day at {settings.DAILY_AT[0]:02d}:"
+    f"{settings.DAILY_AT[1]:02d} {settings.DAILY_TIMEZONE}; to refresh it now: {TRIGGER_DAILY}"
+)
+
 
 def trigger_full_sync(customer: object = "<id>") -> str:
     """The command that runs a customer's full sync now."""

@@ -60,6 +60,10 @@ class AspireToPortalOperator(BaseOperator):
     ) -> None:
         kwargs.setdefault("pool", ASPIRE_POOL)
         kwargs.setdefault("outlets", [portal_table_writes(entity)])
+        # The load reads its portal table too (newest-wins merge, deletes): declared, the table's Asset is registered
+        # and active from the moment the DAG is parsed, as an asset a DAG names. Through the alias alone it would be
+        # created at its first event, inactive until a scheduler's pass, and every event before that is a warning.
+        kwargs.setdefault("inlets", [portal_table(entity)])
         super().__init__(**kwargs)
         catalogue.entity(entity)  # fail at parse time on a name the catalogue does not have
         if load_kind not in ("run", "full", "incremental", "backfill", "scope"):
@@ -131,6 +135,7 @@ class ScopeChangesOperator(BaseOperator):
     ) -> None:
         kwargs.setdefault("pool", ASPIRE_POOL)
         kwargs.setdefault("outlets", [portal_table_writes(entity) for entity in entities])
+        kwargs.setdefault("inlets", [portal_table(entity) for entity in entities])  # see AspireToPortalOperator
         super().__init__(**kwargs)
         for entity in entities:
             if catalogue.entity(entity).cadence != "daily":

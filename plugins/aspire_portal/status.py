@@ -173,23 +173,30 @@ def _entity_status(row: dict[str, Any], now: datetime, stale_after: timedelta) -
     failed = next((x for x in (load, refresh) if x and x["status"] == "failed"), None)
     if failed:
         state = "failing"
-        advice = (
+        hint = (
             f"{failed.get('dag_id') or 'aspire_portal_daily_refresh'}.{failed['task_id']} failed "
             f"{failed['started_at']:%m-%d %H:%M}: {(failed['error'] or '')[:300]} -- see the task log and the "
             "runbook; python -m aspire_portal explain shows what it holds back"
         )
+    elif not fifteen and as_of is None and (refresh is None or refresh["status"] == "running"):
+        state = "never"
+        hint = (
+            f"the first daily refresh is running (since {refresh['started_at']:%m-%d %H:%M})"
+            if refresh
+            else advice.NOT_REFRESHED_YET
+        )
     elif load is None:
-        state, advice = "never", "never loaded: is the DAG unpaused? (airflow dags list)"
+        state, hint = "never", "never loaded: is the DAG unpaused? (airflow dags list)"
     elif fifteen and row["high_water_mark"] is None:
         state = "stale"
-        advice = (
+        hint = (
             "no 15-minute load yet (no watermark): is aspire_portal_incremental unpaused and running? "
             "(airflow dags list-runs aspire_portal_incremental)"
         )
     elif lag is None or lag > limit.total_seconds() / 60:
         state = "stale"
         what = "unknown" if lag is None else f"older than {_span(limit)}"
-        advice = (
+        hint = (
             f"data as of is {what}: is aspire_portal_incremental running (airflow dags list-runs "
             "aspire_portal_incremental)? A transaction held open on ASPIRE holds it back (the load's task log "
             "names the row version)"
@@ -198,7 +205,7 @@ def _entity_status(row: dict[str, Any], now: datetime, stale_after: timedelta) -
             "(airflow dags list-runs aspire_portal_daily_refresh)"
         )
     else:
-        state, advice = "ok", ""
+        state, hint = "ok", ""
     return EntityStatus(
         entity=entity.name,
         cadence=entity.cadence,
@@ -208,7 +215,7 @@ def _entity_status(row: dict[str, Any], now: datetime, stale_after: timedelta) -
         lag_minutes=lag,
         last_load=load,
         last_refresh=refresh,
-        advice=advice,
+        advice=hint,
     )
 
 

@@ -1,8 +1,14 @@
 """Checks on input from outside the sync (trigger params), with errors that say what was wrong.
 
 The DAGs' params carry the same bounds as JSON schema (`ACCOUNT_OID_SCHEMA`), so the UI form and the REST API refuse
-an out-of-range id before a run exists; the tasks check again with these functions (a run's conf reaches them as
-rendered text).
+a bad id before a run exists; the tasks check again, and convert, with `parse_customer_id` (a run's conf reaches them
+as rendered text).
+
+An id is text in the UI's form, never a number: Airflow's form renders an `integer` param as a number input, which on
+blur clamps what was typed to the bounds (-5 became 1) and rounds it to a JavaScript double (10**30 became
+9223372036854776000), and the run then named another id than the one typed. A param without a `type` is a plain text
+box whose text goes to the REST API as typed; the schema takes that text when it spells an id, and takes an integer
+too (REST clients send `{"customer_id": 42}`).
 """
 
 from __future__ import annotations
@@ -11,7 +17,26 @@ import re
 from typing import Any
 
 MAX_ACCOUNT_OID = 2**63 - 1  # AccountOid is a SQL Server bigint
-ACCOUNT_OID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ACCOUNT_OID}
+
+
+def _digits_above(bound: int) -> str:
+    """A regular expression matching the digit strings of `bound`'s length that spell a larger number."""
+    digits = str(bound)
+    larger = [f"{digits[:i]}[{int(d) + 1}-9][0-9]{{{len(digits) - i - 1}}}" for i, d in enumerate(digits) if d != "9"]
+    return f"^(?:{'|'.join(larger)})$"
+
+
+# The text of an id, as typed: digits without a sign, a leading zero, spaces or a fraction; at most 19 of them, and
+# not above the largest bigint. That bound is a second pattern, apart: Airflow's error message prints the part of the
+# schema that refused the value, and the exact range in one pattern is a regular expression nobody could read there.
+ACCOUNT_OID_PATTERN = "^[1-9][0-9]{0,18}$"
+ACCOUNT_OID_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": ACCOUNT_OID_PATTERN},
+        {"type": "integer", "minimum": 1, "maximum": MAX_ACCOUNT_OID},
+    ],
+    "not": {"type": "string", "pattern": _digits_above(MAX_ACCOUNT_OID)},
+}
 _WHOLE = re.compile(r"^\+?([0-9]+)(?:\.0*)?$")
 # The AccountOid a value of the portal's enrolment column spells, whatever the column's type: an integer, a numeric
 # with no fraction, or text of digits. The same pattern is macros/sync.sql's account_oid_of(), so the sync's SQL and

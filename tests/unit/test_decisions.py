@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import jsonschema
 import pytest
 
 from aspire_portal import advice, explain_facts
@@ -12,7 +13,7 @@ from aspire_portal.copystream import unfit
 from aspire_portal.freshness import decide
 from aspire_portal.model import dialect_of
 from aspire_portal.runs import aspire_local_window
-from aspire_portal.validation import account_oid_from_text, parse_customer_id
+from aspire_portal.validation import ACCOUNT_OID_SCHEMA, MAX_ACCOUNT_OID, account_oid_from_text, parse_customer_id
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -58,6 +59,25 @@ def test_a_customer_id_that_is_not_an_account_oid_is_refused_quoting_what_was_ty
         parse_customer_id(value)
     if isinstance(value, str) and len(value) < 40:
         assert value in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "n",
+    [1, 9, 10, 10**17, 10**18 - 1, 10**18, MAX_ACCOUNT_OID - 10**17, MAX_ACCOUNT_OID - 1, MAX_ACCOUNT_OID]
+    + [MAX_ACCOUNT_OID + 1, MAX_ACCOUNT_OID + 10**12, 9999999999999999999, 10**19, 10**30, 0, -5]
+    + [MAX_ACCOUNT_OID - 10**k for k in range(19)]
+    + [MAX_ACCOUNT_OID + 10**k for k in range(19)],
+)
+def test_the_forms_schema_takes_the_text_of_an_id_exactly_when_the_tasks_take_it(n):
+    """The trigger form's check (ACCOUNT_OID_SCHEMA, on the text as typed) and the tasks' (parse_customer_id) agree
+    on every digit string, around the largest AccountOid too: no run starts that the tasks would refuse."""
+    text = str(n)
+    try:
+        parsed = parse_customer_id(text)
+    except ValueError:
+        parsed = None
+    assert parsed == (n if 1 <= n <= MAX_ACCOUNT_OID else None)
+    assert jsonschema.Draft202012Validator(ACCOUNT_OID_SCHEMA).is_valid(text) == (parsed is not None)
 
 
 @pytest.mark.parametrize(("value", "oid"), [(1000467, 1000467), ("1000467", 1000467), (1000467.0, 1000467)])
