@@ -20,7 +20,7 @@ import pytest
 from aspire_emulator import portal as portal_app
 from aspire_portal import catalogue, freshness, migrations, settings
 from aspire_portal.mail import Alert, deliver
-from helpers import FROM, REPO, TO, Inbox, body, free_port, use_connections
+from helpers import FROM, REPO, TO, Inbox, body, database_dsn, free_port, use_connections
 
 FULL_SYNC = "aspire_portal_customer_full_sync"
 INCREMENTAL = "aspire_portal_incremental"
@@ -112,7 +112,7 @@ def world(fresh_database, aspire_small):
 @pytest.fixture(autouse=True)
 def _connections(world, aspire_small):
     portal, _unenrolled, _unknown = world
-    use_connections(aspire_small, portal.info.dsn)
+    use_connections(aspire_small, database_dsn(portal.info.dbname))  # conn.info.dsn has no password
 
 
 def run(dags, dag_id: str, conf: dict | None = None, expect: str = "success", **kwargs):
