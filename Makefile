@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-unit test-fast test-dags test-e2e test-stateful lint format bench clean stack stack-down
+.PHONY: venv demo test test-unit test-fast test-dags test-e2e test-stateful test-password lint format bench clean stack stack-down
 
 venv: $(STAMP)
 
@@ -42,6 +42,12 @@ test-dags: venv
 ## End to end: a live Celery stack, the README's blocks pasted in order, the demo with secrets.
 test-e2e: venv
 	$(PY) -m pytest $(XDIST) -m e2e
+
+## The integration tests, and those that log in as roles of their own or hand the server to other programs (marker
+## `passwords`: the sync's role, the demo, the README's blocks), against a throw-away PostgreSQL that checks passwords
+## (scram-sha-256) on a free port, removed after: scripts/password_server.sh (needs PostgreSQL's initdb and pg_ctl).
+test-password: venv
+	scripts/password_server.sh $(PY) -m pytest $(XDIST) -m "integration or passwords"
 
 ## The model-based test at length: random examples with shrinking (make test runs a fixed, short sample of it).
 ## STATEFUL_EXAMPLES (default 200) and STATEFUL_STEPS (default 40) set how long.

@@ -31,7 +31,7 @@ from helpers import (
 )
 from projection import assert_portal_equals_source
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.passwords]
 
 NO_SUCH_ACCOUNT = 999_999_999
 

@@ -33,7 +33,7 @@ from helpers import (
     server_environment,
 )
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.passwords]
 
 BLOCK = re.compile(r"<!-- readme-test: (\w+) -->\n```bash\n(.*?)```", re.S)
 CUSTOMER = 1000467  # the first customer block 1 enrolls

@@ -14,7 +14,7 @@ from psycopg import sql
 from aspire_emulator.dsn import conninfo_to_uri, masked
 from helpers import ADMIN_DSN, DB_PREFIX, REPO, as_role, database_dsn, set_password
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.passwords]
 
 # A login of this test's own, with a password nothing else prints by chance; the server checks it when it checks
 # passwords at all (TEST_PG_DSN's own password is the suite's, and may be too short to search for).
