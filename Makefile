@@ -22,8 +22,9 @@ demo: venv
 TEST_WORKERS ?= 3
 XDIST := -n $(TEST_WORKERS) --dist loadfile
 
-## Everything CI runs: lint, then every test (unit, integration, DAG runs, end to end) against a real PostgreSQL
-## (TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres). About 8 minutes here (docs/development.md).
+## What CI runs, before test-password: lint, then every test (unit, integration, DAG runs, end to end) against a
+## real PostgreSQL (TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres). About 10 minutes here
+## (docs/development.md).
 test: lint
 	$(PY) -m pytest $(XDIST)
 
@@ -46,6 +47,7 @@ test-e2e: venv
 ## The integration tests, and those that log in as roles of their own or hand the server to other programs (marker
 ## `passwords`: the sync's role, the demo, the README's blocks), against a throw-away PostgreSQL that checks passwords
 ## (scram-sha-256) on a free port, removed after: scripts/password_server.sh (needs PostgreSQL's initdb and pg_ctl).
+## About 3 minutes here.
 test-password: venv
 	scripts/password_server.sh $(PY) -m pytest $(XDIST) -m "integration or passwords"
 
