@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv chromium demo demo-down test test-unit test-fast test-dags test-e2e test-stateful lint format bench clean stack stack-down
+.PHONY: venv chromium demo demo-down test test-unit test-fast test-dags test-e2e test-stateful test-password lint format bench clean stack stack-down
 
 venv: $(STAMP)
 
@@ -26,8 +26,9 @@ demo-down: venv
 TEST_WORKERS ?= 3
 XDIST := -n $(TEST_WORKERS) --dist loadfile
 
-## Everything CI runs: lint, then every test (unit, integration, DAG runs, end to end) against a real PostgreSQL
-## (TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres). About 8 minutes here (docs/development.md).
+## What CI runs, before test-password: lint, then every test (unit, integration, DAG runs, end to end) against a
+## real PostgreSQL (TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres). About 10 minutes here
+## (docs/development.md).
 test: lint chromium
 	$(PY) -m pytest $(XDIST)
 
@@ -54,6 +55,13 @@ chromium:
 		echo "Installing Debian's chromium for the browser test (apt-get install -y chromium)"; \
 		export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq chromium >/dev/null 2>&1 \
 		|| { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; }
+
+## The integration tests, and those that log in as roles of their own or hand the server to other programs (marker
+## `passwords`: the sync's role, the demo, the README's blocks), against a throw-away PostgreSQL that checks passwords
+## (scram-sha-256) on a free port, removed after: scripts/password_server.sh (needs PostgreSQL's initdb and pg_ctl).
+## About 3 minutes here.
+test-password: venv
+	scripts/password_server.sh $(PY) -m pytest $(XDIST) -m "integration or passwords"
 
 ## The model-based test at length: random examples with shrinking (make test runs a fixed, short sample of it).
 ## STATEFUL_EXAMPLES (default 200) and STATEFUL_STEPS (default 40) set how long.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="aspire-portal-airflow-")
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
@@ -25,6 +26,21 @@ from psycopg import sql  # noqa: E402
 
 import helpers  # noqa: E402
 from helpers import ADMIN_DSN, DB_PREFIX, REPO, recreate_database  # noqa: E402
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stops the run at once, with libpq's reason, when the test server (TEST_PG_DSN) refuses a connection: else
+    every test fails on its own, those running DAGs only after their tasks' retries. Unit tests need no server."""
+    config = session.config
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: its controller has checked
+        return
+    unit = REPO / "tests" / "unit"
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    if config.option.markexpr == "unit" or all(path.is_relative_to(unit) for path in paths):
+        return
+    refused = helpers.check_server()
+    if refused:
+        pytest.exit(refused, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -30,10 +30,54 @@ DB_PREFIX = os.environ.get("TEST_DB_PREFIX", f"aspire_portal_test_{os.getpid()}_
 
 
 def database_dsn(name: str) -> str:
-    """The DSN of database `name` on the test server."""
+    """The DSN of database `name` on the test server, as TEST_PG_DSN's user (its password included)."""
     info = psycopg.conninfo.conninfo_to_dict(ADMIN_DSN)
     info["dbname"] = name
     return psycopg.conninfo.make_conninfo(**info)
+
+
+def as_role(dsn: str, role: str, password: str) -> str:
+    """`dsn` logging in as `role` with its own password (never the password of the user `dsn` names)."""
+    info = psycopg.conninfo.conninfo_to_dict(dsn)
+    info.update(user=role, password=password)
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+def server_environment() -> dict[str, str]:
+    """The libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, ...) naming the test server as TEST_PG_DSN's user,
+    for the command-line tools a test runs (psql, createdb)."""
+    info = psycopg.conninfo.conninfo_to_dict(ADMIN_DSN)
+    info.pop("dbname", None)
+    unknown = set(info) - set(_LIBPQ_VARIABLES)
+    if unknown:
+        raise ValueError(f"TEST_PG_DSN has settings the command-line tests cannot pass on: {sorted(unknown)}")
+    return {_LIBPQ_VARIABLES[key]: str(value) for key, value in info.items()}
+
+
+_LIBPQ_VARIABLES = {
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "passfile": "PGPASSFILE",
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+}
+
+
+def check_server() -> str | None:
+    """None when TEST_PG_DSN accepts a connection; else why not (libpq's words), so a run can stop at once instead
+    of failing every test, each after its retries."""
+    try:
+        with psycopg.connect(ADMIN_DSN, connect_timeout=10) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as error:
+        from aspire_emulator.dsn import masked
+
+        return f"cannot connect to the test server TEST_PG_DSN={masked(ADMIN_DSN)}: {error}"
+    return None
 
 
 CREATED: list[str] = []  # the databases this session created: what it drops when it ends
@@ -171,6 +215,15 @@ def free_port() -> int:
 
 
 SYNC, READER = "aspire_portal_sync", "aspire_portal_reader"
+# The sync role's password, one for every test: the role is the server's, and tests on other workers log in as it
+# at the same time.
+SYNC_PASSWORD = "sync-Pw-4e1d"
+
+
+def set_password(role: str, password: str) -> None:
+    """ALTER ROLE ... PASSWORD, as a DBA sets a login's password (the server hashes it: scram-sha-256 here)."""
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password)))
 
 
 def drop_roles_created_here(roles: set[str], *databases: str) -> None:

@@ -20,7 +20,7 @@ import pytest
 from aspire_emulator import portal as portal_app
 from aspire_portal import catalogue, freshness, migrations, settings
 from aspire_portal.mail import Alert, deliver
-from helpers import FROM, REPO, TO, Inbox, body, free_port, use_connections
+from helpers import FROM, REPO, TO, Inbox, as_role, body, database_dsn, free_port, use_connections
 
 FULL_SYNC = "aspire_portal_customer_full_sync"
 INCREMENTAL = "aspire_portal_incremental"
@@ -112,7 +112,7 @@ def world(fresh_database, aspire_small):
 @pytest.fixture(autouse=True)
 def _connections(world, aspire_small):
     portal, _unenrolled, _unknown = world
-    use_connections(aspire_small, portal.info.dsn)
+    use_connections(aspire_small, database_dsn(portal.info.dbname))  # conn.info.dsn has no password
 
 
 def run(dags, dag_id: str, conf: dict | None = None, expect: str = "success", **kwargs):
@@ -144,6 +144,22 @@ def test_a_failed_task_delivers_one_mail_naming_the_dag_task_and_customer_and_wh
     assert f"/dags/{FULL_SYNC}/runs/" in text and "/tasks/validate_customer" in text  # the log
     assert "What to do:" in text
     assert f"airflow dags trigger {FULL_SYNC} --conf '{{\"customer_id\": {unknown}}}'" in text
+
+
+def test_a_refused_login_fails_its_task_at_once_and_mails_the_servers_words(dags, world, mail, aspire_small):
+    """A login the server refuses is not retried (the full sync's tasks have two retries, minutes apart): the first
+    task fails at try 1, and the mail quotes libpq (a wrong password where the server checks passwords, an unknown
+    role where it trusts local logins)."""
+    portal, _unenrolled, unknown = world
+    use_connections(aspire_small, as_role(database_dsn(portal.info.dbname), "aspire_portal_nobody", "wrong-Pw"))
+    dag_run = run(dags, FULL_SYNC, {"customer_id": unknown}, expect="failed")
+    failed = dag_run.get_task_instance("validate_customer")
+    assert (failed.state, failed.try_number) == ("failed", 1)
+    [message] = mail.take()
+    text = body(message)
+    assert "failed for good, at try 1 (an error a retry cannot fix" in text
+    assert "the server refused the login of connection 'portal'" in text
+    assert re.search(r'(password authentication failed for user|role) "aspire_portal_nobody"', text), text
 
 
 def test_a_failed_load_delivers_a_mail_naming_its_entity_with_the_run_log_query_and_the_clear_command(

@@ -1,5 +1,5 @@
 """A least-privilege deployment, as a DBA sets it up: include/sql/admin/setup_roles.sql run once by psql,
-then the DAGs running as aspire_portal_sync (trust auth here; the DBA sets a password in production). Also: no
+then the DAGs running as aspire_portal_sync, logging in with the password the DBA gives it. Also: no
 other login can hold a load back, a lock wait ends in a clear error, and bad enrolment rows are quarantined."""
 
 from __future__ import annotations
@@ -20,23 +20,20 @@ from helpers import (
     READER,
     REPO,
     SYNC,
+    SYNC_PASSWORD,
+    as_role,
     drop_roles_created_here,
     loads,
     run_dag,
+    set_password,
     settle,
     use_connections,
 )
 from projection import assert_portal_equals_source
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.passwords]
 
 NO_SUCH_ACCOUNT = 999_999_999
-
-
-def as_role(dsn: str, role: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(dsn)
-    info["user"] = role
-    return psycopg.conninfo.make_conninfo(**info)
 
 
 def setup_roles(dsn: str) -> subprocess.CompletedProcess:
@@ -72,7 +69,8 @@ def deployment(fresh_database, aspire_small, dagbag):
         link_user(owner, NO_SUCH_ACCOUNT)  # ... another an account ASPIRE does not have
     first, again = setup_roles(portal_dsn), setup_roles(portal_dsn)  # idempotent
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
-    sync_dsn = as_role(portal_dsn, SYNC)
+    set_password(SYNC, SYNC_PASSWORD)
+    sync_dsn = as_role(portal_dsn, SYNC, SYNC_PASSWORD)
     use_connections(aspire_small, sync_dsn)
     with (
         psycopg.connect(aspire_small, autocommit=True) as aspire,
@@ -263,12 +261,13 @@ def test_the_setup_script_fails_when_it_cannot_give_the_sync_the_enrolment_table
     """A database owner (CREATEROLE, not superuser) who may read the portal's table but not grant it: PostgreSQL only
     warns on such a GRANT; the script must not end as if the sync could read the enrolment."""
     suffix = os.urandom(3).hex()
-    owner, app = f"lp_owner_{suffix}", f"lp_app_{suffix}"
+    owner, app, password = f"lp_owner_{suffix}", f"lp_app_{suffix}", f"owner-Pw-{suffix}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         existed = {
             r[0] for r in admin.execute("select rolname from pg_roles where rolname in (%s, %s)", (SYNC, READER))
         }
         admin.execute(f"create role {owner} login createrole")
+        set_password(owner, password)
         admin.execute(f"create role {app}")
     dsn = fresh_database("least_privilege_foreign_portal")
     try:
@@ -280,7 +279,7 @@ def test_the_setup_script_fails_when_it_cannot_give_the_sync_the_enrolment_table
             superuser.execute(f"alter table portal.portal_user_account owner to {app}")
             superuser.execute(f"grant usage on schema portal to {owner}")
             superuser.execute(f"grant select on portal.portal_user_account to {owner}")
-        done = setup_roles(as_role(dsn, owner))
+        done = setup_roles(as_role(dsn, owner, password))
         assert done.returncode != 0
         assert "could not grant aspire_portal_sync read access to the enrolment table" in done.stderr
     finally:

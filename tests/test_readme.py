@@ -1,13 +1,15 @@
 """The documentation's "Before the first run" blocks and trigger examples (docs/deployment.md) and the runbook's block
 (docs/operations.md), run as a new operator pastes them: in order, in one bash, from the repository's root, against
-the local PostgreSQL and a live Airflow api-server. Only the database names, AIRFLOW_HOME and the port are this test's
-own (the server may be shared)."""
+the server TEST_PG_DSN names (its host, port, user and password in the blocks' first lines, as the reader sets them)
+and a live Airflow api-server. Only the database names, AIRFLOW_HOME and the port are this test's own (the server
+may be shared)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -18,9 +20,20 @@ import urllib.request
 import psycopg
 import pytest
 
-from helpers import ADMIN_DSN, DB_PREFIX, READER, REPO, SYNC, database_dsn, drop_roles_created_here
+from helpers import (
+    ADMIN_DSN,
+    DB_PREFIX,
+    READER,
+    REPO,
+    SYNC,
+    SYNC_PASSWORD,
+    as_role,
+    database_dsn,
+    drop_roles_created_here,
+    server_environment,
+)
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.passwords]
 
 BLOCK = re.compile(r"<!-- readme-test: (\w+) -->\n```bash\n(.*?)```", re.S)
 CUSTOMER = 1000467  # the first customer block 1 enrolls
@@ -39,23 +52,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# What block 1's first lines say, and what this test says instead: the test server, as TEST_PG_DSN names it.
+SERVER = server_environment()
+SETTINGS = {
+    "PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres": " ".join(
+        f"{name}={shlex.quote(SERVER[name])}" for name in ("PGHOST", "PGPORT", "PGUSER") if name in SERVER
+    ),
+    "PGPASSWORD='postgres-password'": f"PGPASSWORD={shlex.quote(SERVER.get('PGPASSWORD', ''))}",
+    "SYNC_PASSWORD='choose-a-password'": f"SYNC_PASSWORD={shlex.quote(SYNC_PASSWORD)}",
+}
+
+
 def outsider_env() -> dict[str, str]:
-    """A shell as a new operator has it: none of this test session's Airflow settings."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    """A shell as a new operator has it: none of this test session's Airflow settings, no libpq settings but those
+    of TEST_PG_DSN the blocks do not name (sslmode, ...)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PG"))}
+    return {**env, **{k: v for k, v in SERVER.items() if k not in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD")}}
 
 
-def bash(script: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
+def bash(script: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run(
         ["bash", "-c", "set -euo pipefail\n" + script],
         cwd=REPO,
         env=env,
-        input=stdin,
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=600,
         start_new_session=True,
     )  # no tty: psql
-    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    if check:
+        assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return done
 
 
@@ -91,7 +118,10 @@ def test_the_readme_commands_work_verbatim(tmp_path):
         "portal_quickstart": f"{DB_PREFIX}_qs_portal",
         '"$PWD/.airflow"': f'"{tmp_path}/airflow"',
         "http://localhost:8080": f"http://127.0.0.1:{port}",
+        **SETTINGS,
     }
+    pasted = "\n".join(blocks.values())
+    assert [theirs for theirs in own if theirs not in pasted] == []  # else the blocks would run on another server
 
     def ours(text: str) -> str:
         for theirs, mine in own.items():
@@ -107,7 +137,6 @@ def test_the_readme_commands_work_verbatim(tmp_path):
     done = bash(
         setup + f"\npython -c 'import json, os; print(json.dumps(dict(os.environ)))' > {env_file}\n",
         outsider_env(),
-        stdin="quickstart-password\nquickstart-password\n",
     )
     assert "enrolled: 1000467 1000519 1000183" in done.stdout
     env = json.loads(env_file.read_text())
@@ -136,6 +165,17 @@ def test_the_readme_commands_work_verbatim(tmp_path):
             assert portal.execute(
                 "select rolpassword is not null from pg_authid where rolname = %s", (SYNC,)
             ).fetchone() == (True,)
+        with psycopg.connect(as_role(portal_dsn, SYNC, SYNC_PASSWORD)) as sync:
+            assert sync.execute("select current_user").fetchone() == (SYNC,)
+        # Block 2 again in a shell without SYNC_PASSWORD: it stops, saying so, and the role keeps its password.
+        unset = bash(ours(blocks["roles"]), {k: v for k, v in env.items() if k != "SYNC_PASSWORD"}, check=False)
+        assert unset.returncode != 0 and "set SYNC_PASSWORD first" in unset.stderr, unset.stderr
+        with psycopg.connect(portal_dsn) as portal:
+            assert portal.execute(
+                "select rolpassword is not null from pg_authid where rolname = %s", (SYNC,)
+            ).fetchone() == (True,)
+        with psycopg.connect(as_role(portal_dsn, SYNC, SYNC_PASSWORD)) as sync:
+            assert sync.execute("select current_user").fetchone() == (SYNC,)
         dags = cli_json(bash("airflow dags list -o json", env).stdout)
         assert {d["dag_id"]: str(d["is_paused"]) for d in dags} == {  # the CLI prints the flag as text
             "aspire_portal_incremental": "False",

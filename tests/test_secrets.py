@@ -9,18 +9,39 @@ import sys
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from aspire_emulator.dsn import conninfo_to_uri, masked
-from helpers import REPO, database_dsn
+from helpers import ADMIN_DSN, DB_PREFIX, REPO, as_role, database_dsn, set_password
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.passwords]
 
-PASSWORD = "Pw-7f3a9c-never-print-me"  # the server trusts local logins: the password is carried, never checked
+# A login of this test's own, with a password nothing else prints by chance; the server checks it when it checks
+# passwords at all (TEST_PG_DSN's own password is the suite's, and may be too short to search for).
+PASSWORD = "Pw-7f3a9c-never-print-me"
 
 
-def with_password(dsn: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(dsn)
-    return conninfo_to_uri(psycopg.conninfo.make_conninfo(**info, password=PASSWORD))
+@pytest.fixture
+def demo_login(fresh_database):
+    """The two databases the demo overwrites, owned by a login of their own: (aspire DSN, portal DSN) as that
+    login, with its password."""
+    role = f"{DB_PREFIX}_demo"
+    names = [
+        psycopg.conninfo.conninfo_to_dict(fresh_database(suffix))["dbname"]
+        for suffix in ("secrets_aspire", "secrets_portal")
+    ]
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("create role {} login").format(sql.Identifier(role)))
+        set_password(role, PASSWORD)
+        for name in names:
+            admin.execute(sql.SQL("alter database {} owner to {}").format(sql.Identifier(name), sql.Identifier(role)))
+    try:
+        yield tuple(as_role(database_dsn(name), role, PASSWORD) for name in names)
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            for name in names:  # what the login owns inside them goes with them
+                admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
 
 
 def test_masked_hides_the_password_of_uris_and_conninfos():
@@ -34,12 +55,12 @@ def test_masked_hides_the_password_of_uris_and_conninfos():
     assert "s3cret" not in masked("host=db password=s3cret dbname='unterminated")
 
 
-def test_the_demo_with_password_connections_prints_no_password(fresh_database, tmp_path):
-    aspire, portal = fresh_database("secrets_aspire"), fresh_database("secrets_portal")
+def test_the_demo_with_password_connections_prints_no_password(demo_login, tmp_path):
+    aspire, portal = demo_login
     env = {
         **os.environ,
-        "AIRFLOW_CONN_ASPIRE": with_password(aspire),
-        "AIRFLOW_CONN_PORTAL": with_password(portal),
+        "AIRFLOW_CONN_ASPIRE": conninfo_to_uri(aspire),
+        "AIRFLOW_CONN_PORTAL": conninfo_to_uri(portal),
         "ASPIRE_PORTAL_DEMO_HOME": str(tmp_path),
     }
     env.pop("AIRFLOW_HOME", None)

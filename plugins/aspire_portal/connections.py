@@ -6,6 +6,7 @@ connection to ASPIRE (MsSqlHook, pymssql); in the demo, tests and benchmarks it 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import Any
@@ -16,6 +17,36 @@ from aspire_portal import sqlfiles
 from aspire_portal.model import Dialect, LockTimeouts, dialect_of
 from aspire_portal.settings import SOURCE_CONN_ID, TARGET_CONN_ID
 
+# How libpq says the server refused the login itself (the messages carry no SQLSTATE): a wrong or missing password,
+# a role the server does not know or that may not log in, no pg_hba.conf line for it. Waiting changes none of them
+# ("too many connections for role" it does: not here).
+_LOGIN_REFUSED = re.compile(
+    r"password authentication failed|no password supplied|no pg_hba\.conf entry"
+    r'|role "[^"]*" (does not exist|is not permitted to log in)'
+)
+
+
+def login_refused(error: BaseException) -> bool:
+    """Whether `error`, raised while connecting, is PostgreSQL refusing the login (credentials or pg_hba.conf),
+    not a server that is down or busy."""
+    return type(error).__name__ == "OperationalError" and _LOGIN_REFUSED.search(str(error)) is not None
+
+
+def _connect(connection: Any) -> Any:
+    """The hook's DB-API connection; a refused login fails the task for good (AirflowFailException): its retries,
+    minutes apart, would only delay the failure mail, and the person who fixes the connection clears the task."""
+    try:
+        return connection.get_hook().get_conn()
+    except Exception as error:
+        if not login_refused(error):
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(
+            f"the server refused the login of connection {connection.conn_id!r} (a retry cannot fix it: correct the "
+            f"connection's login or password, then clear the task): {error}"
+        ) from error
+
 
 @contextmanager
 def source_connection(conn_id: str = SOURCE_CONN_ID) -> Iterator[tuple[Any, Dialect]]:
@@ -24,7 +55,7 @@ def source_connection(conn_id: str = SOURCE_CONN_ID) -> Iterator[tuple[Any, Dial
 
     connection = BaseHook.get_connection(conn_id)
     dialect = dialect_of(connection.conn_type)
-    with closing(connection.get_hook().get_conn()) as conn:
+    with closing(_connect(connection)) as conn:
         yield conn, dialect
 
 
@@ -39,7 +70,7 @@ def target_connection(conn_id: str = TARGET_CONN_ID) -> Iterator[psycopg.Connect
             f"connection {conn_id!r} must be a postgres connection to the portal database, "
             f"got type {connection.conn_type!r}"
         )
-    conn = connection.get_hook().get_conn()
+    conn = _connect(connection)
     if not isinstance(conn, psycopg.Connection):
         raise RuntimeError(
             "the postgres provider returned a psycopg2 connection; install psycopg 3 (see "

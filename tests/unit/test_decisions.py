@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import jsonschema
+import psycopg
 import pytest
 
 from aspire_portal import advice, explain_facts
+from aspire_portal.connections import login_refused
 from aspire_portal.copystream import unfit
 from aspire_portal.freshness import decide
 from aspire_portal.model import dialect_of
@@ -125,3 +127,21 @@ def test_a_source_the_extracts_do_not_speak_is_refused():
     assert dialect_of("postgresql") == "postgres" and dialect_of("mssql") == "mssql"
     with pytest.raises(ValueError, match="not a supported ASPIRE source"):
         dialect_of("mysql")
+
+
+@pytest.mark.parametrize(
+    ("message", "refused"),
+    [
+        ('connection to server at "db", port 5432 failed: FATAL:  password authentication failed for user "s"', True),
+        ('connection to server at "db", port 5432 failed: fe_sendauth: no password supplied', True),
+        ('connection to server at "db", port 5432 failed: FATAL:  role "s" does not exist', True),
+        ('connection to server at "db", port 5432 failed: FATAL:  role "s" is not permitted to log in', True),
+        ('FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "s", database "portal", no encryption', True),
+        ('connection to server at "db", port 5432 failed: FATAL:  too many connections for role "s"', False),
+        ('connection to server at "db", port 5432 failed: Connection refused', False),
+        ("FATAL:  the database system is starting up", False),
+    ],
+)
+def test_only_a_refused_login_is_not_worth_a_retry(message, refused):
+    assert login_refused(psycopg.OperationalError(message)) is refused
+    assert not login_refused(ValueError(message))  # an error of another kind, whatever it says
