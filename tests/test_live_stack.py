@@ -660,7 +660,8 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
             now = datetime.now()
             return 900 - (now.minute % 15 * 60 + now.second)
 
-        wait_until("more than 100 s before the next */15 tick", lambda: before_the_next_tick() > 100, 200)
+        # and 30 s past the last one, so the run it made is among those known before the payment
+        wait_until("a quiet part of the */15 cycle", lambda: 100 < before_the_next_tick() < 870, 200)
         with psycopg.connect(aspire_dsn) as aspire:
             invoice = aspire.execute(
                 "select min(invoiceoid) from dbo.invoice where accountoid = any(%s) and balance > 0 "
