@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import email
 import html
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -239,3 +242,20 @@ def drop_roles_created_here(roles: set[str], *databases: str) -> None:
                 admin.execute(f"drop role if exists {role}")
             except psycopg.errors.DependentObjectsStillExist:
                 pass
+
+
+def rest_call(
+    url: str, method: str, path: str, body: dict | None = None, headers: dict | None = None
+) -> tuple[int, dict]:
+    """One JSON call to Airflow's REST API at `url`: its status and body, an error's included."""
+    request = urllib.request.Request(
+        url + path,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        data=json.dumps(body).encode() if body is not None else None,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")

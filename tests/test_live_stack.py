@@ -55,7 +55,7 @@ from psycopg import sql
 
 from aspire_emulator import portal as portal_app
 from aspire_emulator import simulate
-from helpers import ADMIN_DSN, DB_PREFIX, REPO, database_dsn, settle
+from helpers import ADMIN_DSN, DB_PREFIX, REPO, database_dsn, rest_call, settle
 from projection import assert_portal_equals_source
 
 pytestmark = pytest.mark.timeout(600)
@@ -99,20 +99,7 @@ class Stack:
         self.portal_dsn = database_dsn(self.data["databases"][2])
 
     def call(self, method: str, path: str, body: dict | None = None, *, token: bool = True) -> tuple[int, dict]:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(
-            self.url + path,
-            method=method,
-            headers=headers,
-            data=json.dumps(body).encode() if body is not None else None,
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
+        return rest_call(self.url, method, path, body, {"Authorization": f"Bearer {self.token}"} if token else None)
 
     def get(self, path: str) -> dict:
         status, body = self.call("GET", path)
@@ -660,7 +647,7 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
             now = datetime.now()
             return 900 - (now.minute % 15 * 60 + now.second)
 
-        # and 30 s past the last one, so the run it made is among those known before the payment
+        # (and 30 s past the last one: its run has read what it will read)
         wait_until("a quiet part of the */15 cycle", lambda: 100 < before_the_next_tick() < 870, 200)
         with psycopg.connect(aspire_dsn) as aspire:
             invoice = aspire.execute(
@@ -668,7 +655,6 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
                 "and status in ('Open', 'PartiallyPaid')",
                 (portal_app.enrolled_accounts(portal_dsn),),
             ).fetchone()[0]
-        known = {r["dag_run_id"] for r in stack.runs(INCREMENTAL)}
         receipt = simulate.post_receipt(aspire_dsn, invoice)["CashReceipt"][0]
         committed = time.monotonic()
         wait_until(
@@ -678,6 +664,11 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
             0.5,
         )
         latency = time.monotonic() - committed
-        started = [r for r in stack.runs(INCREMENTAL) if r["dag_run_id"] not in known]
-        assert started and {r["run_type"] for r in started} == {"asset_triggered"}, started
-        note(f"a payment reached the portal {latency:.0f} s after its commit, through {started[0]['dag_run_id']}")
+        # the load that brought it (the newest receipts load that read a row): a run the watcher started, whether it
+        # was started for this payment or was starting when it committed
+        brought_by = portal.execute(
+            "select run_id from aspire_sync.run_log where entity = 'cash_receipt' and load_kind = 'incremental' "
+            "and status = 'success' and rows_read > 0 order by run_log_id desc limit 1"
+        ).fetchone()[0]
+        assert brought_by.startswith("asset_triggered__"), brought_by
+        note(f"a payment reached the portal {latency:.0f} s after its commit, through {brought_by}")

@@ -10,19 +10,16 @@ The browser is Debian's chromium (/usr/bin/chromium, which `make test` installs 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from helpers import REPO, free_port
+from helpers import REPO, free_port, rest_call
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -42,17 +39,7 @@ class Api:
         self.url = url
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-        request = urllib.request.Request(
-            self.url + path,
-            method=method,
-            headers={"Content-Type": "application/json"},
-            data=json.dumps(body).encode() if body is not None else None,
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
+        return rest_call(self.url, method, path, body)
 
     def trigger(self, dag_id: str, conf: dict) -> tuple[int, dict]:
         return self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
