@@ -274,9 +274,9 @@ def _entity_line(e: EntityFreshness, now: datetime) -> str:
 
 def minutes_variable(name: str, default: int) -> int:
     """A positive whole number of minutes from an Airflow Variable (`default` when it is not set)."""
-    from airflow.sdk import Variable
+    from aspire_portal.variables import variable
 
-    value = Variable.get(name, default=default)
+    value = variable(name, default)
     try:
         minutes = int(str(value).strip())
     except ValueError:

@@ -41,10 +41,12 @@ def deliver(alert: Alert, context: Mapping[str, Any] | None = None) -> bool:
     False, with a warning saying what to set, when either is missing; a server that refuses raises.
     To use another provider, this is the function to change (docs/alerts.md)."""
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-    from airflow.sdk import BaseHook, Variable
+    from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    recipients = [a for a in re.split(r"[,;\s]+", str(Variable.get(RECIPIENTS_VARIABLE, default="") or "")) if a]
+    from aspire_portal.variables import variable
+
+    recipients = [a for a in re.split(r"[,;\s]+", str(variable(RECIPIENTS_VARIABLE, "") or "")) if a]
     try:
         connection = BaseHook.get_connection(SMTP_CONN_ID)
     except AirflowNotFoundException:

@@ -125,20 +125,20 @@ def delete_detection() -> str:
     """How the 15-minute loads find rows deleted in ASPIRE: the Variable aspire_portal_delete_detection, key_check
     (the default: every key, every run), change_tracking (SQL Server Change Tracking) or daily (left to the daily
     refresh). LoadOptions refuses any other value."""
-    from airflow.sdk import Variable
+    from aspire_portal.variables import variable
 
-    return Variable.get(settings.DELETE_DETECTION_VARIABLE, default="key_check").strip()
+    return str(variable(settings.DELETE_DETECTION_VARIABLE, "key_check")).strip()
 
 
 def removal_guard(context: Any) -> RemovalGuard:
     """The mass-removal guard of this task's load: the Variables aspire_portal_max_removal_fraction (default 0.2),
     aspire_portal_mass_removal_floor (rows, default 50) and aspire_portal_mass_removal_floor_scope (accounts or
     contracts, default 5), and the run's param allow_mass_removal."""
-    from airflow.sdk import Variable
+    from aspire_portal.variables import variable
 
     defaults = RemovalGuard()
     values = {
-        name: Variable.get(name, default=str(default))
+        name: variable(name, str(default))
         for name, default in (
             (settings.MAX_REMOVAL_FRACTION_VARIABLE, defaults.max_fraction),
             (settings.MASS_REMOVAL_FLOOR_VARIABLE, defaults.floor),

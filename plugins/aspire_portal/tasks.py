@@ -189,15 +189,14 @@ def claim_customers_without_full_sync(
 @task
 def find_customers_without_full_sync(**context: Any) -> list[dict[str, int]]:
     """The trigger confs of the full syncs this run starts (bounded by a Variable), so lost triggers heal."""
-    from airflow.sdk import Variable
-
     from aspire_portal.connections import target_connection
     from aspire_portal.runs import is_backfill
+    from aspire_portal.variables import variable
 
     if is_backfill(context["dag_run"]):
         log.info("Backfill run: not looking for customers without a full sync")
         return []
-    max_triggers = int(Variable.get("aspire_portal_max_full_sync_triggers_per_run", default=25))
+    max_triggers = int(variable("aspire_portal_max_full_sync_triggers_per_run", 25))
     with target_connection() as target:
         return [{"customer_id": c} for c in claim_customers_without_full_sync(target, max_triggers)]
 
