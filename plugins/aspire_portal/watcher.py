@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import closing, suppress
+from contextlib import suppress
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
@@ -143,8 +143,8 @@ class AspireChangeTrigger(BaseEventTrigger):
                 await asyncio.sleep(self.poll_seconds)
         finally:
             if source is not None:
-                with closing(source):
-                    pass
+                with suppress(Exception):
+                    source.close()
 
 
 def watching(environ: dict[str, str] | None = None) -> tuple[bool, float]:
