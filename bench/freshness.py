@@ -15,6 +15,7 @@ busy and quiet. Writes bench/results/freshness.json.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import random
 import statistics
@@ -31,20 +32,21 @@ import psycopg
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
+from aspire_emulator import portal as portal_app  # noqa: E402
 from aspire_emulator import simulate  # noqa: E402
 from aspire_portal import catalogue  # noqa: E402
 
 RECEIPTS = catalogue.entity("cash_receipt").target_table
 
+# scripts/stack.py, for what it knows of the stack it started: its state folder, processes and databases
+_spec = importlib.util.spec_from_file_location("stack_script", REPO / "scripts" / "stack.py")
+stack_cli = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(stack_cli)
+
 
 def stack_processes(state: Path) -> list[psutil.Process]:
-    found = []
-    for pid_file in (state / "pids").glob("*.pid"):
-        try:
-            found.append(psutil.Process(int(pid_file.read_text().strip())))
-        except psutil.NoSuchProcess:
-            continue
-    return found
+    """The processes `make stack` started and that still run (a pid reused by another process is not one)."""
+    return [p for info in stack_cli.State(state).processes().values() if (p := stack_cli.alive(info))]
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> float:
@@ -52,11 +54,7 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
     task process's time lands in its reaping parent once it ends)."""
     total = 0.0
     for process in processes:
-        try:
-            tree = [process, *process.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            continue
-        for member in tree:
+        for member in stack_cli.process_tree(process):
             try:
                 t = member.cpu_times()
             except psutil.NoSuchProcess:
@@ -89,8 +87,7 @@ def settle_runs(airflow_dsn: str, timeout: float = 600) -> None:
 
 
 def open_invoices(aspire_dsn: str, portal_dsn: str) -> list[int]:
-    with psycopg.connect(portal_dsn) as portal:
-        accounts = [r[0] for r in portal.execute("select distinct account_oid from portal.portal_user_account")]
+    accounts = portal_app.enrolled_accounts(portal_dsn)
     with psycopg.connect(aspire_dsn) as aspire:
         return [
             r[0]
@@ -103,10 +100,10 @@ def open_invoices(aspire_dsn: str, portal_dsn: str) -> list[int]:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    stack = json.loads((args.state / "stack.json").read_text())
-    admin = stack["admin_dsn"].rsplit("/", 1)[0]
-    prefix = stack["prefix"]
-    aspire_dsn, portal_dsn, airflow_dsn = (f"{admin}/{prefix}_{n}" for n in ("aspire", "portal", "airflow"))
+    stack = stack_cli.State(args.state).load()
+    aspire_dsn, portal_dsn, airflow_dsn = (
+        stack_cli.database_dsn(stack["admin_dsn"], f"{stack['prefix']}_{n}") for n in ("aspire", "portal", "airflow")
+    )
     rng = random.Random(args.seed)
     invoices = open_invoices(aspire_dsn, portal_dsn)
     if len(invoices) < args.payments:
