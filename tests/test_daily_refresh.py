@@ -501,6 +501,12 @@ def test_a_reader_sees_the_old_or_the_new_schedule_never_a_mix(dagbag, world):
         poller.wait_for(3, after=0)
         load_started = time.perf_counter()
         marks: dict[str, float] = {}
+
+        def checkpoint(point: str) -> None:
+            marks.setdefault(point, time.perf_counter())
+            if point == "merged":  # the writes are in, uncommitted: let readers look at them, however busy the host
+                poller.wait_for(2, after=marks[point])
+
         with psycopg.connect(world.aspire_dsn) as source, psycopg.connect(world.portal_dsn, autocommit=True) as target:
             result = load_entity(
                 source,
@@ -512,7 +518,7 @@ def test_a_reader_sees_the_old_or_the_new_schedule_never_a_mix(dagbag, world):
                 ),
                 dialect="postgres",
                 # the commit comes after this point: a poll that ended before it must see the old state
-                options=model.LoadOptions(checkpoint=lambda point: marks.setdefault(point, time.perf_counter())),
+                options=model.LoadOptions(checkpoint=checkpoint),
             )
         load_ended = time.perf_counter()
         poller.wait_for(3, after=load_ended)
