@@ -1,14 +1,16 @@
-"""The persisted scope is the resolved one: a customer resolution copies everyone's scope on the server and sends
-only the difference; if the base it copies was forgotten meanwhile (another run's clean-up), it sends it all."""
+"""The persisted scope is the resolved one: a resolution copies the newest scope of everyone on the server and sends
+only the difference, or shares its stored rows when it came out the same; if the base was forgotten meanwhile
+(another run's clean-up), it sends it all. Stored rows live exactly as long as a resolution reads them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import psycopg
 import pytest
 
-from aspire_portal import migrations, planning, scope
+from aspire_portal import migrations, planning, scope, sqlfiles
 
 
 @pytest.fixture
@@ -22,14 +24,14 @@ EVERYONE = planning.Scope(
     accounts=frozenset({1, 2, 3}),
     links=frozenset({(10, 1, "Customer"), (20, 2, "Customer"), (30, 3, "Guarantor"), (40, 3, "Customer")}),
     read_bound=100,
-    resolved_at=datetime(2026, 11, 29, 9, tzinfo=UTC),
+    resolved_at=datetime.now(UTC),
 )
 # customer 1 re-read: its contract 10 left, 11 came; account 2 un-enrolled since; account 4 enrolled and re-read
 CUSTOMERS = planning.Scope(
     accounts=frozenset({1, 3, 4}),
     links=frozenset({(11, 1, "Customer"), (30, 3, "Guarantor"), (40, 3, "Customer"), (50, 4, "Customer")}),
     read_bound=120,
-    resolved_at=datetime(2026, 11, 29, 10, tzinfo=UTC),
+    resolved_at=datetime.now(UTC),
     customers=frozenset({1, 4}),
 )
 
@@ -37,20 +39,87 @@ CUSTOMERS = planning.Scope(
 def persisted(portal, resolution_id):
     loaded = scope.load_resolution(
         portal,
-        "select resolution_id, customers, base_resolution_id, read_bound, resolved_at "
-        "from aspire_sync.scope_resolution where resolution_id = %(id)s",
+        sqlfiles.render("scope/select_scope_resolution.sql", by_run=False).replace(
+            "r.kind = 'all'", "r.resolution_id = %(id)s"
+        ),
         {"id": resolution_id},
     )
     return loaded.accounts, loaded.links
 
 
-@pytest.mark.parametrize("base_forgotten", [False, True], ids=["copied", "base-forgotten"])
-def test_a_customer_resolution_persists_exactly_the_resolved_scope(portal, base_forgotten, caplog):
+def stored(portal, members_id):
+    """How many account and contract rows are stored under `members_id`."""
+    return portal.execute(
+        "select (select count(*) from aspire_sync.scope_account where resolution_id = %(id)s), "
+        "(select count(*) from aspire_sync.scope_contract where resolution_id = %(id)s)",
+        {"id": members_id},
+    ).fetchone()
+
+
+def age(portal, resolution_id, hours=4):
+    portal.execute(
+        "update aspire_sync.scope_resolution set resolved_at = resolved_at - make_interval(hours => %s) "
+        "where resolution_id = %s",
+        (hours, resolution_id),
+    )
+
+
+@pytest.mark.parametrize("base_gone", ["no", "forgotten", "rows-lost"])
+def test_a_customer_resolution_persists_exactly_the_resolved_scope(portal, base_gone, caplog):
     base = scope.persist_scope(portal, EVERYONE, None, "d", "everyone", [])
     assert persisted(portal, base.resolution_id) == (EVERYONE.accounts, EVERYONE.links)
-    if base_forgotten:  # another run's clean-up deleted the base between reading and copying it
+    if base_gone == "forgotten":  # another run's clean-up forgot the base between reading and copying it
+        portal.execute("delete from aspire_sync.scope_resolution where resolution_id = %s", (base.resolution_id,))
         portal.execute("delete from aspire_sync.scope_account where resolution_id = %s", (base.resolution_id,))
+        portal.execute("delete from aspire_sync.scope_contract where resolution_id = %s", (base.resolution_id,))
+    if base_gone == "rows-lost":  # rows gone some other way: the copy does not add up
         portal.execute("delete from aspire_sync.scope_contract where resolution_id = %s", (base.resolution_id,))
     mine = scope.persist_scope(portal, CUSTOMERS, base, "d", "customers", [])
     assert persisted(portal, mine.resolution_id) == (CUSTOMERS.accounts, CUSTOMERS.links)
-    assert ("was forgotten while it was copied" in caplog.text) == base_forgotten
+    assert mine.members_of is None and stored(portal, mine.resolution_id) == (3, 4)
+    assert ("did not add up" in caplog.text) == (base_gone == "rows-lost")
+
+
+def test_a_scope_of_everyone_that_came_out_the_same_shares_the_stored_rows(portal):
+    first = scope.persist_scope(portal, EVERYONE, None, "d", "one", [])
+    same = scope.persist_scope(portal, replace(EVERYONE, read_bound=130), first, "d", "two", [])
+    again = scope.persist_scope(portal, replace(EVERYONE, read_bound=140), same, "d", "three", [])
+    assert (same.members_of, again.members_of) == (first.resolution_id, first.resolution_id)
+    assert stored(portal, same.resolution_id) == stored(portal, again.resolution_id) == (0, 0)
+    for resolution in (first, same, again):
+        assert persisted(portal, resolution.resolution_id) == (EVERYONE.accounts, EVERYONE.links)
+    assert scope.for_run(portal, "d", "three") == again
+
+
+def test_a_scope_of_everyone_that_changed_sends_only_the_accounts_that_changed(portal):
+    first = scope.persist_scope(portal, EVERYONE, None, "d", "one", [])
+    # account 2 lost its contract 20 and took 21; account 3 is no longer Guarantor of 30; account 5 enrolled
+    changed = replace(
+        EVERYONE,
+        accounts=frozenset({1, 2, 3, 5}),
+        links=frozenset({(10, 1, "Customer"), (21, 2, "Customer"), (40, 3, "Customer"), (60, 5, "Guarantor")}),
+    )
+    second = scope.persist_scope(portal, changed, first, "d", "two", [])
+    assert second.members_of is None and stored(portal, second.resolution_id) == (4, 4)
+    assert persisted(portal, second.resolution_id) == (changed.accounts, changed.links)
+    assert persisted(portal, first.resolution_id) == (EVERYONE.accounts, EVERYONE.links)
+
+
+def test_stored_rows_are_forgotten_with_the_last_resolution_that_reads_them(portal):
+    first = scope.persist_scope(portal, EVERYONE, None, "d", "one", [])
+    same = scope.persist_scope(portal, EVERYONE, first, "d", "two", [])
+    age(portal, first.resolution_id)
+    age(portal, same.resolution_id)
+    newest = scope.persist_scope(portal, EVERYONE, same, "d", "three", [])  # forgets "one": "two" still reads it
+    ids = [r for (r,) in portal.execute("select resolution_id from aspire_sync.scope_resolution order by 1")]
+    assert ids == [same.resolution_id, newest.resolution_id] or ids == [newest.resolution_id]
+    assert stored(portal, first.resolution_id) == (3, 4)
+    assert persisted(portal, newest.resolution_id) == (EVERYONE.accounts, EVERYONE.links)
+    changed = replace(EVERYONE, accounts=frozenset({1}), links=frozenset({(10, 1, "Customer")}))
+    age(portal, newest.resolution_id)
+    last = scope.persist_scope(portal, changed, newest, "d", "four", [])  # forgets every reader of "one"'s rows
+    assert [r for (r,) in portal.execute("select resolution_id from aspire_sync.scope_resolution")] == [
+        last.resolution_id
+    ]
+    assert stored(portal, first.resolution_id) == (0, 0)
+    assert persisted(portal, last.resolution_id) == (changed.accounts, changed.links)

@@ -59,7 +59,7 @@ def delete(load: Extraction, stage: str, plan: Plan, resolved: Scope) -> Deleted
     parameters = {
         **bound,
         "entity": entity.name,
-        "resolution_id": resolved.resolution_id,
+        "resolution_id": resolved.members_id,
         "resolved_at": resolved.resolved_at,
         "excluded_accounts": sorted(resolved.customers or ()) if request.kind == "full" else [],
         "own_contracts": list(plan.gone_contracts) if request.kind == "full" else [],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +42,13 @@ def enrolled_accounts(target: psycopg.Connection) -> tuple[dict[int, int], list[
     because they spell no AccountOid. The table is the portal's, input from outside the sync: each value is read by
     what it spells, not by the column's type (any integer type, a numeric without a fraction, text of digits), and
     one bad row is skipped, never fatal to the others."""
-    good: dict[int, int] = {}
+    with target.cursor(binary=True) as cursor:  # arrays in one row: binary arrays decode in C
+        oids, oid_users, others, other_users = cursor.execute(
+            sqlfiles.read("scope/select_enrolled_accounts.sql")
+        ).fetchone()
+    good: dict[int, int] = dict(zip(oids, oid_users, strict=True))  # plain digits, converted by the server
     bad = []
-    for value, users in target.execute(sqlfiles.read("scope/select_enrolled_accounts.sql")):
+    for value, users in zip(others, other_users, strict=True):
         oid = account_oid_from_text(value)
         if oid is None:
             bad.append(Quarantined("(null)" if value is None else str(value), NOT_AN_ACCOUNT_OID, users))
@@ -53,46 +57,39 @@ def enrolled_accounts(target: psycopg.Connection) -> tuple[dict[int, int], list[
     return good, bad
 
 
-def _without_aspire_account(source: Any, accounts: Iterable[int], dialect: str) -> set[int]:
-    """The accounts that name no ASPIRE account."""
+def existing_accounts(source: Any, accounts: Iterable[int], dialect: str) -> tuple[set[int], int]:
+    """Which of `accounts` are ASPIRE accounts, and the newest row version among their rows (0 for none)."""
     accounts = sorted(accounts)
     if not accounts:
-        return set()
+        return set(), 0
     with source.cursor() as cursor:
         cursor.execute(
             sqlfiles.render("extract/select_existing_accounts.sql", dialect=dialect), {"accounts": json.dumps(accounts)}
         )
-        existing = {int(row[0]) for row in cursor.fetchall()}
-    return set(accounts) - existing
+        rows = cursor.fetchall()
+    return {int(oid) for oid, _version in rows}, max((int(version) for _oid, version in rows), default=0)
 
 
-def checked_enrolment(
-    source: Any,
-    target: psycopg.Connection,
-    dialect: str,
-    customers: Sequence[int] | None,
+def checked(
+    enrolled: dict[int, int], bad: list[Quarantined], unknown: set[int], *, everyone: bool
 ) -> tuple[tuple[int, ...], list[Quarantined]]:
-    """The enrolled accounts ASPIRE knows, and every enrolment value skipped (quarantined), each with a warning.
-    With `customers`, only they are looked up in ASPIRE (the others come from the newest scope of everyone, which
-    checked them)."""
-    enrolled, bad = enrolled_accounts(target)
-    unknown = _without_aspire_account(
-        source, enrolled if customers is None else set(customers) & enrolled.keys(), dialect
-    )
-    if customers is None and bad and not enrolled:
+    """The enrolled accounts ASPIRE knows (`unknown`: those it does not), and every enrolment value skipped
+    (quarantined), each with a warning. A scope of `everyone` that would come out empty because every value was
+    skipped is refused (EnrolmentUnreadable)."""
+    if everyone and bad and not enrolled:
         raise EnrolmentUnreadable(
             f"every one of the {len(bad)} enrolment value(s) in portal.portal_user_account.account_oid was skipped "
             f"({bad[0].value!r}: {bad[0].reason}): did the portal change the column's type or meaning? Resolving them "
             "to an empty scope would remove every customer from the portal, so nothing is loaded. "
             + advice.ENROLMENT_UNREADABLE
         )
-    if customers is None and enrolled and not set(enrolled) - unknown:
+    if everyone and enrolled and not set(enrolled) - unknown:
         raise EnrolmentUnreadable(
             f"none of the {len(enrolled)} enrolled account(s) in portal.portal_user_account names an ASPIRE account "
             f"(e.g. {min(enrolled)}): does the aspire connection point at the right ASPIRE database? Resolving them to "
             "an empty scope would remove every customer from the portal, so nothing is loaded."
         )
-    bad += [Quarantined(str(oid), NO_ASPIRE_ACCOUNT, enrolled[oid]) for oid in sorted(unknown)]
+    bad = bad + [Quarantined(str(oid), NO_ASPIRE_ACCOUNT, enrolled[oid]) for oid in sorted(unknown)]
     for item in bad:
         log.warning(
             "Skipped the enrolment of account_oid %s in portal.portal_user_account (%d portal user(s)): "

@@ -23,7 +23,9 @@ Pass = tuple[LoadKind, tuple[int, ...], tuple[int, ...]]  # (kind, accounts, con
 @dataclass(frozen=True)
 class Scope:
     """One resolved scope. `customers`: the accounts re-read from ASPIRE on top of the newest scope of everyone
-    (None: everyone was read)."""
+    (None: everyone was read). `members_of`: the resolution whose stored accounts and contracts it shares (an
+    identical scope), None for its own. `source_fingerprint`: what ASPIRE's scope tables looked like when it was read
+    (see aspire_portal.scope), None when that read cannot vouch for them."""
 
     accounts: frozenset[int]
     links: frozenset[Link]
@@ -32,6 +34,13 @@ class Scope:
     resolution_id: int | None = None
     customers: frozenset[int] | None = None
     base_resolution_id: int | None = None
+    members_of: int | None = None
+    source_fingerprint: dict | None = None
+
+    @property
+    def members_id(self) -> int | None:
+        """The resolution whose stored accounts and contracts are this scope's."""
+        return self.members_of or self.resolution_id
 
     @cached_property
     def contracts(self) -> frozenset[int]:

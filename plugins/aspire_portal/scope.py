@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from aspire_portal import advice, clock, enrolment, sqlfiles
 from aspire_portal.catalogue import Entity
@@ -81,35 +82,12 @@ def resolve(
     `guard`, a scope of everyone that lets go of too much of the one before it is refused (MassRemoval)."""
     resolved_at = target.execute("select clock_timestamp()").fetchone()[0]
     bound = clock.read_bound(source, target, dialect)
-    enrolled, quarantined = enrolment.checked_enrolment(source, target, dialect, customers)
+    base = latest(target)
     if customers is None:
-        accounts = frozenset(enrolled)
-        links = frozenset(_links(source, accounts, dialect))
-        base = None
+        accounts, links, fingerprint, quarantined = _everyone(source, target, dialect, bound, base)
     else:
-        unknown = sorted(
-            {int(q.value) for q in quarantined if q.reason == enrolment.NO_ASPIRE_ACCOUNT} & set(customers)
-        )
-        if unknown:
-            raise NotEnrolled(
-                f"customer(s) {unknown} name no ASPIRE account (their enrolment is quarantined); "
-                "nothing of theirs is loaded"
-            )
-        missing = sorted(set(customers) - set(enrolled))
-        if missing:
-            raise NotEnrolled(
-                f"customer(s) {missing} are not enrolled in the portal (no portal user is linked to "
-                "them in portal.portal_user_account); nothing of theirs is loaded"
-            )
-        base = latest(target)
-        mine = frozenset(customers)
-        still = set(enrolled)
-        base_accounts = base.accounts if base else frozenset()
-        base_links = base.links if base else frozenset()
-        accounts = frozenset(a for a in base_accounts if a in still) | mine
-        links = frozenset(link for link in base_links if link[1] in accounts and link[1] not in mine) | frozenset(
-            _links(source, mine, dialect)
-        )
+        accounts, links, quarantined = _customers(source, target, dialect, customers, base)
+        fingerprint = None
     source.rollback()
     scope = Scope(
         accounts=accounts,
@@ -117,6 +95,7 @@ def resolve(
         read_bound=bound,
         resolved_at=resolved_at,
         customers=None if customers is None else frozenset(customers),
+        source_fingerprint=fingerprint,
     )
     if customers is None:
         guard_scope(target, guard, scope, dag_id)
@@ -132,11 +111,103 @@ def resolve(
     return scope
 
 
-def _links(source: Any, accounts: Iterable[int], dialect: str) -> list[Link]:
+def _everyone(
+    source: Any, target: psycopg.Connection, dialect: str, bound: int, base: Scope | None
+) -> tuple[frozenset[int], frozenset[Link], dict | None, list[enrolment.Quarantined]]:
+    """Every enrolled customer's accounts and links, with the fingerprint of ASPIRE's scope tables they vouch for.
+
+    ASPIRE gives every inserted or updated row a row version at or above the read bound of the moment, and a delete
+    lowers a table's count: so when the scope tables (Account, Contract, ContractRole) have the same row counts and
+    the same newest row version as when the base scope was read, and that newest version is below the bound the
+    base was read below, they hold exactly the rows they held then, and the base's accounts and links still stand.
+    Only the accounts the base has not seen (new enrolments, and values it quarantined) are read from ASPIRE.
+    Otherwise everything is read. A read vouches for the tables only when every row it used is below its bound (a
+    row inserted and deleted again while it read would otherwise stay in the scope unseen)."""
+    tables = _table_fingerprint(source, dialect)
+    enrolled, bad = enrolment.enrolled_accounts(target)
+    unchanged = base is not None and base.source_fingerprint is not None and base.source_fingerprint["tables"] == tables
+    if unchanged:
+        vouched_below = base.source_fingerprint["bound"]
+        known = base.accounts & enrolled.keys()
+    else:
+        vouched_below, known = bound, frozenset()
+    unread = enrolled.keys() - known
+    existing, newest_account = enrolment.existing_accounts(source, unread, dialect)
+    checked, quarantined = enrolment.checked(enrolled, bad, unread - existing, everyone=True)
+    accounts = frozenset(checked)
+    read, newest_link = _links(source, accounts - known, dialect)
+    links = frozenset(read)
+    if unchanged and known == base.accounts:
+        links |= base.links
+    elif unchanged:
+        links |= frozenset(link for link in base.links if link[1] in known)
+    newest = max(newest_account, newest_link, *(tables[name][1] for name in tables if name != "timeline"))
+    log.info(
+        "ASPIRE's scope tables %s; read the links of %d of %d enrolled account(s) from ASPIRE",
+        "are unchanged since the last scope (same counts, nothing newer)"
+        if unchanged
+        else "changed, or no scope vouches",
+        len(accounts - known),
+        len(accounts),
+    )
+    return (
+        accounts,
+        links,
+        ({"bound": vouched_below, "tables": tables} if newest < vouched_below else None),
+        quarantined,
+    )
+
+
+def _customers(
+    source: Any, target: psycopg.Connection, dialect: str, customers: Sequence[int], base: Scope | None
+) -> tuple[frozenset[int], frozenset[Link], list[enrolment.Quarantined]]:
+    """The re-read customers' accounts and links on top of `base`, the newest scope of everyone."""
+    enrolled, bad = enrolment.enrolled_accounts(target)
+    asked = set(customers) & enrolled.keys()
+    existing, _newest = enrolment.existing_accounts(source, asked, dialect)
+    checked, quarantined = enrolment.checked(enrolled, bad, asked - existing, everyone=False)
+    unknown = sorted({int(q.value) for q in quarantined if q.reason == enrolment.NO_ASPIRE_ACCOUNT} & set(customers))
+    if unknown:
+        raise NotEnrolled(
+            f"customer(s) {unknown} name no ASPIRE account (their enrolment is quarantined); "
+            "nothing of theirs is loaded"
+        )
+    missing = sorted(set(customers) - set(checked))
+    if missing:
+        raise NotEnrolled(
+            f"customer(s) {missing} are not enrolled in the portal (no portal user is linked to "
+            "them in portal.portal_user_account); nothing of theirs is loaded"
+        )
+    mine = frozenset(customers)
+    still = set(checked)
+    base_accounts = base.accounts if base else frozenset()
+    base_links = base.links if base else frozenset()
+    accounts = frozenset(a for a in base_accounts if a in still) | mine
+    read, _newest = _links(source, mine, dialect)
+    links = frozenset(link for link in base_links if link[1] in accounts and link[1] not in mine) | frozenset(read)
+    return accounts, links, quarantined
+
+
+def _table_fingerprint(source: Any, dialect: str) -> dict[str, list]:
+    """Each scope table's row count and newest row version (0 when empty), by table name, and ASPIRE's timeline."""
+    with source.cursor() as cursor:
+        cursor.execute(sqlfiles.render("extract/select_scope_fingerprint.sql", dialect=dialect))
+        rows = cursor.fetchall()
+    tables: dict[str, list] = {str(table): [int(count), int(newest or 0)] for table, count, newest, _g, _f in rows}
+    tables["timeline"] = [str(rows[0][3]), str(rows[0][4])]
+    return tables
+
+
+def _links(source: Any, accounts: Iterable[int], dialect: str) -> tuple[list[Link], int]:
+    """The links of `accounts`, and the newest row version among the rows they come from (0 for none)."""
+    accounts = sorted(accounts)
+    if not accounts:
+        return [], 0
     statement = sqlfiles.render("extract/select_scope_links.sql", dialect=dialect)
     with source.cursor() as cursor:
-        cursor.execute(statement, {"accounts": json.dumps(sorted(accounts))})
-        return [(int(c), int(a), str(r)) for c, a, r in cursor.fetchall()]
+        cursor.execute(statement, {"accounts": json.dumps(accounts)})
+        rows = cursor.fetchall()
+    return [(int(c), int(a), str(r)) for c, a, r, _v in rows], max((int(v) for *_link, v in rows), default=0)
 
 
 def persist_scope(
@@ -147,7 +218,15 @@ def persist_scope(
     run_id: str | None,
     quarantined: list[enrolment.Quarantined],
 ) -> Scope:
+    """Writes the scope: as a pointer to the base's stored accounts and contracts when it came out the same, else
+    the base's copied on the server with what differs sent, else all of it. Under the 'scope_resolution' lock row,
+    with the forgetting of old resolutions, so the rows it points at or copies stay there."""
     with target.transaction():
+        target.execute(sqlfiles.read("scope/lock_scope_resolutions.sql"))
+        if base is not None and not _still_read(target, base):
+            base = None  # (only when ASPIRE's clock or a long gap made everything older than three hours)
+        shares = base is not None and (scope.accounts, scope.links) == (base.accounts, base.links)
+        members_of = base.members_id if shares and base is not None else None
         resolution_id = target.execute(
             sqlfiles.read("scope/insert_scope_resolution.sql"),
             {
@@ -160,9 +239,11 @@ def persist_scope(
                 "resolved_at": scope.resolved_at,
                 "accounts": len(scope.accounts),
                 "contracts": len(scope.contracts),
+                "members_of": members_of,
+                "source_fingerprint": None if scope.source_fingerprint is None else Jsonb(scope.source_fingerprint),
             },
         ).fetchone()[0]
-        if base is None or not _copy_members(target, resolution_id, scope, base):
+        if members_of is None and (base is None or not _copy_members(target, resolution_id, scope, base)):
             _write_members(target, resolution_id, scope.accounts, scope.links)
         if scope.customers is None:  # a resolution of everyone saw every enrolment value: the quarantine now
             target.execute(
@@ -176,28 +257,44 @@ def persist_scope(
             )
         target.execute(sqlfiles.read("scope/delete_old_scope_resolutions.sql"))
         target.execute(sqlfiles.read("clock/delete_old_aspire_clock.sql"))
-    return replace(scope, resolution_id=resolution_id, base_resolution_id=base.resolution_id if base else None)
+    persisted = replace(
+        scope,
+        resolution_id=resolution_id,
+        base_resolution_id=base.resolution_id if base else None,
+        members_of=members_of,
+    )
+    persisted.__dict__["contracts"] = scope.contracts  # computed once: tens of thousands of links at scale
+    return persisted
+
+
+def _still_read(target: psycopg.Connection, base: Scope) -> bool:
+    """Whether the base's stored accounts and contracts are still there (some resolution still reads them)."""
+    return target.execute(sqlfiles.read("scope/select_members_read.sql"), {"members_id": base.members_id}).fetchone()[0]
 
 
 def _copy_members(target: psycopg.Connection, resolution_id: int, scope: Scope, base: Scope) -> bool:
     """Writes the scope's accounts and links by copying the base resolution's on the server and sending only what
-    differs (the re-read customers, mostly). False, with nothing written, when the copy does not add up to the
-    scope (the base's rows were forgotten meanwhile by another run): then the caller sends the whole scope."""
-    changed = (base.accounts ^ scope.accounts) | (scope.customers or frozenset())
+    differs (the accounts added, dropped or whose links changed, and the re-read customers). False, with nothing
+    written, when the copy does not add up to the scope: then the caller sends the whole scope."""
+    changed = (
+        (base.accounts ^ scope.accounts)
+        | (scope.customers or frozenset())
+        | frozenset(account for _contract, account, _role in base.links ^ scope.links)
+    )
     accounts, links = _write_members(
         target,
         resolution_id,
         scope.accounts - base.accounts,
         frozenset(link for link in scope.links if link[1] in changed),
-        base_resolution_id=base.resolution_id,
+        base_members_id=base.members_id,
         dropped=base.accounts - scope.accounts,
         changed=changed,
     )
     if (accounts, links) == (len(scope.accounts), len(scope.links)):
         return True
     log.warning(
-        "The scope resolution %d this one is built on was forgotten while it was copied (%d of %d accounts, "
-        "%d of %d contracts); writing the whole scope instead",
+        "The copy of scope resolution %d's accounts and contracts did not add up (%d of %d accounts, %d of %d "
+        "contracts); writing the whole scope instead",
         base.resolution_id,
         accounts,
         len(scope.accounts),
@@ -213,7 +310,7 @@ def _write_members(
     resolution_id: int,
     accounts: Iterable[int],
     links: Iterable[Link],
-    base_resolution_id: int | None = None,
+    base_members_id: int | None = None,
     dropped: Iterable[int] = (),
     changed: Iterable[int] = (),
 ) -> tuple[int, int]:
@@ -225,7 +322,7 @@ def _write_members(
         {
             "resolution_id": resolution_id,
             "accounts": sorted(accounts),
-            "base_resolution_id": base_resolution_id,
+            "base_members_id": base_members_id,
             "dropped": sorted(dropped),
         },
     ).rowcount
@@ -236,7 +333,7 @@ def _write_members(
             "contracts": [c for c, _a, _r in links],
             "accounts": [a for _c, a, _r in links],
             "roles": [r for _c, _a, r in links],
-            "base_resolution_id": base_resolution_id,
+            "base_members_id": base_members_id,
             "changed": sorted(changed),
         },
     ).rowcount
@@ -261,10 +358,10 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
     row = target.execute(statement, parameters).fetchone()
     if row is None:
         return None
-    resolution_id, customers, base_resolution_id, read_bound, resolved_at = row
+    resolution_id, customers, base_resolution_id, read_bound, resolved_at, members_id, fingerprint = row
     with target.cursor(binary=True) as cursor:  # the ids as arrays in one row: binary arrays decode in C
         accounts, contracts, owners, roles = cursor.execute(
-            sqlfiles.read("scope/select_scope_members.sql"), {"resolution_id": resolution_id}
+            sqlfiles.read("scope/select_scope_members.sql"), {"members_id": members_id}
         ).fetchone()
     accounts = frozenset(accounts)
     links = frozenset(zip(contracts, owners, roles, strict=True))
@@ -276,6 +373,8 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
         resolution_id=resolution_id,
         customers=None if customers is None else frozenset(customers),
         base_resolution_id=base_resolution_id,
+        members_of=None if members_id == resolution_id else members_id,
+        source_fingerprint=fingerprint,
     )
 
 

@@ -69,6 +69,7 @@ def test_long_id_lists_travel_as_one_json_parameter():
         "extract/select_customer.sql",
         "extract/select_scope_links.sql",
         "extract/select_existing_accounts.sql",
+        "extract/select_scope_fingerprint.sql",
         "extract/select_timeline.sql",
     ],
 )

@@ -6,5 +6,5 @@ from unnest(cast(%(accounts)s as bigint[])) as a(account_oid)
 union all
 select %(resolution_id)s, b.account_oid
 from aspire_sync.scope_account as b
-where b.resolution_id = %(base_resolution_id)s
+where b.resolution_id = %(base_members_id)s
   and b.account_oid <> all(cast(%(dropped)s as bigint[]))

@@ -8,5 +8,5 @@ from unnest(cast(%(contracts)s as bigint[]), cast(%(accounts)s as bigint[]), cas
 union all
 select %(resolution_id)s, b.contract_oid, b.account_oid, b.role_type
 from aspire_sync.scope_contract as b
-where b.resolution_id = %(base_resolution_id)s
+where b.resolution_id = %(base_members_id)s
   and b.account_oid <> all(cast(%(changed)s as bigint[]))

@@ -1,0 +1,195 @@
+"""A resolution of everyone reads from ASPIRE only what it must: when ASPIRE's scope tables (Account, Contract,
+ContractRole) are unchanged since the newest scope (same counts, nothing at or above its read bound, same timeline),
+only the accounts that scope has not seen; after any change, everything. Each case checks the scope against one
+read straight from the emulator, and which way it was resolved."""
+
+from __future__ import annotations
+
+import itertools
+
+import psycopg
+import pytest
+
+from aspire_emulator import backup, generate
+from aspire_emulator import portal as portal_app
+from aspire_portal import migrations, scope
+from helpers import settle
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+RUNS = itertools.count()
+LINKS = """
+select r.contractoid, r.accountoid, r.roletype
+from dbo.contractrole as r
+inner join dbo.contract as c on c.contractoid = r.contractoid
+where c.isbooked = 1 and r.roletype in ('Customer', 'Guarantor') and r.accountoid = any(%s)
+"""
+
+
+@pytest.fixture(scope="module")
+def world(fresh_database):
+    aspire_dsn = fresh_database("fingerprint_aspire")
+    generate.create(aspire_dsn, size="small", seed=515)
+    portal_dsn = fresh_database("fingerprint_portal")
+    portal_app.create_portal_schema(portal_dsn)
+    portal_app.enroll(portal_dsn, aspire_dsn, count=10, seed=5)
+    with psycopg.connect(portal_dsn, autocommit=True) as portal:
+        migrations.migrate(portal)
+    return aspire_dsn, portal_dsn
+
+
+@pytest.fixture
+def w(world):
+    aspire_dsn, portal_dsn = world
+    with psycopg.connect(aspire_dsn, autocommit=True) as aspire, psycopg.connect(portal_dsn, autocommit=True) as portal:
+        settle(aspire)
+        yield aspire, portal, aspire_dsn, portal_dsn
+
+
+def resolve(w, caplog) -> tuple[scope.Scope, str]:
+    """The scope resolved (and persisted) now, and how many accounts' links it read from ASPIRE ("k of n")."""
+    aspire, portal, aspire_dsn, portal_dsn = w
+    settle(aspire)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="aspire_portal.scope"), psycopg.connect(aspire_dsn) as source:
+        resolved = scope.resolve(source, portal, "postgres", dag_id="test", run_id=f"run-{next(RUNS)}")
+    line = next(r.getMessage() for r in caplog.records if "read the links of" in r.getMessage())
+    return resolved, line.split("read the links of ")[1].split(" enrolled")[0]
+
+
+def truth(w) -> frozenset:
+    aspire, _portal, _a, portal_dsn = w
+    enrolled = portal_app.enrolled_accounts(portal_dsn)
+    return frozenset((c, a, r) for c, a, r in aspire.execute(LINKS, (enrolled,)))
+
+
+def enrolled_customer_role(aspire, portal_dsn):
+    """A Customer role of an enrolled account on a booked contract: (role oid, contract, account)."""
+    return aspire.execute(
+        "select r.contractroleoid, r.contractoid, r.accountoid from dbo.contractrole as r "
+        "join dbo.contract as c on c.contractoid = r.contractoid "
+        "where c.isbooked = 1 and r.roletype = 'Customer' and r.accountoid = any(%s) order by 1 limit 1",
+        (portal_app.enrolled_accounts(portal_dsn),),
+    ).fetchone()
+
+
+def test_a_quiet_aspire_is_not_read_again_and_the_stored_scope_is_shared(w, caplog):
+    first, _read = resolve(w, caplog)
+    again, read = resolve(w, caplog)
+    n = len(again.accounts)
+    assert read == f"0 of {n}"
+    assert again.links == first.links == truth(w)
+    assert again.members_of == first.members_id and again.source_fingerprint is not None
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["role-deleted", "role-added", "contract-unbooked", "delete-and-insert-in-one-transaction", "role-updated"],
+)
+def test_every_change_to_the_scope_tables_is_read(w, caplog, change):
+    aspire, _portal, _a, portal_dsn = w
+    resolve(w, caplog)
+    role, contract, account = enrolled_customer_role(aspire, portal_dsn)
+    other = aspire.execute(
+        "select accountoid from dbo.account where accountoid <> all(%s) order by 1 limit 1",
+        (portal_app.enrolled_accounts(portal_dsn),),
+    ).fetchone()[0]
+    with aspire.transaction():
+        if change == "role-deleted":
+            aspire.execute("delete from dbo.contractrole where contractroleoid = %s", (role,))
+        elif change == "role-added":
+            aspire.execute(
+                "insert into dbo.contractrole (contractroleoid, contractoid, accountoid, roletype, lastmodifiedat) "
+                "select max(contractroleoid) + 1, %s, %s, 'Guarantor', now() from dbo.contractrole",
+                (contract, account),
+            )
+        elif change == "contract-unbooked":
+            aspire.execute("update dbo.contract set isbooked = 0 where contractoid = %s", (contract,))
+        elif change == "delete-and-insert-in-one-transaction":  # the count stays the same
+            aspire.execute("delete from dbo.contractrole where contractroleoid = %s", (role,))
+            aspire.execute(
+                "insert into dbo.contractrole (contractroleoid, contractoid, accountoid, roletype, lastmodifiedat) "
+                "select max(contractroleoid) + 1, %s, %s, 'Customer', now() from dbo.contractrole",
+                (contract, other),
+            )
+        else:  # the role moves to an account that is not enrolled
+            aspire.execute("update dbo.contractrole set accountoid = %s where contractroleoid = %s", (other, role))
+    resolved, read = resolve(w, caplog)
+    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}"
+    assert resolved.links == truth(w)
+    again, read = resolve(w, caplog)  # and the next one, with nothing changed since, vouches again
+    assert read == f"0 of {len(again.accounts)}" and again.links == truth(w)
+
+
+def test_a_new_enrolment_reads_only_the_new_account(w, caplog):
+    aspire, _portal, aspire_dsn, portal_dsn = w
+    before, _read = resolve(w, caplog)
+    new = portal_app.enroll(portal_dsn, aspire_dsn, count=1, seed=99)
+    resolved, read = resolve(w, caplog)
+    assert read == f"1 of {len(resolved.accounts)}" and set(new) <= resolved.accounts
+    assert resolved.links == truth(w) and resolved.members_of is None
+    portal_app.unenroll(portal_dsn, new[0])
+    after, read = resolve(w, caplog)
+    assert read == f"0 of {len(after.accounts)}" and after.accounts == before.accounts and after.links == truth(w)
+
+
+def test_a_change_held_open_while_the_scope_is_resolved_is_read_once_it_commits(w, caplog):
+    aspire, _portal, aspire_dsn, portal_dsn = w
+    resolve(w, caplog)
+    role, contract, account = enrolled_customer_role(aspire, portal_dsn)
+    with psycopg.connect(aspire_dsn) as held:
+        held.execute("delete from dbo.contractrole where contractroleoid = %s", (role,))
+        with psycopg.connect(aspire_dsn) as source:  # resolved while the delete is open (not settled: it holds)
+            during = scope.resolve(source, w[1], "postgres", dag_id="test", run_id="held-open")
+        assert (contract, account, "Customer") in during.links
+        held.commit()
+    resolved, read = resolve(w, caplog)
+    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}"
+    assert (contract, account, "Customer") not in resolved.links and resolved.links == truth(w)
+
+
+def test_an_aspire_restored_from_a_backup_is_read_again(w, caplog):
+    """After a restore the counter goes back: the same counts and newest row version can then name other rows."""
+    aspire, _portal, aspire_dsn, portal_dsn = w
+    backup.backup(aspire_dsn, "fingerprint")
+    resolve(w, caplog)
+    role, contract, account = enrolled_customer_role(aspire, portal_dsn)
+    backup.restore(aspire_dsn, "fingerprint")
+    with psycopg.connect(aspire_dsn, autocommit=True) as restored:
+        restored.execute("update dbo.contract set isbooked = 0 where contractoid = %s", (contract,))
+        settle(restored)
+    resolved, read = resolve((psycopg.connect(aspire_dsn, autocommit=True), *w[1:]), caplog)
+    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}"
+    assert all(c != contract for c, _a, _r in resolved.links)
+
+
+def test_changes_committed_out_of_row_version_order_are_read(w, caplog):
+    """A transaction open since before a resolution's read bound writes row versions below rows already committed:
+    a resolution that saw such newer rows (at or above its bound) vouches for nothing, so what the older transaction
+    changes later, with the count kept, is still read."""
+    aspire, _portal, aspire_dsn, portal_dsn = w
+    resolve(w, caplog)
+    role, contract, account = enrolled_customer_role(aspire, portal_dsn)
+    other = aspire.execute(
+        "select accountoid from dbo.account where accountoid <> all(%s) order by 1 limit 1",
+        (portal_app.enrolled_accounts(portal_dsn),),
+    ).fetchone()[0]
+    add_role = (
+        "insert into dbo.contractrole (contractroleoid, contractoid, accountoid, roletype, lastmodifiedat) "
+        "select max(contractroleoid) + 1, %s, %s, %s, now() from dbo.contractrole"
+    )
+    with psycopg.connect(aspire_dsn) as older:
+        # its row version is taken now, by a write to no scope table
+        older.execute(
+            "update dbo.invoice set balance = balance where invoiceoid = (select min(invoiceoid) from dbo.invoice)"
+        )
+        aspire.execute(add_role, (contract, account, "Guarantor"))  # a newer transaction, committed at once
+        with psycopg.connect(aspire_dsn) as source:
+            during = scope.resolve(source, w[1], "postgres", dag_id="test", run_id="out-of-order")
+        assert (contract, account, "Guarantor") in during.links
+        older.execute("delete from dbo.contractrole where contractroleoid = %s", (role,))
+        older.execute(add_role, (contract, other, "Customer"))  # the count is back where it was
+        older.commit()
+    resolved, read = resolve(w, caplog)
+    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}"
+    assert (contract, account, "Customer") not in resolved.links and resolved.links == truth(w)
