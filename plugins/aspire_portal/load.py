@@ -115,8 +115,10 @@ class _Load:
         if self.result.copied_directly:
             self.result.rows_inserted = self.result.rows_read
             self.options.at("merged")
-        else:
+        elif extraction.passes or plan.has_exits or request.kind != "scope":
             plan = self.stage_merge_delete(extraction, resolved, plan)
+        else:  # a scope-change load with no entry and no exit: nothing to read, merge or delete
+            self.options.at("merged")
         self.record(plan)
 
     def window(self) -> None:

@@ -46,6 +46,15 @@ class Scope:
     def contracts(self) -> frozenset[int]:
         return frozenset(contract for contract, _account, _role in self.links)
 
+    @cached_property
+    def sorted_accounts(self) -> tuple[int, ...]:
+        """The accounts in order, sorted once for every load of the run that reads them all."""
+        return tuple(sorted(self.accounts))
+
+    @cached_property
+    def sorted_contracts(self) -> tuple[int, ...]:
+        return tuple(sorted(self.contracts))
+
     def contracts_of(self, accounts: Iterable[int]) -> frozenset[int]:
         wanted = set(accounts)
         return frozenset(contract for contract, account, _role in self.links if account in wanted)
@@ -128,14 +137,14 @@ def plan_changes(entity: Entity, scope: Scope, state: Held) -> Plan:
     gone_accounts = sorted(state.accounts - accounts - taken_accounts)
     gone_contracts = sorted(state.contracts - contracts - taken_contracts)
     return Plan(
-        accounts=tuple(sorted(accounts | taken_accounts)),
-        contracts=tuple(sorted(contracts | taken_contracts)),
+        accounts=_sorted_union(accounts, scope.sorted_accounts if accounts else (), taken_accounts),
+        contracts=_sorted_union(contracts, scope.sorted_contracts if contracts else (), taken_contracts),
         new_accounts=tuple(new_accounts),
         new_contracts=tuple(new_contracts),
         gone_accounts=tuple(gone_accounts),
         gone_contracts=tuple(gone_contracts),
-        keep_accounts=scope.accounts | taken_accounts,
-        keep_contracts=scope.contracts | taken_contracts,
+        keep_accounts=scope.accounts | taken_accounts if taken_accounts else scope.accounts,
+        keep_contracts=scope.contracts | taken_contracts if taken_contracts else scope.contracts,
         add_accounts=tuple(new_accounts),
         add_contracts=tuple(new_contracts),
         drop_accounts=tuple(gone_accounts),
@@ -143,6 +152,11 @@ def plan_changes(entity: Entity, scope: Scope, state: Held) -> Plan:
         held_accounts=len(state.accounts),
         held_contracts=len(state.contracts),
     )
+
+
+def _sorted_union(ids: frozenset[int], in_order: tuple[int, ...], more: frozenset[int]) -> tuple[int, ...]:
+    """`ids` and `more` in order; `in_order` is `ids` sorted (the scope's, sorted once per run)."""
+    return in_order if not more - ids else tuple(sorted(ids | more))
 
 
 def plan_customers(entity: Entity, scope: Scope, state: Held, old_contracts: frozenset[int]) -> Plan:

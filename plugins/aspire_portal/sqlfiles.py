@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import jinja2
@@ -51,8 +51,15 @@ def id_lists(**lists: Sequence[int]) -> tuple[dict[str, int], dict[str, object]]
     short_lists: dict[str, int] = {}
     parameters: dict[str, object] = {}
     for name, ids in lists.items():
-        parameters[name] = json.dumps(list(ids))
+        parameters[name] = _as_json(ids) if isinstance(ids, tuple) else json.dumps(list(ids))
         if len(ids) <= SHORT_LIST:
             short_lists[name] = len(ids)
             parameters.update((f"{name}_{i}", oid) for i, oid in enumerate(ids))
     return short_lists, parameters
+
+
+@lru_cache(maxsize=8)
+def _as_json(ids: tuple[int, ...]) -> str:
+    """A tuple of ids as JSON, encoded once for all the loads of a run that read the same scope (tens of thousands
+    of ids at scale)."""
+    return json.dumps(ids)
