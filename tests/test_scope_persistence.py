@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from aspire_portal import migrations, planning, scope, sqlfiles
+from aspire_portal import catalogue, migrations, planning, scope, sqlfiles
 
 
 @pytest.fixture
@@ -123,3 +123,39 @@ def test_stored_rows_are_forgotten_with_the_last_resolution_that_reads_them(port
     ]
     assert stored(portal, first.resolution_id) == (0, 0)
     assert persisted(portal, last.resolution_id) == (changed.accounts, changed.links)
+
+
+def test_an_entitys_held_state_is_read_only_when_not_known_to_equal_the_scope(portal):
+    """A load that leaves the entity holding exactly the run's scope records so; the next load of that scope does not
+    read the held rows. Any load that changes them records what it knows, and a load that read them before another
+    load changed them never claims they equal its scope."""
+    entity = catalogue.entity("contract")
+    everyone = scope.persist_scope(portal, EVERYONE, None, "d", "one", [])
+    since = everyone.resolved_at
+    first = scope.held(portal, entity, since, everyone)
+    assert first == planning.Held()  # nothing held, nothing known
+    with portal.transaction():
+        scope.record_held(portal, entity, planning.plan_changes(entity, everyone, first), first, everyone)
+    known = scope.held(portal, entity, since, everyone)
+    assert known.members_id == everyone.members_id and known.version == 1
+    assert (known.accounts, known.contracts) == planning.expected_held(entity, everyone)
+    # the same scope resolved again (shared rows): still known, nothing written by a quiet load
+    same = scope.persist_scope(portal, EVERYONE, everyone, "d", "two", [])
+    quiet = scope.held(portal, entity, since, same)
+    with portal.transaction():
+        scope.record_held(portal, entity, planning.plan_changes(entity, same, quiet), quiet, same)
+    assert scope.held(portal, entity, since, same).version == 1
+    # a customer full sync takes in account 9 and its contract 90 while another load has read the held state
+    reader = scope.held(portal, entity, since, same)
+    taken = planning.Plan(accounts=(9,), contracts=(90,), add_accounts=(9,), add_contracts=(90,))
+    with portal.transaction():
+        scope.record_held(portal, entity, taken, scope.held(portal, entity, since, same), same)
+    after = scope.held(portal, entity, since, same)
+    assert after.members_id is None and 9 in after.accounts and 90 in after.contracts and after.version == 2
+    # the load that read before it lets go of contract 40: it must not claim the held state equals anything
+    drop = planning.Plan(accounts=(), contracts=(), drop_contracts=(40,))
+    with portal.transaction():
+        scope.record_held(portal, entity, drop, reader, replace(same, links=same.links - {(40, 3, "Customer")}))
+    final = scope.held(portal, entity, since, same)
+    assert final.members_id is None and final.version == 3
+    assert 9 in final.accounts and 40 not in final.contracts

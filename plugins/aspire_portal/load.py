@@ -31,7 +31,7 @@ from aspire_portal.model import (
     LoadResult,
     LockTimeout,
 )
-from aspire_portal.planning import Plan, Scope, extract_passes, plan_changes, plan_customers, plan_everyone
+from aspire_portal.planning import Held, Plan, Scope, extract_passes, plan_changes, plan_customers, plan_everyone
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ class _Load:
     log_id: int | None = None
     result: LoadResult = None  # type: ignore[assignment]
     drift: tuple[reconcile.Drift, reconcile.Drift] | None = None
+    held: Held = field(default_factory=Held)  # what the entity held when the plan was made
 
     def __post_init__(self) -> None:
         self.result = LoadResult(entity=self.request.entity.name, load_kind=self.request.kind)
@@ -119,7 +120,7 @@ class _Load:
             plan = self.stage_merge_delete(extraction, resolved, plan)
         else:  # a scope-change load with no entry and no exit: nothing to read, merge or delete
             self.options.at("merged")
-        self.record(plan)
+        self.record(plan, resolved)
 
     def window(self) -> None:
         """The row versions this load reads: from the watermark (an incremental) below ASPIRE's read bound."""
@@ -146,7 +147,8 @@ class _Load:
         guard = self.options.guard
         if request.over_everyone:
             resolved = scope.resolve(source, target, self.dialect, persist=False, dag_id=run.dag_id, guard=guard)
-            plan = plan_everyone(entity, resolved, scope.held(target, entity, resolved.resolved_at))
+            self.held = scope.held(target, entity, resolved.resolved_at, resolved)
+            plan = plan_everyone(entity, resolved, self.held)
         else:
             resolved = self.given_scope or scope.for_run(target, run.dag_id, run.run_id)
             customers = None if request.accounts is None else frozenset(request.accounts)
@@ -160,7 +162,7 @@ class _Load:
                     run_id=run.run_id,
                     guard=guard,
                 )
-            state = scope.held(target, entity, resolved.resolved_at)
+            self.held = state = scope.held(target, entity, resolved.resolved_at, resolved)
             if request.kind == "full":
                 plan = plan_customers(entity, resolved, state, scope.contracts_before(target, resolved))
             else:
@@ -247,9 +249,9 @@ class _Load:
                 self.drift = before, after
         return plan
 
-    def record(self, plan: Plan) -> None:
+    def record(self, plan: Plan, resolved: Scope) -> None:
         """The held scope, the watermark and the run log, in the load's transaction."""
-        scope.record_held(self.target, self.request.entity, plan)
+        scope.record_held(self.target, self.request.entity, plan, self.held, resolved)
         if self.request.kind == "incremental" or (self.request.rebaseline and self.request.entity.cadence == "15min"):
             runlog.move_watermark(self.target, self.request, self.result)
         if self.request.rebaseline:  # Change Tracking's versions belong to the timeline that was lost

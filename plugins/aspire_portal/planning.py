@@ -80,6 +80,17 @@ class Held:
     contracts: frozenset[int] = frozenset()
     taken_accounts: frozenset[int] = frozenset()
     taken_contracts: frozenset[int] = frozenset()
+    members_id: int | None = None  # the stored scope the held state was known to equal when read (None: unknown)
+    version: int = 0  # how many times the held state had changed when read
+
+
+def expected_held(entity: Entity, scope: Scope) -> tuple[frozenset[int], frozenset[int]]:
+    """What an entity holds after a load of `scope` that kept nothing back: the scope's accounts and contracts, as
+    far as the entity follows them."""
+    return (
+        scope.accounts if entity.follows_accounts else frozenset(),
+        scope.contracts if entity.follows_contracts else frozenset(),
+    )
 
 
 @dataclass(frozen=True)

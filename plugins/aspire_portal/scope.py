@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 from aspire_portal import advice, clock, enrolment, sqlfiles
 from aspire_portal.catalogue import Entity
 from aspire_portal.model import MassRemoval, NotEnrolled, RemovalGuard
-from aspire_portal.planning import Held, Link, Plan, Scope
+from aspire_portal.planning import Held, Link, Plan, Scope, expected_held
 
 log = logging.getLogger(__name__)
 
@@ -381,25 +381,60 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
 # ---- what an entity holds, and the plan of one load -------------------------------------------------------------
 
 
-def held(target: psycopg.Connection, entity: Entity, since: datetime) -> Held:
-    """What `entity` holds rows of, and what of it was taken in at or after `since`."""
+def held(target: psycopg.Connection, entity: Entity, since: datetime, resolved: Scope | None = None) -> Held:
+    """What `entity` holds rows of, and what of it was taken in at or after `since`. When the entity's held state is
+    known to equal `resolved`'s stored scope (a load of that scope recorded it, and nothing changed it since), it is
+    not read: nothing in it can then be an entry, an exit or taken in beyond the scope."""
+    marker = None
+    if resolved is not None and resolved.members_id is not None:
+        row = target.execute(sqlfiles.read("scope/select_entity_scope_state.sql"), {"entity": entity.name}).fetchone()
+        marker = row[0] if row else None
+        if marker == resolved.members_id:
+            return Held(*expected_held(entity, resolved), members_id=marker, version=row[1])
     with target.cursor(binary=True) as cursor:  # binary arrays decode in C
-        row = cursor.execute(
+        *ids, version = cursor.execute(
             sqlfiles.read("scope/select_entity_scope.sql"), {"entity": entity.name, "since": since}
         ).fetchone()
-    return Held(*(frozenset(ids) for ids in row))
+    return Held(*(frozenset(i) for i in ids), members_id=marker, version=version or 0)
 
 
-def record_held(target: psycopg.Connection, entity: Entity, plan: Plan) -> None:
-    """Writes the entity's held state as the plan leaves it, in the caller's (the load's) transaction."""
+def record_held(target: psycopg.Connection, entity: Entity, plan: Plan, state: Held, resolved: Scope) -> None:
+    """Writes the entity's held state as the plan leaves it, in the caller's (the load's) transaction, and what it is
+    known to equal: `resolved`'s stored scope when it comes out exactly that, and no other load changed the held
+    state since `state` was read (the state row, locked first by every writer, tells)."""
+    adds, drops = (plan.add_accounts, plan.add_contracts), (plan.drop_accounts, plan.drop_contracts)
+    changes = any(adds) or any(drops)
+    after = (
+        (state.accounts | frozenset(plan.add_accounts)) - frozenset(plan.drop_accounts),
+        (state.contracts | frozenset(plan.add_contracts)) - frozenset(plan.drop_contracts),
+    )
+    members_id = resolved.members_id
+    equal = members_id is not None and after == expected_held(entity, resolved)
+    if not changes and not (equal and state.members_id != members_id):
+        return  # nothing changes, and what is known of the held state stands
+    _marker, version = target.execute(
+        sqlfiles.read("scope/lock_entity_scope_state.sql"), {"entity": entity.name}
+    ).fetchone()
+    unchanged_since_read = version == state.version
+    if not changes and not unchanged_since_read:
+        return  # another load changed it since: what it recorded stands
+    if changes:
+        target.execute(
+            sqlfiles.read("scope/update_entity_scope.sql"),
+            {
+                "entity": entity.name,
+                "add_accounts": list(plan.add_accounts),
+                "add_contracts": list(plan.add_contracts),
+                "drop_accounts": list(plan.drop_accounts),
+                "drop_contracts": list(plan.drop_contracts),
+            },
+        )
     target.execute(
-        sqlfiles.read("scope/update_entity_scope.sql"),
+        sqlfiles.read("scope/update_entity_scope_state.sql"),
         {
             "entity": entity.name,
-            "add_accounts": list(plan.add_accounts),
-            "add_contracts": list(plan.add_contracts),
-            "drop_accounts": list(plan.drop_accounts),
-            "drop_contracts": list(plan.drop_contracts),
+            "members_id": members_id if equal and unchanged_since_read else None,
+            "changes": 1 if changes else 0,
         },
     )
 

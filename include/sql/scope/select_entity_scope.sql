@@ -1,6 +1,8 @@
 -- The accounts and contracts whose rows one entity holds (see aspire_sync.entity_*_scope), and those of them it
--- took in at or after %(since)s, as four arrays in one row (tens of thousands of ids at scale: one row to decode).
-select a.oids as accounts, c.oids as contracts, a.taken as taken_accounts, c.taken as taken_contracts
+-- took in at or after %(since)s, as four arrays in one row (tens of thousands of ids at scale: one row to decode),
+-- with the version of the held state they are (entity_scope_state; null before its first change).
+select a.oids as accounts, c.oids as contracts, a.taken as taken_accounts, c.taken as taken_contracts,
+       (select v.version from aspire_sync.entity_scope_state as v where v.entity = %(entity)s) as version
 from (
     select coalesce(array_agg(s.account_oid), '{}') as oids,
            coalesce(array_agg(s.account_oid) filter (where s.since >= %(since)s), '{}') as taken
