@@ -150,7 +150,13 @@ def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
     Each entity is copied in both formats, binary and text, and the faster one counts: which is faster depends on
     the types (binary saves the server parsing dates and timestamps, text is shorter for numerics) and on the
     machine. Both copy the same rows into the same portal: the one that runs first (binary for every other entity,
-    text for the rest) does it in a transaction it rolls back."""
+    text for the rest) does it in a transaction it rolls back.
+
+    And each with both of the plans PostgreSQL can give the extract, when they differ: the plan for all rows, which
+    `COPY (…)` gets, and the plan for a server-side cursor (the first 10% of rows fast), which the engine's fetch
+    gets and which can be much faster (the detail lines merged in index order instead of hashed). The cursor's plan
+    is had under COPY by a LIMIT the planner cannot evaluate (`LIMIT (SELECT <the largest bigint>)`: it then plans
+    for 10% of the rows, as for a cursor) and returns every row. So the limit is a bound for any method."""
     with psycopg.connect(source_dsn, autocommit=True) as source, psycopg.connect(portal_dsn, autocommit=True) as target:
         resolved = scope.resolve(source, target, "postgres", persist=False)
         plans = {
@@ -158,37 +164,69 @@ def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
             for entity in catalogue.ENTITIES
             for copy_format in LIMIT_FORMATS
         }
+        differ = {
+            entity.name: _cursor_plan_differs(source, plans[entity.name, "text"][0]) for entity in catalogue.ENTITIES
+        }
     result: dict[str, Any] = {"seconds": 0.0, "rows": 0, "entities": {}}
     peaks_kb: list[int] = []
     for number, entity in enumerate(catalogue.ENTITIES):
-        order = LIMIT_FORMATS if number % 2 == 0 else LIMIT_FORMATS[::-1]
-        runs: dict[str, tuple[float, int]] = {}
-        for copy_format in order:
+        ways = [(f, "copy") for f in LIMIT_FORMATS] + (
+            [(f, "cursor") for f in LIMIT_FORMATS] if differ[entity.name] else []
+        )
+        if number % 2:
+            ways.reverse()
+        runs: dict[tuple[str, str], tuple[float, int]] = {}
+        for copy_format, plan in ways:
+            select, receive = plans[entity.name, copy_format]
             started = time.perf_counter()
             rows, peak_kb = _pipe(
-                source_dsn, portal_dsn, *plans[entity.name, copy_format], copy_format, commit=copy_format == order[-1]
+                source_dsn,
+                portal_dsn,
+                select if plan == "copy" else f"{select}\nlimit (select {2**63 - 1})",
+                receive,
+                copy_format,
+                commit=(copy_format, plan) == ways[-1],
             )
-            runs[copy_format] = (time.perf_counter() - started, rows)
+            runs[copy_format, plan] = (time.perf_counter() - started, rows)
             peaks_kb.append(peak_kb)
-        if runs["binary"][1] != runs["text"][1]:
-            raise RuntimeError(f"{entity.name}: binary COPY moved {runs['binary'][1]} rows, text {runs['text'][1]}")
-        kept = min(LIMIT_FORMATS, key=lambda f: runs[f][0])
+        if len({rows for _seconds, rows in runs.values()}) != 1:
+            raise RuntimeError(f"{entity.name}: the ways of copying moved different numbers of rows: {runs}")
+        kept = min(runs, key=lambda way: runs[way][0])
         seconds, rows = runs[kept]
         result["entities"][entity.name] = {
             "seconds": seconds,
             "rows": rows,
-            "format": kept,
-            **{f"seconds_{f}": runs[f][0] for f in LIMIT_FORMATS},
+            "format": kept[0],
+            "plan": kept[1],
+            **{f"seconds_{f}": min(t for (rf, _p), (t, _r) in runs.items() if rf == f) for f in LIMIT_FORMATS},
+            **({"seconds_copy_plan": min(runs[f, "copy"][0] for f in LIMIT_FORMATS)} if differ[entity.name] else {}),
         }
         result["seconds"] += seconds
         result["rows"] += rows
     kept_by = {f: sum(e["format"] == f for e in result["entities"].values()) for f in LIMIT_FORMATS}
     alone = {f: sum(e[f"seconds_{f}"] for e in result["entities"].values()) for f in LIMIT_FORMATS}
+    cursor = sorted(n for n, e in result["entities"].items() if e["plan"] == "cursor")
     result["note"] = (
         f"per entity the faster of binary COPY ({kept_by['binary']} entities) and text COPY "
-        f"({kept_by['text']}); all binary {alone['binary']:.2f} s, all text {alone['text']:.2f} s"
+        f"({kept_by['text']}); all binary {alone['binary']:.2f} s, all text {alone['text']:.2f} s; "
+        f"the cursor's plan differed for {sorted(n for n, d in differ.items() if d) or 'none'} and was kept for "
+        f"{cursor or 'none'}"
+        + "".join(
+            f" ({n}: {e['seconds']:.2f} s against {e['seconds_copy_plan']:.2f} s with COPY's plan)"
+            for n, e in ((n, result["entities"][n]) for n in cursor)
+        )
     )
     return {**result, "peak_rss_mb": max(peaks_kb) / 1024}
+
+
+def _cursor_plan_differs(source: psycopg.Connection, select: str) -> bool:
+    """Whether PostgreSQL plans `select` differently for a cursor than for all its rows (COPY's plan)."""
+    whole = [line for (line,) in source.execute(f"explain (costs off) {select}")]
+    with source.transaction():
+        cursor = [
+            line for (line,) in source.execute(f"explain (costs off) declare limit_plan no scroll cursor for {select}")
+        ]
+    return whole != cursor
 
 
 def _limit_plan(
