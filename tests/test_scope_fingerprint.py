@@ -18,6 +18,10 @@ from helpers import settle
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 RUNS = itertools.count()
+ADD_ROLE = (
+    "insert into dbo.contractrole (contractroleoid, contractoid, accountoid, roletype, lastmodifiedat) "
+    "select max(contractroleoid) + 1, %s, %s, %s, now() from dbo.contractrole"
+)
 LINKS = """
 select r.contractoid, r.accountoid, r.roletype
 from dbo.contractrole as r
@@ -63,6 +67,13 @@ def truth(w) -> frozenset:
     return frozenset((c, a, r) for c, a, r in aspire.execute(LINKS, (enrolled,)))
 
 
+def not_enrolled_account(aspire, portal_dsn) -> int:
+    return aspire.execute(
+        "select accountoid from dbo.account where accountoid <> all(%s) order by 1 limit 1",
+        (portal_app.enrolled_accounts(portal_dsn),),
+    ).fetchone()[0]
+
+
 def enrolled_customer_role(aspire, portal_dsn):
     """A Customer role of an enrolled account on a booked contract: (role oid, contract, account)."""
     return aspire.execute(
@@ -90,28 +101,17 @@ def test_every_change_to_the_scope_tables_is_read(w, caplog, change):
     aspire, _portal, _a, portal_dsn = w
     resolve(w, caplog)
     role, contract, account = enrolled_customer_role(aspire, portal_dsn)
-    other = aspire.execute(
-        "select accountoid from dbo.account where accountoid <> all(%s) order by 1 limit 1",
-        (portal_app.enrolled_accounts(portal_dsn),),
-    ).fetchone()[0]
+    other = not_enrolled_account(aspire, portal_dsn)
     with aspire.transaction():
         if change == "role-deleted":
             aspire.execute("delete from dbo.contractrole where contractroleoid = %s", (role,))
         elif change == "role-added":
-            aspire.execute(
-                "insert into dbo.contractrole (contractroleoid, contractoid, accountoid, roletype, lastmodifiedat) "
-                "select max(contractroleoid) + 1, %s, %s, 'Guarantor', now() from dbo.contractrole",
-                (contract, account),
-            )
+            aspire.execute(ADD_ROLE, (contract, account, "Guarantor"))
         elif change == "contract-unbooked":
             aspire.execute("update dbo.contract set isbooked = 0 where contractoid = %s", (contract,))
         elif change == "delete-and-insert-in-one-transaction":  # the count stays the same
             aspire.execute("delete from dbo.contractrole where contractroleoid = %s", (role,))
-            aspire.execute(
-                "insert into dbo.contractrole (contractroleoid, contractoid, accountoid, roletype, lastmodifiedat) "
-                "select max(contractroleoid) + 1, %s, %s, 'Customer', now() from dbo.contractrole",
-                (contract, other),
-            )
+            aspire.execute(ADD_ROLE, (contract, other, "Customer"))
         else:  # the role moves to an account that is not enrolled
             aspire.execute("update dbo.contractrole set accountoid = %s where contractroleoid = %s", (other, role))
     resolved, read = resolve(w, caplog)
@@ -170,25 +170,18 @@ def test_changes_committed_out_of_row_version_order_are_read(w, caplog):
     aspire, _portal, aspire_dsn, portal_dsn = w
     resolve(w, caplog)
     role, contract, account = enrolled_customer_role(aspire, portal_dsn)
-    other = aspire.execute(
-        "select accountoid from dbo.account where accountoid <> all(%s) order by 1 limit 1",
-        (portal_app.enrolled_accounts(portal_dsn),),
-    ).fetchone()[0]
-    add_role = (
-        "insert into dbo.contractrole (contractroleoid, contractoid, accountoid, roletype, lastmodifiedat) "
-        "select max(contractroleoid) + 1, %s, %s, %s, now() from dbo.contractrole"
-    )
+    other = not_enrolled_account(aspire, portal_dsn)
     with psycopg.connect(aspire_dsn) as older:
         # its row version is taken now, by a write to no scope table
         older.execute(
             "update dbo.invoice set balance = balance where invoiceoid = (select min(invoiceoid) from dbo.invoice)"
         )
-        aspire.execute(add_role, (contract, account, "Guarantor"))  # a newer transaction, committed at once
+        aspire.execute(ADD_ROLE, (contract, account, "Guarantor"))  # a newer transaction, committed at once
         with psycopg.connect(aspire_dsn) as source:
             during = scope.resolve(source, w[1], "postgres", dag_id="test", run_id="out-of-order")
         assert (contract, account, "Guarantor") in during.links
         older.execute("delete from dbo.contractrole where contractroleoid = %s", (role,))
-        older.execute(add_role, (contract, other, "Customer"))  # the count is back where it was
+        older.execute(ADD_ROLE, (contract, other, "Customer"))  # the count is back where it was
         older.commit()
     resolved, read = resolve(w, caplog)
     assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}"
