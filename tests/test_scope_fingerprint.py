@@ -186,3 +186,11 @@ def test_changes_committed_out_of_row_version_order_are_read(w, caplog):
     resolved, read = resolve(w, caplog)
     assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}"
     assert (contract, account, "Customer") not in resolved.links and resolved.links == truth(w)
+
+
+def test_the_runbooks_command_makes_the_next_resolution_read_everything(w, caplog):
+    _aspire, portal, _a, _p = w
+    resolve(w, caplog)
+    portal.execute("update aspire_sync.scope_resolution set source_fingerprint = null")  # docs/operations.md
+    resolved, read = resolve(w, caplog)
+    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}" and resolved.links == truth(w)
