@@ -194,3 +194,17 @@ def test_the_runbooks_command_makes_the_next_resolution_read_everything(w, caplo
     portal.execute("update aspire_sync.scope_resolution set source_fingerprint = null")  # docs/operations.md
     resolved, read = resolve(w, caplog)
     assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}" and resolved.links == truth(w)
+
+
+def test_a_counter_that_went_back_on_the_same_timeline_vouches_for_nothing(w, caplog):
+    """A failover to a replica that lagged keeps the database's identity but sets the counter back: a resolution
+    whose read bound is below the one the newest scope was read below reads everything."""
+    _aspire, portal, _a, _p = w
+    resolve(w, caplog)
+    portal.execute(  # as if the newest scope had been read below a bound ASPIRE's counter is now under
+        "update aspire_sync.scope_resolution set source_fingerprint = "
+        "jsonb_set(source_fingerprint, '{bound}', to_jsonb(9000000000000000000::bigint)) "
+        "where source_fingerprint is not null"
+    )
+    resolved, read = resolve(w, caplog)
+    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}" and resolved.links == truth(w)

@@ -159,3 +159,16 @@ def test_an_entitys_held_state_is_read_only_when_not_known_to_equal_the_scope(po
     final = scope.held(portal, entity, since, same)
     assert final.members_id is None and final.version == 3
     assert 9 in final.accounts and 40 not in final.contracts
+
+
+def test_a_held_state_marker_says_nothing_once_the_entity_follows_other_things(portal):
+    """The marker is read through what the entity follows: a release that changes that makes it unknown again."""
+    entity = catalogue.entity("contract")
+    everyone = scope.persist_scope(portal, EVERYONE, None, "d", "one", [])
+    first = scope.held(portal, entity, everyone.resolved_at, everyone)
+    with portal.transaction():
+        scope.record_held(portal, entity, planning.plan_changes(entity, everyone, first), first, everyone)
+    assert scope.held(portal, entity, everyone.resolved_at, everyone).members_id == everyone.members_id
+    portal.execute("update aspire_sync.entity_scope_state set follows = 'accounts,contracts' where entity = 'contract'")
+    reread = scope.held(portal, entity, everyone.resolved_at, everyone)
+    assert reread.members_id is None and (reread.accounts, reread.contracts) == planning.expected_held(entity, everyone)

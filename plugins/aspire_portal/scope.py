@@ -125,7 +125,12 @@ def _everyone(
     row inserted and deleted again while it read would otherwise stay in the scope unseen)."""
     tables = _table_fingerprint(source, dialect)
     enrolled, bad = enrolment.enrolled_accounts(target)
-    unchanged = base is not None and base.source_fingerprint is not None and base.source_fingerprint["tables"] == tables
+    unchanged = (
+        base is not None
+        and base.source_fingerprint is not None
+        and base.source_fingerprint["tables"] == tables
+        and bound >= base.source_fingerprint["bound"]  # a counter that went back (a failover) vouches for nothing
+    )
     if unchanged:
         vouched_below = base.source_fingerprint["bound"]
         known = base.accounts & enrolled.keys()
@@ -388,9 +393,9 @@ def held(target: psycopg.Connection, entity: Entity, since: datetime, resolved: 
     marker = None
     if resolved is not None and resolved.members_id is not None:
         row = target.execute(sqlfiles.read("scope/select_entity_scope_state.sql"), {"entity": entity.name}).fetchone()
-        marker = row[0] if row else None
+        marker = row[0] if row and row[1] == _follows(entity) else None
         if marker == resolved.members_id:
-            return Held(*expected_held(entity, resolved), members_id=marker, version=row[1])
+            return Held(*expected_held(entity, resolved), members_id=marker, version=row[2])
     with target.cursor(binary=True) as cursor:  # binary arrays decode in C
         *ids, version = cursor.execute(
             sqlfiles.read("scope/select_entity_scope.sql"), {"entity": entity.name, "since": since}
@@ -412,7 +417,7 @@ def record_held(target: psycopg.Connection, entity: Entity, plan: Plan, state: H
     equal = members_id is not None and after == expected_held(entity, resolved)
     if not changes and not (equal and state.members_id != members_id):
         return  # nothing changes, and what is known of the held state stands
-    _marker, version = target.execute(
+    _marker, _follows_then, version = target.execute(
         sqlfiles.read("scope/lock_entity_scope_state.sql"), {"entity": entity.name}
     ).fetchone()
     unchanged_since_read = version == state.version
@@ -434,8 +439,16 @@ def record_held(target: psycopg.Connection, entity: Entity, plan: Plan, state: H
         {
             "entity": entity.name,
             "members_id": members_id if equal and unchanged_since_read else None,
+            "follows": _follows(entity),
             "changes": 1 if changes else 0,
         },
+    )
+
+
+def _follows(entity: Entity) -> str:
+    """What the entity's held state follows, as the state row records it."""
+    return ",".join(
+        kind for kind, yes in (("accounts", entity.follows_accounts), ("contracts", entity.follows_contracts)) if yes
     )
 
 

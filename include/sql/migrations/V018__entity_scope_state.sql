@@ -3,8 +3,11 @@
 -- as the entity follows accounts and contracts), so a load of that scope need not read them; `version` counts
 -- every change to them. Written only by a load that changes the held rows or finds them equal to its scope, after
 -- locking this row (see plugins/aspire_portal/scope.py).
+-- `follows` is what the entity followed when the marker was set ("accounts", "contracts" or both): a release that
+-- changes it makes the marker say nothing.
 create table aspire_sync.entity_scope_state (
     entity      varchar(40)     primary key,
     members_id  bigint,
+    follows     varchar(40),
     version     bigint          not null default 0
 );

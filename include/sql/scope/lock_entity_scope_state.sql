@@ -3,4 +3,4 @@
 -- changed them since. (The no-op update is what locks an existing row and returns it in one statement.)
 insert into aspire_sync.entity_scope_state as s (entity) values (%(entity)s)
 on conflict (entity) do update set entity = s.entity
-returning s.members_id, s.version
+returning s.members_id, s.follows, s.version
