@@ -61,6 +61,13 @@ def resolve(w, caplog) -> tuple[scope.Scope, str]:
     return resolved, line.split("read the links of ")[1].split(" enrolled")[0]
 
 
+def read_everything(w, caplog) -> scope.Scope:
+    """The scope resolved now, having read every enrolled account's links from ASPIRE."""
+    resolved, read = resolve(w, caplog)
+    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}"
+    return resolved
+
+
 def truth(w) -> frozenset:
     aspire, _portal, _a, portal_dsn = w
     enrolled = portal_app.enrolled_accounts(portal_dsn)
@@ -114,8 +121,7 @@ def test_every_change_to_the_scope_tables_is_read(w, caplog, change):
             aspire.execute(ADD_ROLE, (contract, other, "Customer"))
         else:  # the role moves to an account that is not enrolled
             aspire.execute("update dbo.contractrole set accountoid = %s where contractroleoid = %s", (other, role))
-    resolved, read = resolve(w, caplog)
-    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}"
+    resolved = read_everything(w, caplog)
     assert resolved.links == truth(w)
     again, read = resolve(w, caplog)  # and the next one, with nothing changed since, vouches again
     assert read == f"0 of {len(again.accounts)}" and again.links == truth(w)
@@ -143,8 +149,7 @@ def test_a_change_held_open_while_the_scope_is_resolved_is_read_once_it_commits(
             during = scope.resolve(source, w[1], "postgres", dag_id="test", run_id="held-open")
         assert (contract, account, "Customer") in during.links
         held.commit()
-    resolved, read = resolve(w, caplog)
-    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}"
+    resolved = read_everything(w, caplog)
     assert (contract, account, "Customer") not in resolved.links and resolved.links == truth(w)
 
 
@@ -158,8 +163,8 @@ def test_an_aspire_restored_from_a_backup_is_read_again(w, caplog):
     with psycopg.connect(aspire_dsn, autocommit=True) as restored:
         restored.execute("update dbo.contract set isbooked = 0 where contractoid = %s", (contract,))
         settle(restored)
-    resolved, read = resolve((psycopg.connect(aspire_dsn, autocommit=True), *w[1:]), caplog)
-    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}"
+    with psycopg.connect(aspire_dsn, autocommit=True) as after_restore:  # the restore ended the fixture's session
+        resolved = read_everything((after_restore, *w[1:]), caplog)
     assert all(c != contract for c, _a, _r in resolved.links)
 
 
@@ -183,8 +188,7 @@ def test_changes_committed_out_of_row_version_order_are_read(w, caplog):
         older.execute("delete from dbo.contractrole where contractroleoid = %s", (role,))
         older.execute(ADD_ROLE, (contract, other, "Customer"))  # the count is back where it was
         older.commit()
-    resolved, read = resolve(w, caplog)
-    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}"
+    resolved = read_everything(w, caplog)
     assert (contract, account, "Customer") not in resolved.links and resolved.links == truth(w)
 
 
@@ -192,8 +196,8 @@ def test_the_runbooks_command_makes_the_next_resolution_read_everything(w, caplo
     _aspire, portal, _a, _p = w
     resolve(w, caplog)
     portal.execute("update aspire_sync.scope_resolution set source_fingerprint = null")  # docs/operations.md
-    resolved, read = resolve(w, caplog)
-    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}" and resolved.links == truth(w)
+    resolved = read_everything(w, caplog)
+    assert resolved.links == truth(w)
 
 
 def test_a_counter_that_went_back_on_the_same_timeline_vouches_for_nothing(w, caplog):
@@ -206,5 +210,5 @@ def test_a_counter_that_went_back_on_the_same_timeline_vouches_for_nothing(w, ca
         "jsonb_set(source_fingerprint, '{bound}', to_jsonb(9000000000000000000::bigint)) "
         "where source_fingerprint is not null"
     )
-    resolved, read = resolve(w, caplog)
-    assert read == f"{len(resolved.accounts)} of {len(resolved.accounts)}" and resolved.links == truth(w)
+    resolved = read_everything(w, caplog)
+    assert resolved.links == truth(w)
