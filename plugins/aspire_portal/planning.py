@@ -141,8 +141,7 @@ def plan_changes(entity: Entity, scope: Scope, state: Held) -> Plan:
     """An incremental, backfill or scope-only load: the window is read for the resolved scope plus what the
     entity took in after it was resolved; entries are read in full; exits are deleted."""
     taken_accounts, taken_contracts = state.taken_accounts, state.taken_contracts
-    accounts = scope.accounts if entity.follows_accounts else frozenset()
-    contracts = scope.contracts if entity.follows_contracts else frozenset()
+    accounts, contracts = expected_held(entity, scope)
     new_accounts = sorted(accounts - state.accounts)
     new_contracts = sorted(contracts - state.contracts)
     gone_accounts = sorted(state.accounts - accounts - taken_accounts)
@@ -202,8 +201,7 @@ def plan_customers(entity: Entity, scope: Scope, state: Held, old_contracts: fro
 def plan_everyone(entity: Entity, scope: Scope, state: Held) -> Plan:
     """A full load over every enrolled customer: it reads the whole scope and deletes everything else, so the
     entity holds exactly that scope afterwards."""
-    accounts = scope.accounts if entity.follows_accounts else frozenset()
-    contracts = scope.contracts if entity.follows_contracts else frozenset()
+    accounts, contracts = expected_held(entity, scope)
     return Plan(
         accounts=tuple(sorted(accounts)),
         contracts=tuple(sorted(contracts)),
