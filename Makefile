@@ -23,8 +23,10 @@ demo-down: venv
 	$(PY) scripts/demo.py --down
 
 # Test processes side by side (pytest-xdist), each test file on one of them: its module fixtures are built once.
+# Files are handed out in the order tests/conftest.py puts them (longest first), not xdist's most-tests-first, which
+# leaves the one-test live stack (4 minutes) to the end with the other workers idle.
 TEST_WORKERS ?= 3
-XDIST := -n $(TEST_WORKERS) --dist loadfile
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## What CI runs, before test-password: lint, then every test (unit, integration, DAG runs, end to end) against a
 ## real PostgreSQL (TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres). About 10 minutes here
