@@ -28,11 +28,13 @@ demo-down: venv
 TEST_WORKERS ?= 3
 XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-## What CI runs, before test-password: lint, then every test (unit, integration, DAG runs, end to end) against a
-## real PostgreSQL (TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres). About 10 minutes here
+## What CI runs: lint, then every test (unit, integration, DAG runs, end to end) against a real PostgreSQL
+## (TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres), except those marked `passwords`, which run
+## once, on a throw-away server that checks passwords (test-password, below). About 14 minutes here
 ## (docs/development.md).
 test: lint chromium
-	$(PY) -m pytest $(XDIST)
+	$(PY) -m pytest $(XDIST) -m "not passwords"
+	$(MAKE) --no-print-directory test-password
 
 ## Unit tests only: no database, no Airflow (seconds).
 test-unit: venv
@@ -58,12 +60,13 @@ chromium:
 		export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq chromium >/dev/null 2>&1 \
 		|| { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; }
 
-## The integration tests, and those that log in as roles of their own or hand the server to other programs (marker
-## `passwords`: the sync's role, the demo, the README's blocks), against a throw-away PostgreSQL that checks passwords
-## (scram-sha-256) on a free port, removed after: scripts/password_server.sh (needs PostgreSQL's initdb and pg_ctl).
-## About 3 minutes here.
+## The tests that log in as roles of their own, open connections of their own from a connection string, or hand the
+## server to other programs (marker `passwords`: the sync's role, the change watcher, the demo, the README's blocks),
+## against a throw-away PostgreSQL that checks passwords (scram-sha-256) on a free port, removed after:
+## scripts/password_server.sh (needs PostgreSQL's initdb and pg_ctl). About 2 minutes here. The other integration
+## tests use the connections the tests open, the same on either server, and run in `make test`.
 test-password: venv
-	scripts/password_server.sh $(PY) -m pytest $(XDIST) -m "integration or passwords"
+	scripts/password_server.sh $(PY) -m pytest $(XDIST) -m passwords
 
 ## The model-based test at length: random examples with shrinking (make test runs a fixed, short sample of it).
 ## STATEFUL_EXAMPLES (default 200) and STATEFUL_STEPS (default 40) set how long.

@@ -17,7 +17,7 @@ from aspire_emulator import change_tracking, generate, simulate
 from aspire_portal import watcher
 from helpers import settle, use_connections
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.passwords]  # the watcher connects by its URI
 POLL = 0.2
 _real_sleep = asyncio.sleep  # the watcher's back-off is shortened below; the test's own waits are not
 
