@@ -9,9 +9,12 @@ passed through as PostgreSQL printed them, and go in by text COPY untouched; the
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import struct
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -69,9 +72,9 @@ def stream_rows(
         cursor.execute(extract, parameters)
         names = [d[0] for d in cursor.description]
         check_extract_columns(names, into.columns)
-        batch = cursor.fetchmany(batch_size)
+        first = cursor.fetchmany(batch_size)
         with target.cursor() as tcur:
-            types = binary_copy_types(tcur, into.table, names, batch) if typed and binary_copy else None
+            types = binary_copy_types(tcur, into.table, names, first) if typed and binary_copy else None
             log.debug("COPY into %s: %s", into.table, "binary" if types is not None else "text")
             copy_sql = sqlfiles.render(
                 "load/copy_rows.sql",
@@ -79,18 +82,73 @@ def stream_rows(
                 binary=types is not None,
                 columns=[into.quoted[into.columns.index(name)] for name in names],
             )
-            with tcur.copy(copy_sql) as copy:
+            prefetch, first = _Prefetch(cursor, batch_size, first), None  # the batch is held only while written
+            with prefetch as batches, tcur.copy(copy_sql) as copy:
                 if types is not None:
                     copy.set_types(types)
-                while batch:
+                for batch in batches:
                     if diverted is None:
                         for row in batch:
                             copy.write_row(row)
                     else:
                         _write_screened(copy, names, batch, diverted)
                     rows_read += len(batch)
-                    batch = cursor.fetchmany(batch_size)
     return rows_read
+
+
+class _Prefetch:
+    """The cursor's batches, `first` then each next one fetched by a thread while the caller writes the one before:
+    the source computes and sends a batch while this process dumps the last into COPY, where one after the other
+    each waited for the other (measured at medium: 10-20% off the large entities' streaming). At most two batches
+    are held besides the one being written. Only the thread uses the source connection until it has stopped, which
+    leaving the block waits for, however the block ends (a COPY error stops the fetching after the batch in hand).
+    """
+
+    _DONE = object()
+
+    def __init__(self, cursor: Any, batch_size: int, first: list) -> None:
+        self._cursor, self._batch_size, self._first = cursor, batch_size, first
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fetch, name="aspire-extract-prefetch", daemon=True)
+
+    def __enter__(self) -> Iterator[list]:
+        if self._first:  # an empty first batch is the end: nothing to fetch
+            self._thread.start()
+        return self._batches()
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # it may be blocked on a full queue
+            with contextlib.suppress(queue.Empty):
+                self._queue.get_nowait()
+            self._thread.join(timeout=0.05)
+
+    def _batches(self) -> Iterator[list]:
+        batch, self._first = self._first, []
+        while batch:
+            yield batch
+            batch = self._queue.get()
+            if isinstance(batch, BaseException):
+                raise batch
+
+    def _fetch(self) -> None:
+        try:
+            while not self._stop.is_set():
+                batch = self._cursor.fetchmany(self._batch_size)
+                self._put(batch)
+                if not batch:
+                    return
+        except BaseException as error:  # handed to the writing thread, which raises it
+            self._put(error)
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
 
 
 def unfit(names: Sequence[str], row: Sequence[Any]) -> str | None:
