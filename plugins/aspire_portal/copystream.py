@@ -104,8 +104,6 @@ class _Prefetch:
     leaving the block waits for, however the block ends (a COPY error stops the fetching after the batch in hand).
     """
 
-    _DONE = object()
-
     def __init__(self, cursor: Any, batch_size: int, first: list) -> None:
         self._cursor, self._batch_size, self._first = cursor, batch_size, first
         self._queue: queue.Queue = queue.Queue(maxsize=1)
@@ -119,10 +117,18 @@ class _Prefetch:
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
-        while self._thread.is_alive():  # it may be blocked on a full queue
-            with contextlib.suppress(queue.Empty):
-                self._queue.get_nowait()
-            self._thread.join(timeout=0.05)
+        interrupted: BaseException | None = None
+        while self._thread.is_alive():  # it may be blocked on a full queue, or in a fetch that must end first
+            try:
+                with contextlib.suppress(queue.Empty):
+                    dropped = self._queue.get_nowait()
+                    if isinstance(dropped, BaseException):  # the block ends on another error: keep this one seen
+                        log.warning("The extract also failed while its rows were being written: %s", dropped)
+                self._thread.join(timeout=0.05)
+            except BaseException as error:  # a second signal while waiting: the source is still the thread's
+                interrupted = error
+        if interrupted is not None:
+            raise interrupted
 
     def _batches(self) -> Iterator[list]:
         batch, self._first = self._first, []
