@@ -30,7 +30,7 @@ XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## What CI runs: lint, then every test (unit, integration, DAG runs, end to end) against a real PostgreSQL
 ## (TEST_PG_DSN, default postgresql://postgres@127.0.0.1:5432/postgres), except those marked `passwords`, which run
-## once, on a throw-away server that checks passwords (test-password, below). About 14 minutes here
+## once, on a throw-away server that checks passwords (test-password, below). About 11 minutes here
 ## (docs/development.md).
 test: lint chromium
 	$(PY) -m pytest $(XDIST) -m "not passwords"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="aspire-portal-airflow-")
@@ -102,9 +103,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.dags)
         else:
             item.add_marker(pytest.mark.integration)
-    tests_in: dict[Path, int] = {}
-    for item in items:
-        tests_in[item.path] = tests_in.get(item.path, 0) + 1
+    tests_in = Counter(item.path for item in items)
     rank = {name: place for place, name in enumerate(LONGEST_FILES)}
     items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), -tests_in[item.path], str(item.path)))
 
