@@ -125,28 +125,15 @@ def compare(
     """Compares the staged rows with the portal table (see the module docstring and compare_stage.sql). `columns`:
     the staged columns; `scope_changes`: the accounts and contracts whose scope changed since the entity's last load
     (their rows are pending, left out)."""
-    quote = lambda name: sql.Identifier(name).as_string(target)  # noqa: E731
-    scope_columns = [
-        c
-        for c, follows in (("account_oid", entity.follows_accounts), ("contract_oid", entity.follows_contracts))
-        if follows and c in columns
-    ]
-    statement = sqlfiles.render(
-        "reconcile/compare_stage.sql",
-        stage=stage,
-        target=entity.target_table,
-        key=[quote(k) for k in entity.key],
-        columns=[quote(c) for c in columns],
-        money=[quote(m) for m in entity.money],
-        per=quote(entity.per) if entity.per else None,
-        scope_columns=scope_columns,
+    groups = grouped(
+        target,
+        entity,
+        stage,
+        columns,
+        pending_from=pending_from,
+        newer_from=newer_from,
+        scope_changes=scope_changes,
     )
-    parameters = {"pending_from": pending_from, "newer_from": newer_from}
-    if "account_oid" in scope_columns:  # (psycopg sends every parameter given: only those the statement uses)
-        parameters["scope_accounts"] = list(scope_changes[0])
-    if "contract_oid" in scope_columns:
-        parameters["scope_contracts"] = list(scope_changes[1])
-    groups = target.execute(statement, parameters).fetchall()
     sums = (
         [sum(values) for values in zip(*(g[1:] for g in groups), strict=True)]
         if groups
@@ -179,6 +166,42 @@ def compare(
         owners_differing=len(ranked),
         scope_changes=len(scope_changes[0]) + len(scope_changes[1]),
     )
+
+
+def grouped(
+    target: psycopg.Connection,
+    entity: Entity,
+    stage: str,
+    columns: Sequence[str],
+    *,
+    pending_from: int | None,
+    newer_from: int | None = None,
+    scope_changes: tuple[Sequence[int], Sequence[int]] = ((), ()),
+) -> list[tuple]:
+    """compare_stage.sql's rows: per owner (None: rows without one), aspire_rows, portal_rows, missing_keys,
+    extra_keys, changed_rows, moved_out, moved_in, then each money column's ASPIRE and portal sums."""
+    quote = lambda name: sql.Identifier(name).as_string(target)  # noqa: E731
+    scope_columns = [
+        c
+        for c, follows in (("account_oid", entity.follows_accounts), ("contract_oid", entity.follows_contracts))
+        if follows and c in columns
+    ]
+    statement = sqlfiles.render(
+        "reconcile/compare_stage.sql",
+        stage=stage,
+        target=entity.target_table,
+        key=[quote(k) for k in entity.key],
+        columns=[quote(c) for c in columns],
+        money=[quote(m) for m in entity.money],
+        per=quote(entity.per) if entity.per else None,
+        scope_columns=scope_columns,
+    )
+    parameters = {"pending_from": pending_from, "newer_from": newer_from}
+    if "account_oid" in scope_columns:  # (psycopg sends every parameter given: only those the statement uses)
+        parameters["scope_accounts"] = list(scope_changes[0])
+    if "contract_oid" in scope_columns:
+        parameters["scope_contracts"] = list(scope_changes[1])
+    return target.execute(statement, parameters).fetchall()
 
 
 def _measurements(

@@ -38,50 +38,71 @@ with joined as (
 {%- endfor %}
 ),
 
+-- One pass: the join is grouped by its pair of owners (as many groups as customers, not rows), and only those small
+-- groups are split into each side's owner; counting each row on both sides of a union of the join materialised it
+-- and aggregated it twice (half of a large entity's daily refresh).
+pairs as (
+    select
+        j.aspire_owner,
+        j.portal_owner,
+        count(*) filter (where j.in_aspire) as aspire_rows,
+        count(*) filter (where j.in_portal) as portal_rows,
+        count(*) filter (where j.in_aspire and not j.in_portal) as missing_keys,
+        count(*) filter (where j.in_portal and not j.in_aspire) as extra_keys,
+        count(*) filter (where j.changed) as changed_rows,
+        count(*) filter (where j.in_aspire and j.in_portal) as both_rows
+{%- for m in money %},
+        sum(j.aspire_{{ loop.index }}) as aspire_{{ loop.index }},
+        sum(j.portal_{{ loop.index }}) as portal_{{ loop.index }}
+{%- endfor %}
+    from joined as j
+    group by j.aspire_owner, j.portal_owner
+),
+
 sides as (
     select
-        j.aspire_owner as owner,
-        1 as aspire_rows,
+        p.aspire_owner as owner,
+        p.aspire_rows,
         0 as portal_rows,
-        case when not j.in_portal then 1 else 0 end as missing_keys,
+        p.missing_keys,
         0 as extra_keys,
-        case when j.changed and j.aspire_owner is not distinct from j.portal_owner then 1 else 0 end as changed_rows,
-        case when j.in_portal and j.aspire_owner is distinct from j.portal_owner then 1 else 0 end as moved_out,
+        case when p.aspire_owner is not distinct from p.portal_owner then p.changed_rows else 0 end as changed_rows,
+        case when p.aspire_owner is distinct from p.portal_owner then p.both_rows else 0 end as moved_out,
         0 as moved_in
 {%- for m in money %},
-        j.aspire_{{ loop.index }},
+        p.aspire_{{ loop.index }},
         0 as portal_{{ loop.index }}
 {%- endfor %}
-    from joined as j
-    where j.in_aspire
+    from pairs as p
+    where p.aspire_rows > 0
     union all
     select
-        j.portal_owner,
+        p.portal_owner,
         0,
-        1,
+        p.portal_rows,
         0,
-        case when not j.in_aspire then 1 else 0 end,
+        p.extra_keys,
         0,
         0,
-        case when j.in_aspire and j.aspire_owner is distinct from j.portal_owner then 1 else 0 end
+        case when p.aspire_owner is distinct from p.portal_owner then p.both_rows else 0 end
 {%- for m in money %},
         0,
-        j.portal_{{ loop.index }}
+        p.portal_{{ loop.index }}
 {%- endfor %}
-    from joined as j
-    where j.in_portal
+    from pairs as p
+    where p.portal_rows > 0
 ),
 
 final as (
     select
         owner,
-        sum(aspire_rows) as aspire_rows,
-        sum(portal_rows) as portal_rows,
-        sum(missing_keys) as missing_keys,
-        sum(extra_keys) as extra_keys,
-        sum(changed_rows) as changed_rows,
-        sum(moved_out) as moved_out,
-        sum(moved_in) as moved_in
+        cast(sum(aspire_rows) as bigint) as aspire_rows,
+        cast(sum(portal_rows) as bigint) as portal_rows,
+        cast(sum(missing_keys) as bigint) as missing_keys,
+        cast(sum(extra_keys) as bigint) as extra_keys,
+        cast(sum(changed_rows) as bigint) as changed_rows,
+        cast(sum(moved_out) as bigint) as moved_out,
+        cast(sum(moved_in) as bigint) as moved_in
 {%- for m in money %},
         coalesce(sum(aspire_{{ loop.index }}), 0) as aspire_{{ loop.index }},
         coalesce(sum(portal_{{ loop.index }}), 0) as portal_{{ loop.index }}
