@@ -11,7 +11,8 @@ its measurements.
 Measures: ``rows`` (counts), ``missing_keys`` (ASPIRE has, the portal lacks), ``extra_keys`` (the portal has, ASPIRE's
 scope lacks), ``changed_rows`` (same key, other values) and ``sum:<column>`` per money column of the catalogue;
 ``difference`` is portal - aspire (for ``changed_rows``, the number of rows). Per customer (the entity's ``per``
-column: an account, or a contract) where they differ.
+column: an account, or a contract) where they differ. Each comparison first sums both sides per customer without
+joining them (same_rows.sql: rows, a hash of each whole row, money); only when the sums differ are the rows joined.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Drift:
     owners: list[Measurement] = field(default_factory=list)
     owners_differing: int = 0
     scope_changes: int = 0  # accounts and contracts whose scope changed since the entity's last load (left out)
+    summed: bool = False  # found the same by summing each side (same_rows), without joining them
 
     @property
     def is_zero(self) -> bool:
@@ -75,6 +77,8 @@ class Drift:
         if self.scope_changes:
             pending += f"; so are the rows of {self.scope_changes} account(s)/contract(s) whose scope just changed"
         verdict = "no drift" if self.is_zero else f"{len(self.differing)} measure(s) differ"
+        if self.summed:
+            verdict += " (the same rows on both sides, summed per customer)"
         lines = [
             f"Drift of {self.entity.name} {title} (ASPIRE read bound {self.read_bound}{pending}): {verdict}",
             f"  {'measure':<28}{'aspire':>18}{'portal':>18}{'difference':>16}",
@@ -124,16 +128,24 @@ def compare(
 ) -> Drift:
     """Compares the staged rows with the portal table (see the module docstring and compare_stage.sql). `columns`:
     the staged columns; `scope_changes`: the accounts and contracts whose scope changed since the entity's last load
-    (their rows are pending, left out)."""
-    groups = grouped(
-        target,
-        entity,
-        stage,
-        columns,
+    (their rows are pending, left out). When both sides hold the same rows (summed per customer, see same_rows.sql)
+    the answer is known without joining them: no drift, and the totals are the sums."""
+    left_out = {"pending_from": pending_from, "newer_from": newer_from, "scope_changes": scope_changes}
+    drift = Drift(
+        entity=entity,
+        phase=phase,
+        read_bound=read_bound,
         pending_from=pending_from,
-        newer_from=newer_from,
-        scope_changes=scope_changes,
+        totals=[],
+        scope_changes=len(scope_changes[0]) + len(scope_changes[1]),
     )
+    same = same_rows(target, entity, stage, columns, **left_out)
+    if same is not None:
+        aspire_rows, *money = same
+        drift.totals = _measurements(entity, aspire_rows, aspire_rows, 0, 0, 0, [m for m in money for _side in (0, 1)])
+        drift.summed = True
+        return drift
+    groups = grouped(target, entity, stage, columns, **left_out)
     sums = (
         [sum(values) for values in zip(*(g[1:] for g in groups), strict=True)]
         if groups
@@ -156,16 +168,32 @@ def compare(
         owners += [(weight, m) for m in differing]
     ranked = sorted({_owner(m): w for w, m in owners}.items(), key=lambda item: -item[1])
     kept = {name for name, _w in ranked[:OWNERS_KEPT]}
-    return Drift(
-        entity=entity,
-        phase=phase,
-        read_bound=read_bound,
-        pending_from=pending_from,
-        totals=totals,
-        owners=[m for _w, m in owners if _owner(m) in kept],
-        owners_differing=len(ranked),
-        scope_changes=len(scope_changes[0]) + len(scope_changes[1]),
+    drift.totals = totals
+    drift.owners = [m for _w, m in owners if _owner(m) in kept]
+    drift.owners_differing = len(ranked)
+    return drift
+
+
+def same_rows(
+    target: psycopg.Connection,
+    entity: Entity,
+    stage: str,
+    columns: Sequence[str],
+    *,
+    pending_from: int | None,
+    newer_from: int | None = None,
+    scope_changes: tuple[Sequence[int], Sequence[int]] = ((), ()),
+) -> tuple[Number, ...] | None:
+    """When the stage and the portal table hold the same rows, left out what compare leaves out (same_rows.sql): the
+    rows each holds (the same number) and the sum of each money column; None when they may differ. Each side is read
+    once with no join: a tenth of the time of the comparison at large, where the join and its grouping spill."""
+    statement, parameters = _statement(
+        "reconcile/same_rows.sql", target, entity, stage, columns, pending_from, newer_from, scope_changes
     )
+    owners_differing, aspire_rows, portal_rows, *money = target.execute(statement, parameters).fetchone()
+    if owners_differing or aspire_rows != portal_rows or money[0::2] != money[1::2]:
+        return None
+    return (aspire_rows, *money[0::2])
 
 
 def grouped(
@@ -180,6 +208,23 @@ def grouped(
 ) -> list[tuple]:
     """compare_stage.sql's rows: per owner (None: rows without one), aspire_rows, portal_rows, missing_keys,
     extra_keys, changed_rows, moved_out, moved_in, then each money column's ASPIRE and portal sums."""
+    statement, parameters = _statement(
+        "reconcile/compare_stage.sql", target, entity, stage, columns, pending_from, newer_from, scope_changes
+    )
+    return target.execute(statement, parameters).fetchall()
+
+
+def _statement(
+    path: str,
+    target: psycopg.Connection,
+    entity: Entity,
+    stage: str,
+    columns: Sequence[str],
+    pending_from: int | None,
+    newer_from: int | None,
+    scope_changes: tuple[Sequence[int], Sequence[int]],
+) -> tuple[str, dict[str, Any]]:
+    """A comparison's statement and its parameters."""
     quote = lambda name: sql.Identifier(name).as_string(target)  # noqa: E731
     scope_columns = [
         c
@@ -187,7 +232,7 @@ def grouped(
         if follows and c in columns
     ]
     statement = sqlfiles.render(
-        "reconcile/compare_stage.sql",
+        path,
         stage=stage,
         target=entity.target_table,
         key=[quote(k) for k in entity.key],
@@ -195,13 +240,15 @@ def grouped(
         money=[quote(m) for m in entity.money],
         per=quote(entity.per) if entity.per else None,
         scope_columns=scope_columns,
+        pending=pending_from is not None,
+        newer=newer_from is not None,
     )
-    parameters = {"pending_from": pending_from, "newer_from": newer_from}
+    parameters: dict[str, Any] = {"pending_from": pending_from, "newer_from": newer_from}
     if "account_oid" in scope_columns:  # (psycopg sends every parameter given: only those the statement uses)
         parameters["scope_accounts"] = list(scope_changes[0])
     if "contract_oid" in scope_columns:
         parameters["scope_contracts"] = list(scope_changes[1])
-    return target.execute(statement, parameters).fetchall()
+    return statement, parameters
 
 
 def _measurements(
