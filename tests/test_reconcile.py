@@ -254,6 +254,10 @@ def test_scope_changes_since_the_last_run_are_pending_not_drift(dagbag, world):
     assert portal.execute("select count(*) from aspire.account where account_oid = %s", (new,)).fetchone() == (1,)
 
 
+def names_of(described: list) -> list[str]:
+    return [c.name for c in described]
+
+
 def test_every_entity_s_stage_and_table_sum_the_same_when_they_hold_the_same_rows(world):
     """The comparison without a join works for the real tables: the stage a load makes (its integers widened to
     bigint, its numerics unbounded) and the portal table holding the same rows sum the same, for every entity; one
@@ -270,14 +274,16 @@ def test_every_entity_s_stage_and_table_sum_the_same_when_they_hold_the_same_row
                 continue
             checked.append(entity.name)
             left_out = {"pending_from": None, "newer_from": None}
-            same = reconcile.same_rows(portal, entity, stage, [c.name for c in described], **left_out)
-            assert same is not None and same[0] == held, entity.name
-            portal.execute(
-                f"update {stage} set source_rowver = source_rowver + 1 where ctid = (select min(ctid) from {stage})"
+            differing, owners, rows_alike, *_money = reconcile.summed(
+                portal, entity, stage, names_of(described), **left_out
             )
-            assert reconcile.same_rows(portal, entity, stage, [c.name for c in described], **left_out) is None, (
-                entity.name
-            )
+            assert (differing, owners, rows_alike) == (0, [], held), entity.name
+            owner = portal.execute(
+                f"update {stage} set source_rowver = source_rowver + 1 where ctid = (select min(ctid) from {stage}) "
+                f"returning {entity.per or 'null'}"
+            ).fetchone()[0]
+            differing, owners, *_rest = reconcile.summed(portal, entity, stage, names_of(described), **left_out)
+            assert (differing, owners) == (1, [reconcile.NO_OWNER if owner is None else owner]), entity.name
     assert len(checked) >= len(catalogue.ENTITIES) - 1, checked
 
 

@@ -12,7 +12,8 @@ Measures: ``rows`` (counts), ``missing_keys`` (ASPIRE has, the portal lacks), ``
 scope lacks), ``changed_rows`` (same key, other values) and ``sum:<column>`` per money column of the catalogue;
 ``difference`` is portal - aspire (for ``changed_rows``, the number of rows). Per customer (the entity's ``per``
 column: an account, or a contract) where they differ. Each comparison first sums both sides per customer without
-joining them (same_rows.sql: rows, a hash of each whole row, money); only when the sums differ are the rows joined.
+joining them (sum_sides.sql: rows, a hash of each whole row, money); only the customers whose sums differ are joined
+(ADR 0013).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Drift:
     owners: list[Measurement] = field(default_factory=list)
     owners_differing: int = 0
     scope_changes: int = 0  # accounts and contracts whose scope changed since the entity's last load (left out)
-    summed: bool = False  # found the same by summing each side (same_rows), without joining them
+    summed: bool = False  # found the same by summing each side (sum_sides.sql), without joining them
 
     @property
     def is_zero(self) -> bool:
@@ -128,8 +129,11 @@ def compare(
 ) -> Drift:
     """Compares the staged rows with the portal table (see the module docstring and compare_stage.sql). `columns`:
     the staged columns; `scope_changes`: the accounts and contracts whose scope changed since the entity's last load
-    (their rows are pending, left out). When both sides hold the same rows (summed per customer, see same_rows.sql)
-    the answer is known without joining them: no drift, and the totals are the sums."""
+    (their rows are pending, left out).
+
+    Each side is summed per owner first (sum_sides.sql): the owners whose sums are equal hold the same rows, and only
+    the pairs of rows with an owner whose sums differ are joined (all of them when more than MOST_OWNERS_JOINED
+    differ, or for an entity without owners)."""
     left_out = {"pending_from": pending_from, "newer_from": newer_from, "scope_changes": scope_changes}
     drift = Drift(
         entity=entity,
@@ -139,42 +143,48 @@ def compare(
         totals=[],
         scope_changes=len(scope_changes[0]) + len(scope_changes[1]),
     )
-    same = same_rows(target, entity, stage, columns, **left_out)
-    if same is not None:
-        aspire_rows, *money = same
-        drift.totals = _measurements(entity, aspire_rows, aspire_rows, 0, 0, 0, [m for m in money for _side in (0, 1)])
+    differing, owners, rows_alike, *money_alike = summed(target, entity, stage, columns, **left_out)
+    alike = [rows_alike, rows_alike, 0, 0, 0, 0, 0, *(m for m in money_alike for _side in (0, 1))]
+    restricted = bool(differing) and owners is not None and entity.per is not None
+    if not differing:
         drift.summed = True
-        return drift
-    groups = grouped(target, entity, stage, columns, **left_out)
-    sums = (
-        [sum(values) for values in zip(*(g[1:] for g in groups), strict=True)]
-        if groups
-        else [0] * (7 + 2 * len(entity.money))
-    )
+        groups: list[tuple] = []
+    elif restricted:
+        groups = grouped(target, entity, stage, columns, owners=owners, **left_out)
+    else:
+        groups, alike = grouped(target, entity, stage, columns, **left_out), [0] * len(alike)
+    sums = [sum(values) for values in zip(alike, *(g[1:] for g in groups), strict=True)]
     aspire_rows, portal_rows, missing, extra, changed, moved_out, _moved_in, *money = sums
-    totals = _measurements(entity, aspire_rows, portal_rows, missing, extra, changed + moved_out, money)
-    owners: list[tuple[Number, Measurement]] = []
+    drift.totals = _measurements(entity, aspire_rows, portal_rows, missing, extra, changed + moved_out, money)
+    if restricted:
+        groups = _with_alike_rows(target, entity, stage, columns, groups, set(owners), left_out)
+    owners_measured: list[tuple[Number, Measurement]] = []
     for owner, aspire_rows, portal_rows, missing, extra, changed, moved_out, moved_in, *money in groups:
         if owner is None:  # shared reference data, or rows without an owner: in the totals only
             continue
-        differing = [
+        differing_measures = [
             m
             for m in _measurements(
                 entity, aspire_rows, portal_rows, missing + moved_out, extra + moved_in, changed, money, owner
             )
             if m.difference != 0
         ]
-        weight = sum(abs(m.difference) for m in differing)
-        owners += [(weight, m) for m in differing]
-    ranked = sorted({_owner(m): w for w, m in owners}.items(), key=lambda item: -item[1])
+        weight = sum(abs(m.difference) for m in differing_measures)
+        owners_measured += [(weight, m) for m in differing_measures]
+    ranked = sorted({_owner(m): w for w, m in owners_measured}.items(), key=lambda item: -item[1])
     kept = {name for name, _w in ranked[:OWNERS_KEPT]}
-    drift.totals = totals
-    drift.owners = [m for _w, m in owners if _owner(m) in kept]
+    drift.owners = [m for _w, m in owners_measured if _owner(m) in kept]
     drift.owners_differing = len(ranked)
     return drift
 
 
-def same_rows(
+MOST_OWNERS_JOINED = 5_000
+"""Above this many owners whose sums differ, the comparison joins every row rather than theirs (their rows are then
+much of the table, and a join of all rows plans better than of a long list)."""
+NO_OWNER = -(2**63)  # a null owner, in the lists of owners the statements take
+
+
+def summed(
     target: psycopg.Connection,
     entity: Entity,
     stage: str,
@@ -183,17 +193,13 @@ def same_rows(
     pending_from: int | None,
     newer_from: int | None = None,
     scope_changes: tuple[Sequence[int], Sequence[int]] = ((), ()),
-) -> tuple[Number, ...] | None:
-    """When the stage and the portal table hold the same rows, left out what compare leaves out (same_rows.sql): the
-    rows each holds (the same number) and the sum of each money column; None when they may differ. Each side is read
-    once with no join: a tenth of the time of the comparison at large, where the join and its grouping spill."""
+) -> tuple:
+    """sum_sides.sql: how many owners' sums differ, those owners (None when more than MOST_OWNERS_JOINED; a null
+    owner as NO_OWNER), and the rows and money sums of the owners whose sums are equal (the same on both sides)."""
     statement, parameters = _statement(
-        "reconcile/same_rows.sql", target, entity, stage, columns, pending_from, newer_from, scope_changes
+        "reconcile/sum_sides.sql", target, entity, stage, columns, pending_from, newer_from, scope_changes
     )
-    owners_differing, aspire_rows, portal_rows, *money = target.execute(statement, parameters).fetchone()
-    if owners_differing or aspire_rows != portal_rows or money[0::2] != money[1::2]:
-        return None
-    return (aspire_rows, *money[0::2])
+    return target.execute(statement, parameters | {"most_owners": MOST_OWNERS_JOINED}).fetchone()
 
 
 def grouped(
@@ -205,13 +211,56 @@ def grouped(
     pending_from: int | None,
     newer_from: int | None = None,
     scope_changes: tuple[Sequence[int], Sequence[int]] = ((), ()),
+    owners: Sequence[int] | None = None,
 ) -> list[tuple]:
     """compare_stage.sql's rows: per owner (None: rows without one), aspire_rows, portal_rows, missing_keys,
-    extra_keys, changed_rows, moved_out, moved_in, then each money column's ASPIRE and portal sums."""
+    extra_keys, changed_rows, moved_out, moved_in, then each money column's ASPIRE and portal sums. With `owners`,
+    of the pairs of rows that have one of theirs on either side only."""
     statement, parameters = _statement(
-        "reconcile/compare_stage.sql", target, entity, stage, columns, pending_from, newer_from, scope_changes
+        "reconcile/compare_stage.sql",
+        target,
+        entity,
+        stage,
+        columns,
+        pending_from,
+        newer_from,
+        scope_changes,
+        owners=owners is not None,
     )
+    if owners is not None:
+        parameters["owners"] = list(owners)
     return target.execute(statement, parameters).fetchall()
+
+
+def _with_alike_rows(
+    target: psycopg.Connection,
+    entity: Entity,
+    stage: str,
+    columns: Sequence[str],
+    groups: list[tuple],
+    differing: set[int],
+    left_out: dict[str, Any],
+) -> list[tuple]:
+    """The joined groups with, for an owner whose sums were equal but who has a joined pair (a row of theirs the
+    sums left out, paired with a row of an owner that differs), the rows and money the sums counted for them: what
+    the join of every row would have counted."""
+    outside = [g[0] for g in groups if (NO_OWNER if g[0] is None else g[0]) not in differing]
+    if not outside:
+        return groups
+    statement, parameters = _statement(
+        "reconcile/sum_sides.sql", target, entity, stage, columns, **left_out, of_owners=True
+    )
+    parameters["of_owners"] = [NO_OWNER if o is None else o for o in outside]
+    counted = {row[0]: row[1:] for row in target.execute(statement, parameters)}
+    out = []
+    for owner, aspire_rows, portal_rows, *rest in groups:
+        more = counted.get(owner)
+        if more is not None:
+            aspire_rows, portal_rows = aspire_rows + more[0], portal_rows + more[1]
+            money = [value + more[2 + i] for i, value in enumerate(rest[5:])]
+            rest = [*rest[:5], *money]
+        out.append((owner, aspire_rows, portal_rows, *rest))
+    return out
 
 
 def _statement(
@@ -223,6 +272,7 @@ def _statement(
     pending_from: int | None,
     newer_from: int | None,
     scope_changes: tuple[Sequence[int], Sequence[int]],
+    **flags: bool,
 ) -> tuple[str, dict[str, Any]]:
     """A comparison's statement and its parameters."""
     quote = lambda name: sql.Identifier(name).as_string(target)  # noqa: E731
@@ -242,6 +292,7 @@ def _statement(
         scope_columns=scope_columns,
         pending=pending_from is not None,
         newer=newer_from is not None,
+        **{"owners": False, "of_owners": False} | flags,
     )
     parameters: dict[str, Any] = {"pending_from": pending_from, "newer_from": newer_from}
     if "account_oid" in scope_columns:  # (psycopg sends every parameter given: only those the statement uses)

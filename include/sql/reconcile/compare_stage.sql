@@ -7,7 +7,33 @@
 -- read: pending, not drift); rows of the accounts and contracts in scope_accounts / scope_contracts (their scope
 -- changed since the entity's last load); with newer_from, portal rows the stage lacks at or above that row version
 -- (read by a load newer than this one: no delete may take them).
-with joined as (
+-- With owners (the owners whose sums differ, sum_sides.sql): only the pairs with a row of one of them on either side,
+-- read as each side's rows of those owners and the other side's rows of the same keys; the others hold the same rows.
+with
+{%- if owners %}
+{%- set key_list = key | join(", ") %}
+stage_in as (
+    select s.* from {{ stage }} as s where coalesce(s.{{ per }}, -9223372036854775808) = any(%(owners)s)
+    union all
+    select s.* from {{ stage }} as s
+    where not coalesce(s.{{ per }}, -9223372036854775808) = any(%(owners)s)
+      and ({% for k in key %}s.{{ k }}{{ ", " if not loop.last }}{% endfor %}) in (
+          select {{ key_list }} from {{ target }} as t where coalesce(t.{{ per }}, -9223372036854775808) = any(%(owners)s)
+      )
+),
+
+target_in as (
+    select t.* from {{ target }} as t where coalesce(t.{{ per }}, -9223372036854775808) = any(%(owners)s)
+    union all
+    select t.* from {{ target }} as t
+    where not coalesce(t.{{ per }}, -9223372036854775808) = any(%(owners)s)
+      and ({% for k in key %}t.{{ k }}{{ ", " if not loop.last }}{% endfor %}) in (
+          select {{ key_list }} from {{ stage }} as s where coalesce(s.{{ per }}, -9223372036854775808) = any(%(owners)s)
+      )
+),
+{%- endif %}
+
+joined as (
     select
 {%- if per %}
         s.{{ per }} as aspire_owner,
@@ -26,8 +52,8 @@ with joined as (
         s.{{ m }} as aspire_{{ loop.index }},
         t.{{ m }} as portal_{{ loop.index }}
 {%- endfor %}
-    from {{ stage }} as s
-    full join {{ target }} as t
+    from {{ "stage_in" if owners else stage }} as s
+    full join {{ "target_in" if owners else target }} as t
         on {% for k in key %}t.{{ k }} = s.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
     where (cast(%(pending_from)s as bigint) is null
            or (coalesce(s.source_rowver, 0) < %(pending_from)s and coalesce(t.source_rowver, 0) < %(pending_from)s))
