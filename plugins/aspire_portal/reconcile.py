@@ -228,7 +228,8 @@ def grouped(
         owners=owners is not None,
     )
     if owners is not None:
-        parameters["owners"] = list(owners)
+        parameters["owners"] = [o for o in owners if o != NO_OWNER]
+        parameters["null_owner"] = NO_OWNER in owners
     return target.execute(statement, parameters).fetchall()
 
 

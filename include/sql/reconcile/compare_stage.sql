@@ -7,29 +7,45 @@
 -- read: pending, not drift); rows of the accounts and contracts in scope_accounts / scope_contracts (their scope
 -- changed since the entity's last load); with newer_from, portal rows the stage lacks at or above that row version
 -- (read by a load newer than this one: no delete may take them).
--- With owners (the owners whose sums differ, sum_sides.sql): only the pairs with a row of one of them on either side,
--- read as each side's rows of those owners and the other side's rows of the same keys; the others hold the same rows.
+-- With owners (the owners whose sums differ, sum_sides.sql; null_owner: rows without one among them): only the pairs
+-- with a row of one of them on either side, the others holding the same rows. Read as the portal's rows of those
+-- owners (by the owner column's index), the stage's rows of those owners or of those rows' keys (one scan), and the
+-- portal's rows of the keys of those stage rows. The owners are joined as a relation (a hash), not tested by
+-- `= any(array)`, which walks the array for every row; and a join, not IN within OR, which PostgreSQL runs as a
+-- subplan that, outgrowing work_mem, would run once per row.
 with
 {%- if owners %}
-{%- set key_list = key | join(", ") %}
-stage_in as (
-    select s.* from {{ stage }} as s where coalesce(s.{{ per }}, -9223372036854775808) = any(%(owners)s)
+differing as materialized (
+    select distinct d.owner from unnest(cast(%(owners)s as bigint[])) as d (owner)
+),
+
+target_of as materialized (
+    select t.*
+    from {{ target }} as t
+    inner join differing as d on d.owner = t.{{ per }}
     union all
-    select s.* from {{ stage }} as s
-    where not coalesce(s.{{ per }}, -9223372036854775808) = any(%(owners)s)
-      and ({% for k in key %}s.{{ k }}{{ ", " if not loop.last }}{% endfor %}) in (
-          select {{ key_list }} from {{ target }} as t where coalesce(t.{{ per }}, -9223372036854775808) = any(%(owners)s)
-      )
+    select t.* from {{ target }} as t where t.{{ per }} is null and %(null_owner)s
+),
+
+stage_in as materialized (
+    select s.*, d.owner is not null or (s.{{ per }} is null and %(null_owner)s) as of_owners
+    from {{ stage }} as s
+    left join differing as d on d.owner = s.{{ per }}
+    left join target_of as o
+        on {% for k in key %}o.{{ k }} = s.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
+    where d.owner is not null or (s.{{ per }} is null and %(null_owner)s) or o.{{ key[0] }} is not null
 ),
 
 target_in as (
-    select t.* from {{ target }} as t where coalesce(t.{{ per }}, -9223372036854775808) = any(%(owners)s)
+    select * from target_of
     union all
-    select t.* from {{ target }} as t
-    where not coalesce(t.{{ per }}, -9223372036854775808) = any(%(owners)s)
-      and ({% for k in key %}t.{{ k }}{{ ", " if not loop.last }}{% endfor %}) in (
-          select {{ key_list }} from {{ stage }} as s where coalesce(s.{{ per }}, -9223372036854775808) = any(%(owners)s)
-      )
+    select t.*
+    from {{ target }} as t
+    inner join (
+        select distinct {% for k in key %}s.{{ k }}{{ ", " if not loop.last }}{% endfor %} from stage_in as s where s.of_owners
+    ) as k on {% for k in key %}k.{{ k }} = t.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
+    left join differing as d on d.owner = t.{{ per }}
+    where d.owner is null and not (t.{{ per }} is null and %(null_owner)s)
 ),
 {%- endif %}
 

@@ -1,5 +1,5 @@
--- Each side of a drift comparison summed per owner, without joining them: rows, the sum of a 64-bit hash of each whole
--- row, the money sums. An owner whose two sums are equal holds the same rows on both sides (up to a 64-bit hash
+-- Each side of a drift comparison summed per owner, without joining them: rows and the sum of a 64-bit hash of each
+-- whole row (and the money sums). An owner whose two sums are equal holds the same rows on both sides (up to a 64-bit hash
 -- coincidence), so compare_stage.sql would find no drift of theirs; only the owners whose sums differ need the join.
 -- Each side leaves out, on its own, the rows compare_stage.sql leaves out by pair: rows at or above pending_from, rows
 -- of customers whose scope changed, portal rows at or above newer_from. Where a pair is left out for one side's row
@@ -18,9 +18,11 @@ with aspire as (
         count(*) as row_count,
         sum(hash_record_extended(row({% for c in columns %}s.{{ c }}{{ ", " if not loop.last }}{% endfor %}), 0))
             as row_hash
+{%- if of_owners %}
 {%- for m in money %},
         sum(s.{{ m }}) as money_{{ loop.index }}
 {%- endfor %}
+{%- endif %}
     from {{ stage }} as s
     where true
 {%- if pending %}
@@ -67,29 +69,23 @@ portal as (
     group by 1
 ),
 
+-- The hash covers every column: equal counts and hash sums mean the same rows, and so the same money; ASPIRE's
+-- money is summed only where asked (of_owners), the portal's (read in parallel) gives the equal owners' money.
 owners as (
     select
-        d.owner,
-        cast(coalesce(sum(d.row_count) filter (where d.aspire), 0) as bigint) as aspire_rows,
-        cast(coalesce(sum(d.row_count) filter (where not d.aspire), 0) as bigint) as portal_rows,
+        coalesce(a.owner, p.owner) as owner,
+        coalesce(a.row_count, 0) as aspire_rows,
+        coalesce(p.row_count, 0) as portal_rows,
 {%- for m in money %}
-        coalesce(sum(d.money_{{ loop.index }}) filter (where d.aspire), 0) as aspire_{{ loop.index }},
-        coalesce(sum(d.money_{{ loop.index }}) filter (where not d.aspire), 0) as portal_{{ loop.index }},
+{%- if of_owners %}
+        coalesce(a.money_{{ loop.index }}, 0) as aspire_{{ loop.index }},
+{%- endif %}
+        coalesce(p.money_{{ loop.index }}, 0) as portal_{{ loop.index }},
 {%- endfor %}
-        coalesce(sum(d.row_count) filter (where d.aspire), 0) <> coalesce(sum(d.row_count) filter (where not d.aspire), 0)
-            or coalesce(sum(d.row_hash) filter (where d.aspire), 0)
-               <> coalesce(sum(d.row_hash) filter (where not d.aspire), 0)
-{%- for m in money %}
-            or coalesce(sum(d.money_{{ loop.index }}) filter (where d.aspire), 0)
-               <> coalesce(sum(d.money_{{ loop.index }}) filter (where not d.aspire), 0)
-{%- endfor %}
+        coalesce(a.row_count, 0) <> coalesce(p.row_count, 0) or coalesce(a.row_hash, 0) <> coalesce(p.row_hash, 0)
             as differs
-    from (
-        select true as aspire, a.* from aspire as a
-        union all
-        select false, p.* from portal as p
-    ) as d
-    group by d.owner
+    from aspire as a
+    full join portal as p on coalesce(p.owner, -9223372036854775808) = coalesce(a.owner, -9223372036854775808)
 )
 {% if of_owners %}
 select
@@ -108,9 +104,9 @@ select
         when count(*) filter (where o.differs) <= %(most_owners)s
             then coalesce(array_agg(coalesce(o.owner, -9223372036854775808)) filter (where o.differs), '{}')
     end as owners,
-    cast(coalesce(sum(o.aspire_rows) filter (where not o.differs), 0) as bigint) as rows_alike
+    cast(coalesce(sum(o.portal_rows) filter (where not o.differs), 0) as bigint) as rows_alike
 {%- for m in money %},
-    coalesce(sum(o.aspire_{{ loop.index }}) filter (where not o.differs), 0) as money_alike_{{ loop.index }}
+    coalesce(sum(o.portal_{{ loop.index }}) filter (where not o.differs), 0) as money_alike_{{ loop.index }}
 {%- endfor %}
 from owners as o
 {%- endif %}
