@@ -274,16 +274,18 @@ def test_every_entity_s_stage_and_table_sum_the_same_when_they_hold_the_same_row
                 continue
             checked.append(entity.name)
             left_out = {"pending_from": None, "newer_from": None}
-            differing, owners, rows_alike, *_money = reconcile.summed(
+            differing, owners, null_owner, rows_alike, *_money = reconcile.summed(
                 portal, entity, stage, names_of(described), **left_out
             )
-            assert (differing, owners, rows_alike) == (0, [], held), entity.name
+            assert (differing, owners, null_owner, rows_alike) == (0, [], False, held), entity.name
             owner = portal.execute(
                 f"update {stage} set source_rowver = source_rowver + 1 where ctid = (select min(ctid) from {stage}) "
                 f"returning {entity.per or 'null'}"
             ).fetchone()[0]
-            differing, owners, *_rest = reconcile.summed(portal, entity, stage, names_of(described), **left_out)
-            assert (differing, owners) == (1, [reconcile.NO_OWNER if owner is None else owner]), entity.name
+            differing, owners, null_owner, *_rest = reconcile.summed(
+                portal, entity, stage, names_of(described), **left_out
+            )
+            assert (differing, owners, null_owner) == (1, [] if owner is None else [owner], owner is None), entity.name
     assert len(checked) >= len(catalogue.ENTITIES) - 1, checked
 
 

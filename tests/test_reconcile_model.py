@@ -108,9 +108,11 @@ def test_the_comparison_counts_every_row_as_the_model_does(portal, rows, pending
     assert {g[0]: tuple(g[1:]) for g in got} == modelled(stage, held, pending_from, newer_from, scope_accounts)
 
 
-# an edit of the portal: one field of a row the stage has (by position), that row deleted, or a row added
+# an edit of the portal: one field of a row the stage has (by position), that field swapped with the next row's,
+# that row deleted, or a row added
 an_edit = st.one_of(
     st.tuples(st.integers(0, 11), st.sampled_from([0, 1, 2, 3]), st.integers(0, 3)),
+    st.tuples(st.integers(0, 11), st.just("swap"), st.sampled_from([1, 2, 3])),
     st.tuples(st.integers(0, 11), st.just("delete"), st.just(0)),
     st.tuples(st.integers(1, 12), st.just("add"), st.integers(0, 3)),
 )
@@ -133,6 +135,11 @@ def edited(stage: dict, changes: list) -> dict:
             key = keys[position % len(keys)]
             if what == "delete":
                 del held[key]
+            elif what == "swap":
+                other = keys[(position + 1) % len(keys)]
+                one, two = list(held[key]), list(held[other])
+                one[value], two[value] = two[value], one[value]
+                held[key], held[other] = tuple(one), tuple(two)
             else:
                 row = list(held[key])
                 row[what] = FIELD_VALUES[what][value]
@@ -152,7 +159,16 @@ def edited(stage: dict, changes: list) -> dict:
 )
 # a note edited (same customer, same money: only the row hash tells); a row pending on one side only; a row the
 # portal files under a customer whose scope changed (its sums leave it out; the join pairs it with one that differs);
-# a portal row newer than the read filed under another customer whose other rows sum the same
+# a portal row newer than the read filed under another customer whose other rows sum the same; two rows of one
+# customer with their notes swapped (a hash that combines columns linearly sums the same)
+@example(
+    stage={1: (1, Decimal("10.00"), "a", 3), 2: (1, Decimal("20.00"), "b", 3)},
+    changes=[(0, "swap", 2)],
+    pending_from=None,
+    newer_from=None,
+    scope_accounts=set(),
+    most_owners_joined=reconcile.MOST_OWNERS_JOINED,
+)
 @example(
     stage={1: (1, Decimal("1.00"), "a", 3)},
     changes=[(0, 2, 3)],

@@ -1,13 +1,16 @@
--- Each side of a drift comparison summed per owner, without joining them: rows and the sum of a 64-bit hash of each
--- whole row (and the money sums). An owner whose two sums are equal holds the same rows on both sides (up to a 64-bit hash
--- coincidence), so compare_stage.sql would find no drift of theirs; only the owners whose sums differ need the join.
+-- Each side of a drift comparison summed per owner, without joining them: rows, and the sum of a 64-bit hash of each
+-- whole row (the portal's side also sums the money). An owner whose two sums are equal holds the same rows on both
+-- sides (up to a 64-bit hash coincidence), so compare_stage.sql would find no drift of theirs; only the owners whose
+-- sums differ need the join. Each row's hash is hash_record_extended's hashed again: that one combines its columns'
+-- hashes linearly, so its sum over rows would not change when two rows of an owner swap a value (a memo, a principal
+-- and an interest), which is drift.
 -- Each side leaves out, on its own, the rows compare_stage.sql leaves out by pair: rows at or above pending_from, rows
 -- of customers whose scope changed, portal rows at or above newer_from. Where a pair is left out for one side's row
 -- only (a row pending in ASPIRE, its older version still in the portal), that owner's sums differ and the join
 -- decides: summing never finds "the same" where the pairs would find drift (ADR 0013).
--- Returns: how many owners differ, those owners (a null owner as the smallest bigint; null when more than
--- most_owners), and the rows and money sums of the owners that do not differ. With of_owners: per owner of those,
--- both sides' rows and money sums.
+-- Returns: how many owners differ, those owners (null when more than most_owners) and whether rows without an owner
+-- differ, and the rows and money sums of the owners that do not differ. With of_owners (and of_null_owner): per
+-- owner of those, both sides' rows and money sums.
 with aspire as (
     select
 {%- if per %}
@@ -16,7 +19,7 @@ with aspire as (
         cast(null as bigint) as owner,
 {%- endif %}
         count(*) as row_count,
-        sum(hash_record_extended(row({% for c in columns %}s.{{ c }}{{ ", " if not loop.last }}{% endfor %}), 0))
+        sum(hashtextextended(cast(hash_record_extended(row({% for c in columns %}s.{{ c }}{{ ", " if not loop.last }}{% endfor %}), 0) as text), 0))
             as row_hash
 {%- if of_owners %}
 {%- for m in money %},
@@ -29,7 +32,7 @@ with aspire as (
       and coalesce(s.source_rowver, 0) < %(pending_from)s
 {%- endif %}
 {%- if of_owners %}
-      and coalesce(s.{{ per }}, -9223372036854775808) = any(%(of_owners)s)
+      and (s.{{ per }} = any(%(of_owners)s) or (s.{{ per }} is null and %(of_null_owner)s))
 {%- endif %}
 {%- for column in scope_columns %}
       and coalesce(s.{{ column }}, 0)
@@ -46,7 +49,7 @@ portal as (
         cast(null as bigint) as owner,
 {%- endif %}
         count(*) as row_count,
-        sum(hash_record_extended(row({% for c in columns %}t.{{ c }}{{ ", " if not loop.last }}{% endfor %}), 0))
+        sum(hashtextextended(cast(hash_record_extended(row({% for c in columns %}t.{{ c }}{{ ", " if not loop.last }}{% endfor %}), 0) as text), 0))
             as row_hash
 {%- for m in money %},
         sum(t.{{ m }}) as money_{{ loop.index }}
@@ -60,7 +63,7 @@ portal as (
       and t.source_rowver < %(newer_from)s
 {%- endif %}
 {%- if of_owners %}
-      and coalesce(t.{{ per }}, -9223372036854775808) = any(%(of_owners)s)
+      and (t.{{ per }} = any(%(of_owners)s) or (t.{{ per }} is null and %(of_null_owner)s))
 {%- endif %}
 {%- for column in scope_columns %}
       and coalesce(t.{{ column }}, 0)
@@ -71,21 +74,29 @@ portal as (
 
 -- The hash covers every column: equal counts and hash sums mean the same rows, and so the same money; ASPIRE's
 -- money is summed only where asked (of_owners), the portal's (read in parallel) gives the equal owners' money.
+-- (A union and a grouping, not a full join: rows without an owner are one group, as in the comparison.)
 owners as (
     select
-        coalesce(a.owner, p.owner) as owner,
-        coalesce(a.row_count, 0) as aspire_rows,
-        coalesce(p.row_count, 0) as portal_rows,
+        d.owner,
+        cast(coalesce(sum(d.row_count) filter (where d.aspire), 0) as bigint) as aspire_rows,
+        cast(coalesce(sum(d.row_count) filter (where not d.aspire), 0) as bigint) as portal_rows,
 {%- for m in money %}
-{%- if of_owners %}
-        coalesce(a.money_{{ loop.index }}, 0) as aspire_{{ loop.index }},
-{%- endif %}
-        coalesce(p.money_{{ loop.index }}, 0) as portal_{{ loop.index }},
+        coalesce(sum(d.money_{{ loop.index }}) filter (where d.aspire), 0) as aspire_{{ loop.index }},
+        coalesce(sum(d.money_{{ loop.index }}) filter (where not d.aspire), 0) as portal_{{ loop.index }},
 {%- endfor %}
-        coalesce(a.row_count, 0) <> coalesce(p.row_count, 0) or coalesce(a.row_hash, 0) <> coalesce(p.row_hash, 0)
+        coalesce(sum(d.row_count) filter (where d.aspire), 0) <> coalesce(sum(d.row_count) filter (where not d.aspire), 0)
+            or coalesce(sum(d.row_hash) filter (where d.aspire), 0)
+               <> coalesce(sum(d.row_hash) filter (where not d.aspire), 0)
             as differs
-    from aspire as a
-    full join portal as p on coalesce(p.owner, -9223372036854775808) = coalesce(a.owner, -9223372036854775808)
+    from (
+        select true as aspire, a.owner, a.row_count, a.row_hash
+{%- for m in money %}, {% if of_owners %}a.money_{{ loop.index }}{% else %}cast(null as numeric){% endif %}{% endfor %}
+        from aspire as a
+        union all
+        select false, p.owner, p.row_count, p.row_hash{% for m in money %}, p.money_{{ loop.index }}{% endfor %}
+        from portal as p
+    ) as d (aspire, owner, row_count, row_hash{% for m in money %}, money_{{ loop.index }}{% endfor %})
+    group by d.owner
 )
 {% if of_owners %}
 select
@@ -101,9 +112,10 @@ from owners as o
 select
     count(*) filter (where o.differs) as owners_differing,
     case
-        when count(*) filter (where o.differs) <= %(most_owners)s
-            then coalesce(array_agg(coalesce(o.owner, -9223372036854775808)) filter (where o.differs), '{}')
+        when count(*) filter (where o.differs and o.owner is not null) <= %(most_owners)s
+            then coalesce(array_agg(o.owner) filter (where o.differs and o.owner is not null), '{}')
     end as owners,
+    coalesce(bool_or(o.differs and o.owner is null), false) as null_owner_differs,
     cast(coalesce(sum(o.portal_rows) filter (where not o.differs), 0) as bigint) as rows_alike
 {%- for m in money %},
     coalesce(sum(o.portal_{{ loop.index }}) filter (where not o.differs), 0) as money_alike_{{ loop.index }}
