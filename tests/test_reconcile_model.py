@@ -35,6 +35,16 @@ def portal(fresh_database):
         yield conn
 
 
+def fill(portal: psycopg.Connection, stage: dict, held: dict) -> None:
+    """The stage's rows and the portal table's (key -> (owner, amount, memo, row version)), in the caller's
+    transaction."""
+    for table, content in ((STAGE, stage), (ENTITY.target_table, held)):
+        portal.cursor().executemany(
+            f"insert into {table} ({', '.join(COLUMNS)}) values (%s, %s, %s, %s, %s)",
+            [(key, *row) for key, row in content.items()],
+        )
+
+
 owners = st.sampled_from([None, 1, 2, 3])
 a_row = st.tuples(
     owners,
@@ -91,11 +101,7 @@ def test_the_comparison_counts_every_row_as_the_model_does(portal, rows, pending
     stage = {key: s for key, (s, _t) in rows.items() if s}
     held = {key: t for key, (_s, t) in rows.items() if t}
     with portal.transaction(force_rollback=True):
-        for table, content in ((STAGE, stage), (ENTITY.target_table, held)):
-            portal.cursor().executemany(
-                f"insert into {table} ({', '.join(COLUMNS)}) values (%s, %s, %s, %s, %s)",
-                [(key, *row) for key, row in content.items()],
-            )
+        fill(portal, stage, held)
         got = reconcile.grouped(
             portal,
             ENTITY,
@@ -219,11 +225,7 @@ def test_the_comparison_sums_each_side_and_joins_only_where_the_sums_differ(
     joined_above, reconcile.MOST_OWNERS_JOINED = reconcile.MOST_OWNERS_JOINED, most_owners_joined
     try:
         with portal.transaction(force_rollback=True):
-            for table, content in ((STAGE, stage), (ENTITY.target_table, held)):
-                portal.cursor().executemany(
-                    f"insert into {table} ({', '.join(COLUMNS)}) values (%s, %s, %s, %s, %s)",
-                    [(key, *row) for key, row in content.items()],
-                )
+            fill(portal, stage, held)
             left_out = {
                 "pending_from": pending_from,
                 "newer_from": newer_from,

@@ -11,65 +11,47 @@
 -- Returns: how many owners differ, those owners (null when more than most_owners) and whether rows without an owner
 -- differ, and the rows and money sums of the owners that do not differ. With of_owners (and of_null_owner): per
 -- owner of those, both sides' rows and money sums.
-with aspire as (
+{#- One side's sums per owner: `a` its alias; `with_money` whether it sums the money; `newer_left_out` whether it
+    leaves out rows at or above newer_from (the portal's side only). -#}
+{% macro side(table, a, with_money, newer_left_out) -%}
     select
 {%- if per %}
-        s.{{ per }} as owner,
+        {{ a }}.{{ per }} as owner,
 {%- else %}
         cast(null as bigint) as owner,
 {%- endif %}
         count(*) as row_count,
-        sum(hashtextextended(cast(hash_record_extended(row({% for c in columns %}s.{{ c }}{{ ", " if not loop.last }}{% endfor %}), 0) as text), 0))
+        sum(hashtextextended(cast(hash_record_extended(row({% for c in columns %}{{ a }}.{{ c }}{{ ", " if not loop.last }}{% endfor %}), 0) as text), 0))
             as row_hash
-{%- if of_owners %}
+{%- if with_money %}
 {%- for m in money %},
-        sum(s.{{ m }}) as money_{{ loop.index }}
+        sum({{ a }}.{{ m }}) as money_{{ loop.index }}
 {%- endfor %}
 {%- endif %}
-    from {{ stage }} as s
+    from {{ table }} as {{ a }}
     where true
 {%- if pending %}
-      and coalesce(s.source_rowver, 0) < %(pending_from)s
+      and coalesce({{ a }}.source_rowver, 0) < %(pending_from)s
+{%- endif %}
+{%- if newer_left_out %}
+      and {{ a }}.source_rowver < %(newer_from)s
 {%- endif %}
 {%- if of_owners %}
-      and (s.{{ per }} = any(%(of_owners)s) or (s.{{ per }} is null and %(of_null_owner)s))
+      and ({{ a }}.{{ per }} = any(%(of_owners)s) or ({{ a }}.{{ per }} is null and %(of_null_owner)s))
 {%- endif %}
 {%- for column in scope_columns %}
-      and coalesce(s.{{ column }}, 0)
+      and coalesce({{ a }}.{{ column }}, 0)
           <> all(cast(%(scope_{{ "contracts" if column == "contract_oid" else "accounts" }})s as bigint[]))
 {%- endfor %}
     group by 1
+{%- endmacro %}
+
+with aspire as (
+{{ side(stage, "s", of_owners, false) }}
 ),
 
 portal as (
-    select
-{%- if per %}
-        t.{{ per }} as owner,
-{%- else %}
-        cast(null as bigint) as owner,
-{%- endif %}
-        count(*) as row_count,
-        sum(hashtextextended(cast(hash_record_extended(row({% for c in columns %}t.{{ c }}{{ ", " if not loop.last }}{% endfor %}), 0) as text), 0))
-            as row_hash
-{%- for m in money %},
-        sum(t.{{ m }}) as money_{{ loop.index }}
-{%- endfor %}
-    from {{ target }} as t
-    where true
-{%- if pending %}
-      and coalesce(t.source_rowver, 0) < %(pending_from)s
-{%- endif %}
-{%- if newer %}
-      and t.source_rowver < %(newer_from)s
-{%- endif %}
-{%- if of_owners %}
-      and (t.{{ per }} = any(%(of_owners)s) or (t.{{ per }} is null and %(of_null_owner)s))
-{%- endif %}
-{%- for column in scope_columns %}
-      and coalesce(t.{{ column }}, 0)
-          <> all(cast(%(scope_{{ "contracts" if column == "contract_oid" else "accounts" }})s as bigint[]))
-{%- endfor %}
-    group by 1
+{{ side(target, "t", true, newer) }}
 ),
 
 -- The hash covers every column: equal counts and hash sums mean the same rows, and so the same money; ASPIRE's
