@@ -2,7 +2,8 @@
 stays flat whatever the size.
 
 Rows come in one of two forms. Typed rows are Python objects, as pymssql hands them from ASPIRE (production), and go
-in by binary COPY when every column allows it, so the portal parses nothing. Text rows are the emulator's values
+in by binary COPY when every column allows it, so the portal parses nothing, unless the rows are mostly amounts,
+which text COPY dumps faster. Text rows are the emulator's values
 passed through as PostgreSQL printed them, and go in by text COPY untouched; the emulator can also hand typed rows
 (`row_format="typed"`), which is how the production path is tested and measured here.
 """
@@ -199,7 +200,8 @@ def binary_copy_types(
 
     Binary only when every column's type is one of BINARY_COPY_TAKES and the first value of each column in `sample`
     (the first batch) is of a Python type its dumper takes: a source column of another type (a float for a numeric
-    column, a UUID for a varchar) goes in as text, which the portal converts as before. Binary COPY wraps an integer
+    column, a UUID for a varchar) goes in as text, which the portal converts as before. Binary only, too, where
+    dumping a row costs this process clearly less than as text (`text_is_cheaper`). Binary COPY wraps an integer
     too large for an int2 or int4 column, so those columns take dumpers that refuse it.
     """
     types = {
@@ -214,6 +216,8 @@ def binary_copy_types(
         if takes is None or not (first is None or isinstance(first, takes)):
             return None
         chosen.append(psycopg.postgres.types["text"].oid if type_name == "bpchar" else oid)  # same bytes as text
+    if text_is_cheaper([types[name][1] for name in names]):
+        return None
     for checked in (_Int2BinaryDumper, _Int4BinaryDumper):
         cursor.adapters.register_dumper(None, checked)
     return chosen
@@ -232,6 +236,35 @@ BINARY_COPY_TAKES: dict[str, type | tuple[type, ...]] = {
     "text": str,
 }
 """The portal's column types binary COPY is used for, and the Python values (what pymssql hands) it takes."""
+
+
+DUMP_MICROSECONDS: dict[str, tuple[float, float]] = {
+    "int2": (0.065, 0.105),  # binary: the range-checking dumper below, in Python
+    "int4": (0.065, 0.105),
+    "int8": (0.065, 0.02),
+    "numeric": (0.15, 0.55),  # binary goes through Decimal.as_tuple()
+    "bool": (0.04, 0.02),
+    "date": (0.25, 0.04),
+    "timestamp": (0.6, 0.04),
+    "varchar": (0.06, 0.02),
+    "bpchar": (0.06, 0.02),
+    "text": (0.06, 0.02),
+}
+"""What psycopg's C dumpers (3.3) take in this process per value of a column of each type, as (text, binary) COPY,
+in microseconds: measured on the machine of docs/benchmarks.md ("Typed values: the COPY format per table"). Only
+their proportions matter."""
+
+TEXT_WHEN_BELOW = 0.75
+"""Text COPY is chosen when a row costs this process less than this fraction of its binary cost: the portal's
+server then parses the text, which binary spares it, so a small difference is left to binary."""
+
+
+def text_is_cheaper(type_names: Sequence[str]) -> bool:
+    """Whether a row of columns of these types is dumped clearly faster as text COPY than as binary: where amounts
+    dominate (an amortization line's five), binary's Decimal dumper costs more than text's date and timestamp
+    formatting; where dates, keys and strings dominate, binary wins."""
+    text, binary = (sum(DUMP_MICROSECONDS[name][way] for name in type_names) for way in (0, 1))
+    return text < TEXT_WHEN_BELOW * binary
 
 
 class _Int4BinaryDumper(Dumper):
