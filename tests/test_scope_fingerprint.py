@@ -50,13 +50,14 @@ def w(world):
         yield aspire, portal, aspire_dsn, portal_dsn
 
 
-def resolve(w, caplog) -> tuple[scope.Scope, str]:
-    """The scope resolved (and persisted) now, and how many accounts' links it read from ASPIRE ("k of n")."""
+def resolve(w, caplog, persist=True) -> tuple[scope.Scope, str]:
+    """The scope resolved (and persisted, unless not `persist`) now, and how many accounts' links it read from ASPIRE
+    ("k of n")."""
     aspire, portal, aspire_dsn, portal_dsn = w
     settle(aspire)
     caplog.clear()
     with caplog.at_level("INFO", logger="aspire_portal.scope"), psycopg.connect(aspire_dsn) as source:
-        resolved = scope.resolve(source, portal, "postgres", dag_id="test", run_id=f"run-{next(RUNS)}")
+        resolved = scope.resolve(source, portal, "postgres", persist=persist, dag_id="test", run_id=f"run-{next(RUNS)}")
     line = next(r.getMessage() for r in caplog.records if "read the links of" in r.getMessage())
     return resolved, line.split("read the links of ")[1].split(" enrolled")[0]
 
@@ -98,6 +99,26 @@ def test_a_quiet_aspire_is_not_read_again_and_the_stored_scope_is_shared(w, capl
     assert read == f"0 of {n}"
     assert again.links == first.links == truth(w)
     assert again.members_of == first.members_id and again.source_fingerprint is not None
+
+
+def test_a_full_loads_scope_of_a_quiet_aspire_is_known_as_the_newest_stored_scope(w, caplog):
+    """A full load over everyone resolves its scope without storing it: when it came out as the newest stored scope
+    it carries that scope's members_id (what entities' held-state markers are compared with), else none."""
+    aspire, _portal, aspire_dsn, portal_dsn = w
+    newest, _read = resolve(w, caplog)
+    quiet, read = resolve(w, caplog, persist=False)
+    assert read == f"0 of {len(quiet.accounts)}" and quiet.resolution_id is None
+    assert quiet.members_id == newest.members_id
+    assert (quiet.links, quiet.contracts) == (newest.links, frozenset(c for c, _a, _r in truth(w)))
+    role, _contract, _account = enrolled_customer_role(aspire, portal_dsn)
+    aspire.execute("delete from dbo.contractrole where contractroleoid = %s", (role,))
+    changed, _read = resolve(w, caplog, persist=False)
+    assert changed.members_id is None and changed.links == truth(w)
+    resolve(w, caplog)
+    new = portal_app.enroll(portal_dsn, aspire_dsn, count=1, seed=77)
+    enrolled, read = resolve(w, caplog, persist=False)
+    assert read == f"1 of {len(enrolled.accounts)}" and enrolled.members_id is None and set(new) <= enrolled.accounts
+    portal_app.unenroll(portal_dsn, new[0])
 
 
 @pytest.mark.parametrize(

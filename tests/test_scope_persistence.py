@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from aspire_portal import catalogue, migrations, planning, scope, sqlfiles
+from aspire_portal.model import MassRemoval, RemovalGuard
 
 
 @pytest.fixture
@@ -172,3 +173,36 @@ def test_a_held_state_marker_says_nothing_once_the_entity_follows_other_things(p
     portal.execute("update aspire_sync.entity_scope_state set follows = 'accounts,contracts' where entity = 'contract'")
     reread = scope.held(portal, entity, everyone.resolved_at, everyone)
     assert reread.members_id is None and (reread.accounts, reread.contracts) == planning.expected_held(entity, everyone)
+
+
+def test_the_guard_reads_what_the_portal_holds_unless_known_to_be_the_scope_shared(portal):
+    """The mass-removal guard skips reading what the account and contract entities hold only when each is known to
+    hold exactly the stored scope the new one shares; a scope that shares it still trips the guard once an entity
+    took in more than it (a customer full sync), and so does one that shares nothing."""
+    everyone = scope.persist_scope(portal, EVERYONE, None, "d", "one", [])
+    for name in ("account", "contract"):
+        entity = catalogue.entity(name)
+        state = scope.held(portal, entity, everyone.resolved_at, everyone)
+        with portal.transaction():
+            scope.record_held(portal, entity, planning.plan_changes(entity, everyone, state), state, everyone)
+    strict = RemovalGuard(max_fraction=0.2, scope_floor=0)
+    sharing = replace(EVERYONE, members_of=everyone.members_id)
+    scope.guard_scope(portal, strict, sharing, "d")  # nothing lets go: passes
+    fewer = replace(EVERYONE, accounts=frozenset({1}), links=frozenset({(10, 1, "Customer")}))
+    with pytest.raises(MassRemoval, match="lets go of 2 of the 3 enrolled customer accounts"):
+        scope.guard_scope(portal, strict, fewer, "d")
+    # the account entity takes in accounts 7, 8 and 9: the marker no longer says it holds the shared scope
+    entity = catalogue.entity("account")
+    taken = planning.Plan(accounts=(7, 8, 9), contracts=(), add_accounts=(7, 8, 9))
+    with portal.transaction():
+        state = scope.held(portal, entity, everyone.resolved_at, sharing)
+        scope.record_held(portal, entity, taken, state, sharing)
+    with pytest.raises(MassRemoval, match="lets go of 3 of the 6 enrolled customer accounts"):
+        scope.guard_scope(portal, strict, sharing, "d")
+    scope.guard_scope(portal, replace(strict, allowed=True), sharing, "d")
+    # a release where the contract entity follows other things: its marker says nothing
+    portal.execute("update aspire_sync.entity_scope_state set follows = 'accounts,contracts' where entity = 'contract'")
+    portal.execute("delete from aspire_sync.entity_account_scope where entity = 'account' and account_oid > 6")
+    portal.execute("insert into aspire_sync.entity_contract_scope (entity, contract_oid) values ('contract', 99)")
+    with pytest.raises(MassRemoval, match="lets go of 1 of the 5 contracts"):
+        scope.guard_scope(portal, replace(strict, max_fraction=0.1), sharing, "d")

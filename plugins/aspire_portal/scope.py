@@ -32,7 +32,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from aspire_portal import advice, clock, enrolment, sqlfiles
+from aspire_portal import advice, catalogue, clock, enrolment, sqlfiles
 from aspire_portal.catalogue import Entity
 from aspire_portal.model import MassRemoval, NotEnrolled, RemovalGuard
 from aspire_portal.planning import Held, Link, Plan, Scope, expected_held
@@ -48,12 +48,20 @@ def guard_scope(target: psycopg.Connection, guard: RemovalGuard | None, after: S
         return
     with target.cursor(binary=True) as cursor:  # binary arrays decode in C
         accounts, contracts = cursor.execute(
-            sqlfiles.read("scope/select_portal_customers_and_contracts.sql")
+            sqlfiles.read("scope/select_portal_customers_and_contracts.sql"),
+            {
+                "members_id": after.members_id,
+                "account_follows": _follows(catalogue.entity("account")),
+                "contract_follows": _follows(catalogue.entity("contract")),
+            },
         ).fetchone()
-    for what, held, now in (
-        ("enrolled customer accounts", frozenset(accounts), after.accounts),
-        ("contracts", frozenset(contracts), after.contracts),
+    for what, ids, now in (
+        ("enrolled customer accounts", accounts, after.accounts),
+        ("contracts", contracts, after.contracts),
     ):
+        if ids is None:  # the entity is known to hold exactly the stored scope this one shares: nothing goes
+            continue
+        held = frozenset(ids)
         gone = len(held - now)
         if guard.trips(gone, len(held), guard.scope_floor):
             raise MassRemoval(
@@ -98,14 +106,20 @@ def resolve(
         accounts, links, quarantined = _customers(source, target, dialect, customers, base)
         fingerprint = None
     source.rollback()
+    # a scope of everyone that came out as the newest one holds its stored accounts and contracts (as persisting
+    # it records); an entity known to hold those then needs no reading of what it holds (held, guard_scope)
+    same = customers is None and base is not None and (accounts, links) == (base.accounts, base.links)
     scope = Scope(
         accounts=accounts,
         links=links,
         read_bound=bound,
         resolved_at=resolved_at,
         customers=None if customers is None else frozenset(customers),
+        members_of=base.members_id if same and base is not None else None,
         source_fingerprint=fingerprint,
     )
+    if same and base is not None and links is base.links:
+        scope.__dict__["contracts"] = base.contracts  # tens of thousands of links at scale: computed once
     if customers is None:
         guard_scope(target, guard, scope, dag_id)
     if persist:
@@ -157,7 +171,7 @@ def _everyone(
     read, newest_link = _links(source, accounts - known, dialect)
     links = frozenset(read)
     if unchanged and known == base.accounts:
-        links |= base.links
+        links = base.links | links if links else base.links  # the same object: compared and reused at no cost
     elif unchanged:
         links |= frozenset(link for link in base.links if link[1] in known)
     newest = max(newest_account, newest_link, *(tables[name][1] for name in tables if name != "timeline"))
@@ -382,10 +396,9 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
         accounts, contracts, owners, roles = cursor.execute(
             sqlfiles.read("scope/select_scope_members.sql"), {"members_id": members_id}
         ).fetchone()
-    accounts = frozenset(accounts)
     links = frozenset(zip(contracts, owners, roles, strict=True))
-    return Scope(
-        accounts=accounts,
+    resolution = Scope(
+        accounts=frozenset(accounts),
         links=links,
         read_bound=read_bound,
         resolved_at=resolved_at,
@@ -395,6 +408,8 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
         members_of=None if members_id == resolution_id else members_id,
         source_fingerprint=fingerprint,
     )
+    resolution.__dict__["contracts"] = frozenset(contracts)  # from the array: faster than from the links
+    return resolution
 
 
 # ---- what an entity holds, and the plan of one load -------------------------------------------------------------
