@@ -373,3 +373,33 @@ def test_the_emulator_tracks_changes_as_sql_server_does(world):
             aspire.execute("select dbo.change_tracking_min_valid_version('dbo.AccountContact')").fetchone()[0]
             == after + 1
         )
+
+
+def test_the_emulator_numbers_every_change_of_a_transaction_however_many(world):
+    """A transaction's changes all take its one version, however many it logged; changes logged after its
+    constraints were checked mid-transaction are numbered too, none left without a version."""
+    w = world
+    with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
+        start = aspire.execute("select dbo.change_tracking_current_version()").fetchone()[0]
+        contacts = [r[0] for r in aspire.execute("select contactoid from dbo.accountcontact order by 1")]
+        with aspire.transaction():
+            aspire.execute("update dbo.accountcontact set phone = phone")
+        changes = aspire.execute(
+            "select pk, sys_change_version from dbo.changetable_changes('dbo.AccountContact', %s)", (start,)
+        ).fetchall()
+        assert sorted(pk for pk, _v in changes) == contacts and {v for _pk, v in changes} == {start + 1}
+        with aspire.transaction():
+            aspire.execute("update dbo.accountcontact set phone = phone where contactoid = %s", (contacts[0],))
+            aspire.execute("set constraints all immediate")  # numbers what was logged so far
+            aspire.execute("set constraints all deferred")
+            aspire.execute("update dbo.accountcontact set phone = phone where contactoid = any(%s)", (contacts[1:3],))
+        unnumbered = aspire.execute(
+            "select count(*) from sys.change_tracking_log where sys_change_version is null"
+        ).fetchone()[0]
+        assert unnumbered == 0
+        later = dict(
+            aspire.execute(
+                "select pk, sys_change_version from dbo.changetable_changes('dbo.AccountContact', %s)", (start + 1,)
+            ).fetchall()
+        )
+        assert set(later) == set(contacts[:3])
