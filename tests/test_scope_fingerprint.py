@@ -12,7 +12,8 @@ import pytest
 
 from aspire_emulator import backup, generate
 from aspire_emulator import portal as portal_app
-from aspire_portal import migrations, scope
+from aspire_portal import catalogue, migrations, model, scope
+from aspire_portal.load import load_entity
 from helpers import settle
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -233,3 +234,25 @@ def test_a_counter_that_went_back_on_the_same_timeline_vouches_for_nothing(w, ca
     )
     resolved = read_everything(w, caplog)
     assert resolved.links == truth(w)
+
+
+def test_a_full_load_over_everyone_sets_the_held_state_right_whatever_its_marker_says(w, caplog):
+    """The daily refresh's loads also repair what each entity is recorded to hold: a held state that lost an
+    account behind a marker still saying it equals the scope is read, put right, and the marker set again."""
+    _aspire, portal, aspire_dsn, _portal_dsn = w
+    newest, _read = resolve(w, caplog)
+    entity = catalogue.entity("line_of_credit")
+    with psycopg.connect(aspire_dsn) as source:
+        load_entity(source, portal, model.LoadRequest(entity, "full"), dialect="postgres")
+    state = "select members_id from aspire_sync.entity_scope_state where entity = 'line_of_credit'"
+    held = "select array_agg(account_oid order by account_oid) from aspire_sync.entity_account_scope where entity = %s"
+    assert portal.execute(state).fetchone()[0] == newest.members_id
+    assert portal.execute(held, (entity.name,)).fetchone()[0] == sorted(newest.accounts)
+    lost = min(newest.accounts)
+    portal.execute(
+        "delete from aspire_sync.entity_account_scope where entity = %s and account_oid = %s", (entity.name, lost)
+    )
+    with psycopg.connect(aspire_dsn) as source:
+        load_entity(source, portal, model.LoadRequest(entity, "full"), dialect="postgres")
+    assert portal.execute(held, (entity.name,)).fetchone()[0] == sorted(newest.accounts)
+    assert portal.execute(state).fetchone()[0] == newest.members_id

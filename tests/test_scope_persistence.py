@@ -206,3 +206,19 @@ def test_the_guard_reads_what_the_portal_holds_unless_known_to_be_the_scope_shar
     portal.execute("insert into aspire_sync.entity_contract_scope (entity, contract_oid) values ('contract', 99)")
     with pytest.raises(MassRemoval, match="lets go of 1 of the 5 contracts"):
         scope.guard_scope(portal, replace(strict, max_fraction=0.1), sharing, "d")
+
+
+def test_a_scope_whose_stored_rows_were_forgotten_while_read_is_no_scope(portal, caplog):
+    """The newest scope's row and its stored accounts and contracts are two reads: when another run's clean-up
+    forgets the rows in between, what was read is not taken for that scope (an empty one would pass for any empty
+    scope resolved now). A scope that is empty is still read as one."""
+    everyone = scope.persist_scope(portal, EVERYONE, None, "d", "one", [])
+    assert scope.latest(portal).members_id == everyone.members_id
+    portal.execute("delete from aspire_sync.scope_account where resolution_id = %s", (everyone.resolution_id,))
+    portal.execute("delete from aspire_sync.scope_contract where resolution_id = %s", (everyone.resolution_id,))
+    assert scope.latest(portal) is None
+    assert "were forgotten while being read" in caplog.text
+    empty = replace(EVERYONE, accounts=frozenset(), links=frozenset())
+    nobody = scope.persist_scope(portal, empty, None, "d", "two", [])
+    newest = scope.latest(portal)
+    assert newest.resolution_id == nobody.resolution_id and newest.accounts == newest.links == frozenset()

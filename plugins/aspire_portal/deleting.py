@@ -54,6 +54,8 @@ def delete(load: Extraction, stage: str, plan: Plan, resolved: Scope) -> Deleted
     rows += vanished.deleted_in_aspire(load, key)
     if not (request.kind == "full" or plan.has_exits):
         return Deleted(rows)
+    if resolved.resolution_id is None:  # what follows judges rows by the stored scope, which must be this one
+        raise RuntimeError(f"the delete of {entity.name} needs a stored scope; this load's scope was not stored")
     invoices = unjustified_invoices(load.source, load.dialect, plan) if entity.owner == "invoice" else []
     mode = "missing" if request.kind == "full" else "exits"
     parameters = {

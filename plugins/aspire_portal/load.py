@@ -147,7 +147,8 @@ class _Load:
         guard = self.options.guard
         if request.over_everyone:
             resolved = scope.resolve(source, target, self.dialect, persist=False, dag_id=run.dag_id, guard=guard)
-            self.held = scope.held(target, entity, resolved.resolved_at, resolved)
+            # what the entity holds is read whatever its marker says: this load also sets the held state right
+            self.held = scope.held(target, entity, resolved.resolved_at)
             plan = plan_everyone(entity, resolved, self.held)
         else:
             resolved = self.given_scope or scope.for_run(target, run.dag_id, run.run_id)

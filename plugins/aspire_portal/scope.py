@@ -391,14 +391,22 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
     row = target.execute(statement, parameters).fetchone()
     if row is None:
         return None
-    resolution_id, customers, base_resolution_id, read_bound, resolved_at, members_id, fingerprint = row
+    resolution_id, customers, base_resolution_id, read_bound, resolved_at, members_id, fingerprint, *counted = row
     with target.cursor(binary=True) as cursor:  # the ids as arrays in one row: binary arrays decode in C
         accounts, contracts, owners, roles = cursor.execute(
             sqlfiles.read("scope/select_scope_members.sql"), {"members_id": members_id}
         ).fetchone()
+    accounts, distinct_contracts = frozenset(accounts), frozenset(contracts)
+    if [len(accounts), len(distinct_contracts)] != counted:
+        # another run's clean-up forgot the stored rows between the two reads: a scope read in part is no scope
+        log.warning(
+            "Scope resolution %d's stored accounts and contracts were forgotten while being read; not using it",
+            resolution_id,
+        )
+        return None
     links = frozenset(zip(contracts, owners, roles, strict=True))
     resolution = Scope(
-        accounts=frozenset(accounts),
+        accounts=accounts,
         links=links,
         read_bound=read_bound,
         resolved_at=resolved_at,
@@ -408,7 +416,7 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
         members_of=None if members_id == resolution_id else members_id,
         source_fingerprint=fingerprint,
     )
-    resolution.__dict__["contracts"] = frozenset(contracts)  # from the array: faster than from the links
+    resolution.__dict__["contracts"] = distinct_contracts  # from the array: faster than from the links
     return resolution
 
 
