@@ -3,9 +3,9 @@ stays flat whatever the size.
 
 Rows come in one of two forms. Typed rows are Python objects, as pymssql hands them from ASPIRE (production), and go
 in by binary COPY when every column allows it, so the portal parses nothing, unless the rows are mostly amounts,
-which text COPY dumps faster. Text rows are the emulator's values
-passed through as PostgreSQL printed them, and go in by text COPY untouched; the emulator can also hand typed rows
-(`row_format="typed"`), which is how the production path is tested and measured here.
+which text COPY dumps faster. Text rows are the emulator's values passed through as PostgreSQL printed them, and go
+in by text COPY untouched; the emulator can also hand typed rows (`row_format="typed"`), which is how the production
+path is tested and measured here.
 """
 
 from __future__ import annotations
@@ -251,8 +251,8 @@ DUMP_MICROSECONDS: dict[str, tuple[float, float]] = {
     "text": (0.06, 0.02),
 }
 """What psycopg's C dumpers (3.3) take in this process per value of a column of each type, as (text, binary) COPY,
-in microseconds: measured on the machine of docs/benchmarks.md ("Typed values: the COPY format per table"). Only
-their proportions matter."""
+in microseconds: measured on the machine of docs/benchmarks.md ("The COPY format per table"). Only their
+proportions matter."""
 
 TEXT_WHEN_BELOW = 0.75
 """Text COPY is chosen when a row costs this process less than this fraction of its binary cost: the portal's

@@ -106,8 +106,9 @@ def resolve(
         accounts, links, quarantined = _customers(source, target, dialect, customers, base)
         fingerprint = None
     source.rollback()
-    # a scope of everyone that came out as the newest one holds its stored accounts and contracts (as persisting
-    # it records); an entity known to hold those then needs no reading of what it holds (held, guard_scope)
+    # a scope of everyone that came out as the newest one is that one's stored accounts and contracts (as storing
+    # it would record): the guard need not read what an entity known to hold exactly those holds, and a full load
+    # that leaves its entity holding them records so
     same = customers is None and base is not None and (accounts, links) == (base.accounts, base.links)
     scope = Scope(
         accounts=accounts,
