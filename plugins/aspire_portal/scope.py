@@ -109,18 +109,20 @@ def resolve(
     # a scope of everyone that came out as the newest one is that one's stored accounts and contracts (as storing
     # it would record): the guard need not read what an entity known to hold exactly those holds, and a full load
     # that leaves its entity holding them records so
-    same = customers is None and base is not None and (accounts, links) == (base.accounts, base.links)
+    shared = (
+        base if customers is None and base is not None and (accounts, links) == (base.accounts, base.links) else None
+    )
     scope = Scope(
         accounts=accounts,
         links=links,
         read_bound=bound,
         resolved_at=resolved_at,
         customers=None if customers is None else frozenset(customers),
-        members_of=base.members_id if same and base is not None else None,
+        members_of=shared.members_id if shared is not None else None,
         source_fingerprint=fingerprint,
     )
-    if same and base is not None and links is base.links:
-        scope.__dict__["contracts"] = base.contracts  # tens of thousands of links at scale: computed once
+    if shared is not None and links is shared.links:
+        scope.__dict__["contracts"] = shared.contracts  # tens of thousands of links at scale: computed once
     if customers is None:
         guard_scope(target, guard, scope, dag_id)
     if persist:
