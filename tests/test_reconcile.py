@@ -239,6 +239,53 @@ def test_drift_left_after_the_refresh_fails_it_but_keeps_its_repairs(world):
     assert not nonzero(measured(portal, "foreign_writer_gone", "after"))
 
 
+def test_a_refresh_that_writes_nothing_sums_its_check_after_in_the_scans_before(world, monkeypatch):
+    """Nothing to repair: the comparison after the merge is not run again, and what it stores is what running it
+    stores."""
+    _a, _p, _aspire, portal = world
+    invoice_refresh(world, "settled")  # whatever the tests before left to repair
+    compared: list[str] = []
+    compare = reconcile.compare
+    monkeypatch.setattr(
+        reconcile,
+        "compare",
+        lambda *a, **k: compared.append(k["phase"]) or compare(*a, **k),  # noqa: B023
+    )
+    result = invoice_refresh(world, "unwritten")
+    assert (result.rows_inserted, result.rows_updated, result.rows_deleted) == (0, 0, 0)
+    assert compared == ["before"]
+    compared.clear()
+    monkeypatch.setattr(reconcile, "_unwritten_after", lambda *_a: None)  # as before: the comparison after, run
+    invoice_refresh(world, "unwritten_run")
+    assert compared == ["before", "after"]
+    shortcut, run = measured(portal, "unwritten", "after"), measured(portal, "unwritten_run", "after")
+    assert shortcut == run and shortcut and not nonzero(shortcut)
+
+
+def test_a_refresh_that_wrote_runs_its_check_after_again(world):
+    """The comparison before a merge offers the one after as it would be with nothing written; once the merge wrote,
+    confirm() runs it on what the portal holds now."""
+    _a, _p, _aspire, portal = world
+    entity = catalogue.entity("invoice")
+    run = model.RunContext("test_reconcile", "wrote", "reconcile_invoice")
+    with portal.transaction(force_rollback=True):
+        described = columns.described(portal, entity)
+        stage = staging.create_stage(portal, entity, described)
+        names = names_of(described)
+        quoted = ", ".join(f'"{n}"' for n in names)
+        portal.execute(f"insert into {stage} ({quoted}) select {quoted} from {entity.target_table}")
+        read_bound = portal.execute(f"select max(source_rowver) + 1 from {stage}").fetchone()[0]
+        before = reconcile.compare(
+            portal, entity, stage, names, phase="before", read_bound=read_bound, pending_from=None, unwritten=True
+        )
+        assert before.is_zero and before.unwritten_after is not None and before.unwritten_after.is_zero
+        table = entity.target_table
+        portal.execute(f"update {table} set amount = amount + 1 where ctid = (select min(ctid) from {table})")
+        after = reconcile.confirm(portal, entity, stage, names, before, run, wrote=True)
+        assert {(m.measure, m.difference) for m in after.differing} == {("changed_rows", 1), ("sum:amount", 1)}
+        assert reconcile.confirm(portal, entity, stage, names, before, run, wrote=False) is before.unwritten_after
+
+
 def test_scope_changes_since_the_last_run_are_pending_not_drift(dagbag, world):
     aspire_dsn, portal_dsn, aspire, portal = world
     run_dag(dagbag, DAILY_DAG_ID)  # repairs what the tests above left

@@ -204,6 +204,7 @@ class _Load:
                     read_bound=result.read_bound,
                     pending_from=reconcile.pending_from(target, entity, result.read_bound),
                     scope_changes=reconcile.scope_changes(plan),
+                    unwritten=True,
                 )
         with self.timed("seconds_merge"):
             rejected = quarantine.create_rejected(target, entity, stage, extraction.columns) if diverted else None
@@ -246,7 +247,10 @@ class _Load:
             self.options.at("deleted")
         if before is not None:
             with self.timed("seconds_reconcile"):
-                after = reconcile.confirm(target, entity, stage, extraction.columns, before, request.run)
+                written = (result.rows_inserted, result.rows_updated, result.rows_deleted, diverted, merged.rejected)
+                after = reconcile.confirm(
+                    target, entity, stage, extraction.columns, before, request.run, wrote=any(written)
+                )
                 self.drift = before, after
         return plan
 

@@ -60,6 +60,9 @@ class Drift:
     owners_differing: int = 0
     scope_changes: int = 0  # accounts and contracts whose scope changed since the entity's last load (left out)
     summed: bool = False  # found the same by summing each side (sum_sides.sql), without joining them
+    # before a merge: the comparison after it, as it comes out if the merge and the deletes write nothing (taken
+    # from the same scans); None when not asked for, or when some customer would differ (then it is run)
+    unwritten_after: Drift | None = None
 
     @property
     def is_zero(self) -> bool:
@@ -126,10 +129,13 @@ def compare(
     pending_from: int | None,
     newer_from: int | None = None,
     scope_changes: tuple[Sequence[int], Sequence[int]] = ((), ()),
+    unwritten: bool = False,
 ) -> Drift:
     """Compares the staged rows with the portal table (see the module docstring and compare_stage.sql). `columns`:
     the staged columns; `scope_changes`: the accounts and contracts whose scope changed since the entity's last load
-    (their rows are pending, left out).
+    (their rows are pending, left out). `unwritten` (before a merge): also the comparison :func:`confirm` makes after
+    it, as it comes out when the merge and the deletes write nothing, from the same two scans
+    (``Drift.unwritten_after``).
 
     Each side is summed per owner first (sum_sides.sql): the owners whose sums are equal hold the same rows, and only
     the pairs of rows with an owner whose sums differ are joined (all of them when more than MOST_OWNERS_JOINED
@@ -143,7 +149,10 @@ def compare(
         totals=[],
         scope_changes=len(scope_changes[0]) + len(scope_changes[1]),
     )
-    differing, owners, null_owner, rows_alike, *money_alike = summed(target, entity, stage, columns, **left_out)
+    sums_read = summed(target, entity, stage, columns, **left_out, unwritten_from=read_bound if unwritten else False)
+    differing, owners, null_owner, rows_alike, *money_alike = sums_read[: 4 + len(entity.money)]
+    if unwritten:
+        drift.unwritten_after = _unwritten_after(entity, read_bound, sums_read[4 + len(entity.money) :])
     alike = [rows_alike, rows_alike, 0, 0, 0, 0, 0, *(m for m in money_alike for _side in (0, 1))]
     restricted = bool(differing) and owners is not None and entity.per is not None
     if not differing:
@@ -193,14 +202,45 @@ def summed(
     pending_from: int | None,
     newer_from: int | None = None,
     scope_changes: tuple[Sequence[int], Sequence[int]] = ((), ()),
+    unwritten_from: int | None | bool = False,
 ) -> tuple:
     """sum_sides.sql: how many owners' sums differ, those owners (None when more than MOST_OWNERS_JOINED) and whether
     the rows without an owner differ, and the rows and money sums of the owners whose sums are equal (the same on
-    both sides)."""
+    both sides). Unless `unwritten_from` is False, then how many owners would differ in the comparison after the
+    merge if nothing is written (every staged row against the portal's below `unwritten_from`, when not None), and
+    that comparison's rows and money."""
+    unwritten = unwritten_from is not False
     statement, parameters = _statement(
-        "reconcile/sum_sides.sql", target, entity, stage, columns, pending_from, newer_from, scope_changes
+        "reconcile/sum_sides.sql",
+        target,
+        entity,
+        stage,
+        columns,
+        pending_from,
+        newer_from,
+        scope_changes,
+        unwritten=unwritten,
+        unwritten_newer=unwritten and unwritten_from is not None,
     )
+    if unwritten and unwritten_from is not None:
+        parameters["unwritten_from"] = unwritten_from
     return target.execute(statement, parameters | {"most_owners": MOST_OWNERS_JOINED}).fetchone()
+
+
+def _unwritten_after(entity: Entity, read_bound: int | None, sums: Sequence[Any]) -> Drift | None:
+    """The comparison after the merge, when it sums the same on both sides with nothing written (what compare()
+    makes of sums equal for every owner); None when some owner's sums differ."""
+    owners_differing, rows, *money = sums
+    if owners_differing:
+        return None
+    return Drift(
+        entity=entity,
+        phase="after",
+        read_bound=read_bound,
+        pending_from=None,
+        totals=_measurements(entity, rows, rows, 0, 0, 0, [m for m in money for _side in (0, 1)]),
+        summed=True,
+    )
 
 
 def grouped(
@@ -294,7 +334,7 @@ def _statement(
         scope_columns=scope_columns,
         pending=pending_from is not None,
         newer=newer_from is not None,
-        **{"owners": False, "of_owners": False} | flags,
+        **{"owners": False, "of_owners": False, "unwritten": False, "unwritten_newer": False} | flags,
     )
     parameters: dict[str, Any] = {"pending_from": pending_from, "newer_from": newer_from}
     if "account_oid" in scope_columns:  # (psycopg sends every parameter given: only those the statement uses)
@@ -343,21 +383,34 @@ def scope_changes(plan: Plan) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 
 def confirm(
-    target: psycopg.Connection, entity: Entity, stage: str, columns: Sequence[str], before: Drift, run: Any
+    target: psycopg.Connection,
+    entity: Entity,
+    stage: str,
+    columns: Sequence[str],
+    before: Drift,
+    run: Any,
+    *,
+    wrote: bool = True,
 ) -> Drift:
     """After a refresh's merge and deletes: the same comparison, which must be zero (portal rows newer than the read
     are left out: the delete keeps them by design). Stores both in the caller's (the refresh's) transaction and logs
-    them; the caller raises Drifted, after its commit, when the portal still differs."""
-    after = compare(
-        target,
-        entity,
-        stage,
-        columns,
-        phase="after",
-        read_bound=before.read_bound,
-        pending_from=None,
-        newer_from=before.read_bound,
-    )
+    them; the caller raises Drifted, after its commit, when the portal still differs.
+
+    When the merge and the deletes wrote nothing (`wrote` false: no row inserted, updated, deleted or quarantined),
+    neither the stage nor the portal's rows changed since the comparison before: the one after is what that
+    comparison's scans already summed for it (``before.unwritten_after``), and is not run again (ADR 0014)."""
+    after = before.unwritten_after if not wrote else None
+    if after is None:
+        after = compare(
+            target,
+            entity,
+            stage,
+            columns,
+            phase="after",
+            read_bound=before.read_bound,
+            pending_from=None,
+            newer_from=before.read_bound,
+        )
     log.info("%s", before.table())
     (log.info if after.is_zero else log.error)("%s", after.table())
     save(target, (before, after), run)
