@@ -39,64 +39,56 @@ hashtextextended(cast(hash_record_extended(row({% for c in columns %}{{ a }}.{{ 
     leaves out rows at or above newer_from (the portal's side only). With `unwritten`, also the sums the comparison
     after the merge takes of the same rows (`_after`: every row but, with `newer_after`, those at or above
     unwritten_from). -#}
+{#- A side's owner column. -#}
+{% macro owner(a) -%}
+{%- if per %}
+        {{ a }}.{{ per }} as owner
+{%- else %}
+        cast(null as bigint) as owner
+{%- endif %}
+{%- endmacro %}
+{#- A side's rows counted and hashed, and (`with_money`) their money summed. -#}
+{% macro sums(a, with_money) -%}
+        count(*) as row_count,
+        sum({{ row_hash(a) }}) as row_hash
+{%- if with_money %}
+{%- for m in money %},
+        sum({{ a }}.{{ m }}) as money_{{ loop.index }}
+{%- endfor %}
+{%- endif %}
+{%- endmacro %}
 {% macro side(table, a, with_money, newer_left_out, newer_after) -%}
 {%- if unwritten %}
     select
-        x.owner,
-        sum(x.row_count) filter (where x.kept) as row_count,
-        sum(x.row_hash) filter (where x.kept) as row_hash
+        x.owner
+{%- for suffix in ("", "_after") %},
+        sum(x.row_count) filter (where x.kept{{ suffix }}) as row_count{{ suffix }},
+        sum(x.row_hash) filter (where x.kept{{ suffix }}) as row_hash{{ suffix }}
 {%- if with_money %}
 {%- for m in money %},
-        sum(x.money_{{ loop.index }}) filter (where x.kept) as money_{{ loop.index }}
-{%- endfor %}
-{%- endif %},
-        sum(x.row_count) filter (where x.kept_after) as row_count_after,
-        sum(x.row_hash) filter (where x.kept_after) as row_hash_after
-{%- if with_money %}
-{%- for m in money %},
-        sum(x.money_{{ loop.index }}) filter (where x.kept_after) as money_after_{{ loop.index }}
+        sum(x.money_{{ loop.index }}) filter (where x.kept{{ suffix }}) as money{{ suffix }}_{{ loop.index }}
 {%- endfor %}
 {%- endif %}
+{%- endfor %}
     from (
         -- grouped by owner and by which comparisons keep the row: each row hashed once, each group summed twice
         select
-{%- if per %}
-            {{ a }}.{{ per }} as owner,
-{%- else %}
-            cast(null as bigint) as owner,
-{%- endif %}
-            {{ kept(a, newer_left_out) }} as kept,
+        {{- owner(a) }},
+        {{ kept(a, newer_left_out) }} as kept,
 {%- if newer_after %}
-            {{ a }}.source_rowver < %(unwritten_from)s as kept_after,
+        {{ a }}.source_rowver < %(unwritten_from)s as kept_after,
 {%- else %}
-            true as kept_after,
+        true as kept_after,
 {%- endif %}
-            count(*) as row_count,
-            sum({{ row_hash(a) }}) as row_hash
-{%- if with_money %}
-{%- for m in money %},
-            sum({{ a }}.{{ m }}) as money_{{ loop.index }}
-{%- endfor %}
-{%- endif %}
+        {{ sums(a, with_money) }}
         from {{ table }} as {{ a }}
         group by 1, 2, 3
     ) as x
     group by 1
 {%- else %}
     select
-{%- if per %}
-        {{ a }}.{{ per }} as owner,
-{%- else %}
-        cast(null as bigint) as owner,
-{%- endif %}
-        count(*) as row_count,
-        sum({{ row_hash(a) }})
-            as row_hash
-{%- if with_money %}
-{%- for m in money %},
-        sum({{ a }}.{{ m }}) as money_{{ loop.index }}
-{%- endfor %}
-{%- endif %}
+    {{- owner(a) }},
+    {{ sums(a, with_money) }}
     from {{ table }} as {{ a }}
     where {{ kept(a, newer_left_out) }}
     group by 1
