@@ -55,6 +55,7 @@ from psycopg import sql
 
 from aspire_emulator import portal as portal_app
 from aspire_emulator import simulate
+from aspire_portal import catalogue
 from helpers import ADMIN_DSN, DB_PREFIX, REPO, database_dsn, rest_call, settle
 from projection import assert_portal_equals_source
 
@@ -328,6 +329,8 @@ def test_the_dags_run_on_a_live_celery_stack_through_a_worker_kill_and_a_backfil
         _check_the_deployment(stack)
         simulator = Simulator(stack.aspire_dsn)
         _phases(stack, simulator, note)
+        _daily_refresh_measured(stack, tmp_path / "daily_dag.json")
+        note("the daily refresh measured by bench.daily_dag")
     finally:
         if simulator is not None and simulator.ident is not None:
             simulator.stop.set()
@@ -366,6 +369,34 @@ def test_the_dags_run_on_a_live_celery_stack_through_a_worker_kill_and_a_backfil
             pass  # the stack ran its own redis-server
         finally:
             client.close()
+
+
+def _daily_refresh_measured(stack: Stack, out: Path) -> None:
+    """`python -m bench.daily_dag` (the benchmark of the daily refresh DAG) on this stack: one run measured, its
+    tasks and each running worker's memory reported, and every DAG paused or not as it was before."""
+    paused = {d["dag_id"]: d["is_paused"] for d in stack.get("/api/v2/dags?limit=100")["dags"]}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.daily_dag", "--state", str(stack.state), "--runs", "1", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, (
+        f"bench.daily_dag: exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
+    (measured,) = json.loads(out.read_text())
+    assert measured["state"] == "success"
+    assert 0 < measured["tasks_span_seconds"] <= measured["wall_seconds"]
+    loads = {f"refresh_{e.name}" for e in catalogue.entities("daily")}
+    loads |= {f"reconcile_{e.name}" for e in catalogue.entities("15min")}
+    assert loads <= set(measured["tasks"]), measured["tasks"]
+    # the worker killed earlier is reported, not sampled
+    assert len(measured["workers_not_running"]) == 1, measured
+    assert sorted([*measured["peak_rss_mb"], *measured["workers_not_running"]]) == ["worker-1", "worker-2"]
+    assert all(mb > 50 for mb in measured["peak_rss_mb"].values()), measured["peak_rss_mb"]
+    assert {d["dag_id"]: d["is_paused"] for d in stack.get("/api/v2/dags?limit=100")["dags"]} == paused
+    assert f"wall {measured['wall_seconds']:.1f} s" in done.stdout, done.stdout
 
 
 def _check_the_deployment(stack: Stack) -> None:

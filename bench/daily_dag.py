@@ -1,0 +1,253 @@
+"""`python -m bench.daily_dag --state DIR`: the daily refresh DAG's wall time on a running stack, with each worker's
+peak memory, against the limit's per-entity refresh times.
+
+On a stack `scripts/stack.py up` started (its state directory), through the deployment's own REST API: the other
+DAGs are paused (so that nothing else shares the workers; they are unpaused again at the end), the portal is loaded
+by one incremental run first when `--load-first` (a daily refresh of an empty portal is an initial load, not what is
+measured), then `aspire_portal_daily_refresh` is triggered `--runs` times, one after the other. While each runs, the
+memory of every Celery worker's process tree (the worker and the task processes it forks) is sampled every
+`--sample` seconds: the peak of the tree's RSS and the largest single process.
+
+Per run it prints the run's wall time (the DAG run's start to its end, as Airflow records them), the span of its
+tasks (the first task's start to the last one's end), the sum of the tasks' durations, and the longest tasks. The
+limit's per-entity refresh times come from `make bench` (`bench/results/<size>-limit-refresh.json`); the target is
+0.7 of their sum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+DAILY = "aspire_portal_daily_refresh"
+INCREMENTAL = "aspire_portal_incremental"
+TARGET = 0.7
+
+
+class Stack:
+    """The REST API of the stack recorded in `state` (a token from POST /auth/token, as the admin)."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.data = json.loads((state / "stack.json").read_text())
+        self.url = self.data["url"]
+        passwords = json.loads((state / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
+        self.token = None
+        self.token = self.call("POST", "/auth/token", {"username": "admin", "password": passwords["admin"]})[
+            "access_token"
+        ]
+
+    def call(self, method: str, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"}
+            | ({"Authorization": f"Bearer {self.token}"} if self.token else {}),
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            raise SystemExit(f"{method} {path}: HTTP {error.code}: {error.read()[:500]!r}") from error
+
+    def run(self, dag_id: str, timeout: float, sampler: Sampler | None = None) -> dict:
+        """Triggers a run of `dag_id` and waits for it to end; the run as the API reports it, with its tasks."""
+        run_id = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": {}})["dag_run_id"]
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+        deadline = time.monotonic() + timeout
+        if sampler:
+            sampler.start()
+        try:
+            while (run := self.call("GET", path))["state"] not in ("success", "failed"):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{dag_id} run {run_id} did not end within {timeout:.0f} s")
+                time.sleep(0.5)
+        finally:
+            if sampler:
+                sampler.stop()
+        run["tasks"] = self.call("GET", f"{path}/taskInstances?limit=100")["task_instances"]
+        return run
+
+    def pause(self, dag_id: str, paused: bool) -> None:
+        self.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
+
+    def dags(self) -> dict[str, bool]:
+        return {d["dag_id"]: d["is_paused"] for d in self.call("GET", "/api/v2/dags?limit=100")["dags"]}
+
+
+class Sampler:
+    """Every Celery worker's process tree, sampled in a thread: per worker the peak of the tree's summed RSS, and
+    the largest single process seen."""
+
+    def __init__(self, state: Path, interval: float) -> None:
+        self.workers: dict[str, psutil.Process] = {}
+        self.not_running: list[str] = []  # recorded, but gone (killed, or stopped)
+        for pid_file in sorted((state / "pids").glob("worker-*.pid")):
+            process = _running(pid_file)
+            if process is None:
+                self.not_running.append(pid_file.stem)
+            else:
+                self.workers[pid_file.stem] = process
+        self.interval = interval
+        self.peak = dict.fromkeys(self.workers, 0)
+        self.largest = dict.fromkeys(self.workers, 0)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.peak = dict.fromkeys(self.workers, 0)
+        self.largest = dict.fromkeys(self.workers, 0)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            for name, worker in self.workers.items():
+                total = 0
+                for process in [worker, *_children(worker)]:
+                    try:
+                        rss = process.memory_info().rss
+                    except psutil.NoSuchProcess:
+                        continue
+                    total += rss
+                    self.largest[name] = max(self.largest[name], rss)
+                self.peak[name] = max(self.peak[name], total)
+            self._stop.wait(self.interval)
+
+
+def _running(pid_file: Path) -> psutil.Process | None:
+    """The process a stack's pid file names, unless it is gone or its pid now names another process (the start time
+    recorded beside the pid file differs)."""
+    started = pid_file.with_suffix(".json")
+    try:
+        process = psutil.Process(int(pid_file.read_text()))
+        recorded = json.loads(started.read_text()).get("create_time") if started.exists() else None
+        if recorded is not None and abs(process.create_time() - recorded) > 1:
+            return None
+        return None if process.status() == psutil.STATUS_ZOMBIE else process
+    except psutil.NoSuchProcess:
+        return None
+
+
+def _children(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def seconds_between(start: str | None, end: str | None) -> float:
+    if not start or not end:
+        return 0.0
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def limit_refresh(size: str) -> tuple[float, dict[str, float]] | None:
+    """The sum of the limit's per-entity refresh seconds `make bench` wrote for `size`, and each."""
+    path = REPO / "bench" / "results" / f"{size}-limit-refresh.json"
+    if not path.exists():
+        return None
+    entities = {name: e["seconds"] for name, e in json.loads(path.read_text())["entities"].items()}
+    return sum(entities.values()), entities
+
+
+def report(run: dict, sampler: Sampler, limit: tuple[float, dict[str, float]] | None) -> dict[str, Any]:
+    tasks = [t for t in run["tasks"] if t.get("start_date")]
+    wall = seconds_between(run.get("start_date"), run.get("end_date"))
+    span = seconds_between(min(t["start_date"] for t in tasks), max(t["end_date"] for t in tasks)) if tasks else 0.0
+    durations = sorted(((t.get("duration") or 0.0, t["task_id"]) for t in tasks), reverse=True)
+    summary = {
+        "run_id": run["dag_run_id"],
+        "state": run["state"],
+        "wall_seconds": wall,
+        "tasks_span_seconds": span,
+        "tasks_seconds": sum(d for d, _t in durations),
+        "tasks": {t: d for d, t in durations},
+        "peak_rss_mb": {name: peak / 2**20 for name, peak in sampler.peak.items()},
+        "largest_process_mb": {name: largest / 2**20 for name, largest in sampler.largest.items()},
+        "workers_not_running": sampler.not_running,
+    }
+    print(
+        f"{run['dag_run_id']}: {run['state']}, wall {wall:.1f} s (tasks from first start to last end {span:.1f} s), "
+        f"the tasks' durations sum to {summary['tasks_seconds']:.1f} s"
+    )
+    print("  longest tasks: " + ", ".join(f"{t} {d:.1f} s" for d, t in durations[:6]))
+    peaks = [
+        f"{name} {summary['peak_rss_mb'][name]:,.0f} MB (largest process {summary['largest_process_mb'][name]:,.0f} MB)"
+        for name in sampler.peak
+    ]
+    print("  peak RSS per worker (process tree): " + ", ".join(peaks))
+    if sampler.not_running:
+        print(f"  recorded but not running, not sampled: {', '.join(sampler.not_running)}")
+    if limit:
+        summary["limit_refresh_seconds"] = limit[0]
+        print(
+            f"  against the limit's per-entity refresh times (sum {limit[0]:.2f} s): {wall / limit[0]:.2f}x "
+            f"(target {TARGET}x = {TARGET * limit[0]:.1f} s)"
+        )
+    return summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--state", type=Path, required=True, help="the stack's state directory (scripts/stack.py)")
+    parser.add_argument("--runs", type=int, default=3, help="daily refresh runs, one after the other (default 3)")
+    parser.add_argument("--load-first", action="store_true", help="one incremental run first, to fill the portal")
+    parser.add_argument("--sample", type=float, default=0.5, help="seconds between memory samples (default 0.5)")
+    parser.add_argument("--size", default="large", help="which `make bench` limit to compare with (default large)")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for each run (default 1800)")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "bench" / "results" / "daily_dag.json", help="where to write the results"
+    )
+    args = parser.parse_args()
+    if not (args.state / "stack.json").exists():
+        parser.error(f"no stack recorded in {args.state} (scripts/stack.py --state {args.state} up starts one)")
+    stack = Stack(args.state)
+    sampler = Sampler(args.state, args.sample)
+    if not sampler.workers:
+        parser.error(f"no Celery worker of the stack in {args.state} is running")
+    paused_before = stack.dags()
+    for dag_id in paused_before:
+        stack.pause(dag_id, dag_id != DAILY and dag_id != INCREMENTAL)
+    summaries = []
+    try:
+        stack.pause(INCREMENTAL, not args.load_first)
+        if args.load_first:
+            loaded = stack.run(INCREMENTAL, args.timeout)
+            print(f"the portal loaded by {loaded['dag_run_id']}: {loaded['state']}")
+            stack.pause(INCREMENTAL, True)
+            if loaded["state"] != "success":
+                return 1
+        limit = limit_refresh(args.size)
+        for _ in range(args.runs):
+            summaries.append(report(stack.run(DAILY, args.timeout, sampler), sampler, limit))
+    finally:
+        for dag_id, paused in paused_before.items():
+            stack.pause(dag_id, paused)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summaries, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0 if all(s["state"] == "success" for s in summaries) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
