@@ -262,12 +262,14 @@ def test_a_refresh_that_writes_nothing_sums_its_check_after_in_the_scans_before(
     assert shortcut == run and shortcut and not nonzero(shortcut)
 
 
-def test_a_refresh_that_wrote_runs_its_check_after_again(world):
-    """The comparison before a merge offers the one after as it would be with nothing written; once the merge wrote,
-    confirm() runs it on what the portal holds now."""
+@pytest.mark.parametrize("written", ["table", "stage"])
+def test_once_the_transaction_wrote_the_check_after_runs_again(world, written):
+    """The comparison before a merge offers the one after as it would be with nothing written: confirm() takes it
+    while this transaction has written no row into the table or the stage since, and runs the comparison once it
+    has (whatever wrote: here a plain update)."""
     _a, _p, _aspire, portal = world
     entity = catalogue.entity("invoice")
-    run = model.RunContext("test_reconcile", "wrote", "reconcile_invoice")
+    run = model.RunContext("test_reconcile", f"wrote_{written}", "reconcile_invoice")
     with portal.transaction(force_rollback=True):
         described = columns.described(portal, entity)
         stage = staging.create_stage(portal, entity, described)
@@ -279,11 +281,38 @@ def test_a_refresh_that_wrote_runs_its_check_after_again(world):
             portal, entity, stage, names, phase="before", read_bound=read_bound, pending_from=None, unwritten=True
         )
         assert before.is_zero and before.unwritten_after is not None and before.unwritten_after.is_zero
-        table = entity.target_table
+        assert reconcile.confirm(portal, entity, stage, names, before, run) is before.unwritten_after
+        table = stage if written == "stage" else entity.target_table
         portal.execute(f"update {table} set amount = amount + 1 where ctid = (select min(ctid) from {table})")
-        after = reconcile.confirm(portal, entity, stage, names, before, run, wrote=True)
-        assert {(m.measure, m.difference) for m in after.differing} == {("changed_rows", 1), ("sum:amount", 1)}
-        assert reconcile.confirm(portal, entity, stage, names, before, run, wrote=False) is before.unwritten_after
+        after = reconcile.confirm(portal, entity, stage, names, before, run)
+        assert {(m.measure, abs(m.difference)) for m in after.differing} == {("changed_rows", 1), ("sum:amount", 1)}
+
+
+def test_a_trigger_that_writes_when_the_merge_wrote_nothing_fails_the_check_after(world):
+    """A statement trigger fires on the merge's insert even when it inserts no row: what it writes in the load's
+    transaction is seen by the check after, though the merge and the deletes counted nothing."""
+    _a, _p, _aspire, portal = world
+    invoice_refresh(world, "before_trigger")  # nothing left to repair: the merge will write nothing
+    portal.execute(
+        "create function aspire.test_statement_nudge() returns trigger language plpgsql as $$ begin "
+        "update aspire.invoice set balance = balance + 0.01 "
+        "where invoice_oid = (select min(invoice_oid) from aspire.invoice); return null; end $$"
+    )
+    portal.execute(
+        "create trigger test_statement_nudge after insert on aspire.invoice "
+        "for each statement execute function aspire.test_statement_nudge()"
+    )
+    try:
+        with pytest.raises(reconcile.Drifted, match="changed_rows 1, sum:balance 0.01"):
+            invoice_refresh(world, "statement_trigger")
+    finally:
+        portal.execute("drop trigger test_statement_nudge on aspire.invoice")
+        portal.execute("drop function aspire.test_statement_nudge()")
+    assert portal.execute(
+        "select rows_inserted, rows_updated, rows_deleted from aspire_sync.run_log where run_id = 'statement_trigger'"
+    ).fetchone() == (0, 0, 0)
+    invoice_refresh(world, "statement_trigger_gone")  # the nudge repaired, and checked clean
+    assert not nonzero(measured(portal, "statement_trigger_gone", "after"))
 
 
 def test_scope_changes_since_the_last_run_are_pending_not_drift(dagbag, world):

@@ -247,10 +247,7 @@ class _Load:
             self.options.at("deleted")
         if before is not None:
             with self.timed("seconds_reconcile"):
-                written = (result.rows_inserted, result.rows_updated, result.rows_deleted, diverted, merged.rejected)
-                after = reconcile.confirm(
-                    target, entity, stage, extraction.columns, before, request.run, wrote=any(written)
-                )
+                after = reconcile.confirm(target, entity, stage, extraction.columns, before, request.run)
                 self.drift = before, after
         return plan
 

@@ -60,9 +60,10 @@ class Drift:
     owners_differing: int = 0
     scope_changes: int = 0  # accounts and contracts whose scope changed since the entity's last load (left out)
     summed: bool = False  # found the same by summing each side (sum_sides.sql), without joining them
-    # before a merge: the comparison after it, as it comes out if the merge and the deletes write nothing (taken
-    # from the same scans); None when not asked for, or when some customer would differ (then it is run)
+    # before a merge: the comparison after it, as it comes out if nothing is written to the stage or the table
+    # (taken from the same scans); None when not asked for, or when some customer would differ (then it is run)
     unwritten_after: Drift | None = None
+    rows_written: int | None = None  # by this transaction into the stage and the table, when unwritten_after was summed
 
     @property
     def is_zero(self) -> bool:
@@ -153,6 +154,7 @@ def compare(
     differing, owners, null_owner, rows_alike, *money_alike = sums_read[: 4 + len(entity.money)]
     if unwritten:
         drift.unwritten_after = _unwritten_after(entity, read_bound, sums_read[4 + len(entity.money) :])
+        drift.rows_written = rows_written(target, (entity.target_table, stage))
     alike = [rows_alike, rows_alike, 0, 0, 0, 0, 0, *(m for m in money_alike for _side in (0, 1))]
     restricted = bool(differing) and owners is not None and entity.per is not None
     if not differing:
@@ -225,6 +227,12 @@ def summed(
     if unwritten and unwritten_from is not None:
         parameters["unwritten_from"] = unwritten_from
     return target.execute(statement, parameters | {"most_owners": MOST_OWNERS_JOINED}).fetchone()
+
+
+def rows_written(target: psycopg.Connection, tables: Sequence[str]) -> int | None:
+    """Rows the current transaction has inserted, updated or deleted in `tables` so far, by whatever statement or
+    trigger (None when the server does not count them)."""
+    return target.execute(sqlfiles.render("reconcile/rows_written.sql"), {"tables": list(tables)}).fetchone()[0]
 
 
 def _unwritten_after(entity: Entity, read_bound: int | None, sums: Sequence[Any]) -> Drift | None:
@@ -389,17 +397,19 @@ def confirm(
     columns: Sequence[str],
     before: Drift,
     run: Any,
-    *,
-    wrote: bool = True,
 ) -> Drift:
     """After a refresh's merge and deletes: the same comparison, which must be zero (portal rows newer than the read
     are left out: the delete keeps them by design). Stores both in the caller's (the refresh's) transaction and logs
     them; the caller raises Drifted, after its commit, when the portal still differs.
 
-    When the merge and the deletes wrote nothing (`wrote` false: no row inserted, updated, deleted or quarantined),
-    neither the stage nor the portal's rows changed since the comparison before: the one after is what that
-    comparison's scans already summed for it (``before.unwritten_after``), and is not run again (ADR 0014)."""
-    after = before.unwritten_after if not wrote else None
+    When this transaction has written no row into the stage or the table since the comparison before (the server's
+    own count of its inserts, updates and deletes, triggers' included), both hold what that comparison read: the one
+    after is what its scans already summed for it (``before.unwritten_after``), and is not run again (ADR 0014)."""
+    after = before.unwritten_after
+    if after is not None and (
+        before.rows_written is None or rows_written(target, (entity.target_table, stage)) != before.rows_written
+    ):
+        after = None
     if after is None:
         after = compare(
             target,

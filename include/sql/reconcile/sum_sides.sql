@@ -35,10 +35,6 @@ true
 {% macro row_hash(a) -%}
 hashtextextended(cast(hash_record_extended(row({% for c in columns %}{{ a }}.{{ c }}{{ ", " if not loop.last }}{% endfor %}), 0) as text), 0)
 {%- endmacro %}
-{#- One side's sums per owner: `a` its alias; `with_money` whether it sums the money; `newer_left_out` whether it
-    leaves out rows at or above newer_from (the portal's side only). With `unwritten`, also the sums the comparison
-    after the merge takes of the same rows (`_after`: every row but, with `newer_after`, those at or above
-    unwritten_from). -#}
 {#- A side's owner column. -#}
 {% macro owner(a) -%}
 {%- if per %}
@@ -57,6 +53,10 @@ hashtextextended(cast(hash_record_extended(row({% for c in columns %}{{ a }}.{{ 
 {%- endfor %}
 {%- endif %}
 {%- endmacro %}
+{#- One side's sums per owner: `a` its alias; `with_money` whether it sums the money; `newer_left_out` whether it
+    leaves out rows at or above newer_from (the portal's side only). With `unwritten`, also the sums the comparison
+    after the merge takes of the same rows (`_after`: every row but, with `newer_after`, those at or above
+    unwritten_from). -#}
 {% macro side(table, a, with_money, newer_left_out, newer_after) -%}
 {%- if unwritten %}
     select
