@@ -475,3 +475,22 @@ def test_no_sequence_of_operations_leaks_or_loses_a_row(golden, machine, example
             print_blob=True,
         ),
     )
+
+
+@pytest.mark.parametrize("machine", [SyncMachine, ChangeTrackingMachine], ids=["key_check", "change_tracking"])
+def test_a_contract_moved_to_another_customer_stays_after_a_full_sync_of_the_first(golden, machine):
+    """A sequence the machine found: with a transaction held open on ASPIRE, a contract moves from one enrolled
+    customer to another, both are full-synced, and the full sync of the first removed the contract's other roles.
+    Its scope was the newest scope of everyone (resolved before the move) plus its own fresh links, so no one held
+    the contract; the rows' row versions were below every later read, and no later run put them back."""
+    state = machine()
+    state.start()
+    state.enrol(seed=512)
+    state.hold_aspire_transaction(seed=6529)
+    state.enrol(seed=466)
+    state.unenrol(seed=15496)
+    state.incremental_run()
+    state.transfer(seed=814, to_enrolled=True)
+    state.customer_full_sync_run(seed=10)
+    state.customer_full_sync_run(seed=4)
+    state.teardown()

@@ -220,8 +220,13 @@ def _customers(
     base_links = base.links if base else frozenset()
     accounts = frozenset(a for a in base_accounts if a in still) | mine
     read, _newest = _links(source, mine, dialect)
-    links = frozenset(link for link in base_links if link[1] in accounts and link[1] not in mine) | frozenset(read)
-    return accounts, links, quarantined
+    # A contract these customers had in the base and have no more may have gone to another enrolled customer since
+    # the base was resolved, which the base cannot know: who holds it now is read from ASPIRE, so that this load's
+    # deletes judge its rows by the present (they would otherwise remove what the other customer still sees).
+    lost = {link[0] for link in base_links if link[1] in mine} - {link[0] for link in read}
+    moved = [link for link in _links(source, lost, dialect, by="contracts")[0] if link[1] in accounts - mine]
+    links = frozenset(link for link in base_links if link[1] in accounts and link[1] not in mine)
+    return accounts, links | frozenset(read) | frozenset(moved), quarantined
 
 
 def _table_fingerprint(source: Any, dialect: str) -> dict[str, list]:
@@ -234,14 +239,15 @@ def _table_fingerprint(source: Any, dialect: str) -> dict[str, list]:
     return tables
 
 
-def _links(source: Any, accounts: Iterable[int], dialect: str) -> tuple[list[Link], int]:
-    """The links of `accounts`, and the newest row version among the rows they come from (0 for none)."""
-    accounts = sorted(accounts)
-    if not accounts:
+def _links(source: Any, ids: Iterable[int], dialect: str, by: str = "accounts") -> tuple[list[Link], int]:
+    """The links of accounts `ids` (or, `by` "contracts", of those contracts), and the newest row version among the
+    rows they come from (0 for none)."""
+    ids = sorted(ids)
+    if not ids:
         return [], 0
-    statement = sqlfiles.render("extract/select_scope_links.sql", dialect=dialect)
+    statement = sqlfiles.render("extract/select_scope_links.sql", dialect=dialect, by_contracts=by == "contracts")
     with source.cursor() as cursor:
-        cursor.execute(statement, {"accounts": json.dumps(accounts)})
+        cursor.execute(statement, {by: json.dumps(ids)})
         rows = cursor.fetchall()
     return [(int(c), int(a), str(r)) for c, a, r, _v in rows], max((int(v) for *_link, v in rows), default=0)
 

@@ -77,6 +77,13 @@ def test_source_lookups_parse_as_tsql(path):
     assert_tsql(sqlfiles.render(path, dialect="mssql"), path)
 
 
+def test_scope_links_of_given_contracts_parse_as_tsql():
+    path = "extract/select_scope_links.sql"
+    statement = sqlfiles.render(path, dialect="mssql", by_contracts=True)
+    assert_tsql(statement, path)
+    assert "r.ContractOid in (select cast(value as bigint) from openjson(%(contracts)s))" in statement
+
+
 @pytest.mark.parametrize(
     "path",
     [
