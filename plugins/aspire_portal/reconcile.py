@@ -135,8 +135,8 @@ def compare(
     """Compares the staged rows with the portal table (see the module docstring and compare_stage.sql). `columns`:
     the staged columns; `scope_changes`: the accounts and contracts whose scope changed since the entity's last load
     (their rows are pending, left out). `unwritten` (before a merge): also the comparison :func:`confirm` makes after
-    it, as it comes out when the merge and the deletes write nothing, from the same two scans
-    (``Drift.unwritten_after``).
+    it, as it comes out when nothing is written into the stage or the table, from the same two scans
+    (``Drift.unwritten_after``), and how many rows this transaction has written into them so far.
 
     Each side is summed per owner first (sum_sides.sql): the owners whose sums are equal hold the same rows, and only
     the pairs of rows with an owner whose sums differ are joined (all of them when more than MOST_OWNERS_JOINED
