@@ -30,6 +30,8 @@ from typing import Any
 
 import psutil
 
+from scripts.stack import State, alive, process_tree
+
 REPO = Path(__file__).resolve().parents[1]
 DAILY = "aspire_portal_daily_refresh"
 INCREMENTAL = "aspire_portal_incremental"
@@ -95,12 +97,14 @@ class Sampler:
     def __init__(self, state: Path, interval: float) -> None:
         self.workers: dict[str, psutil.Process] = {}
         self.not_running: list[str] = []  # recorded, but gone (killed, or stopped)
-        for pid_file in sorted((state / "pids").glob("worker-*.pid")):
-            process = _running(pid_file)
+        for name, recorded in sorted(State(state).processes().items()):
+            if not name.startswith("worker-"):
+                continue
+            process = alive(recorded)
             if process is None:
-                self.not_running.append(pid_file.stem)
+                self.not_running.append(name)
             else:
-                self.workers[pid_file.stem] = process
+                self.workers[name] = process
         self.interval = interval
         self.peak = dict.fromkeys(self.workers, 0)
         self.largest = dict.fromkeys(self.workers, 0)
@@ -123,7 +127,7 @@ class Sampler:
         while not self._stop.is_set():
             for name, worker in self.workers.items():
                 total = 0
-                for process in [worker, *_children(worker)]:
+                for process in process_tree(worker):
                     try:
                         rss = process.memory_info().rss
                     except psutil.NoSuchProcess:
@@ -132,27 +136,6 @@ class Sampler:
                     self.largest[name] = max(self.largest[name], rss)
                 self.peak[name] = max(self.peak[name], total)
             self._stop.wait(self.interval)
-
-
-def _running(pid_file: Path) -> psutil.Process | None:
-    """The process a stack's pid file names, unless it is gone or its pid now names another process (the start time
-    recorded beside the pid file differs)."""
-    started = pid_file.with_suffix(".json")
-    try:
-        process = psutil.Process(int(pid_file.read_text()))
-        recorded = json.loads(started.read_text()).get("create_time") if started.exists() else None
-        if recorded is not None and abs(process.create_time() - recorded) > 1:
-            return None
-        return None if process.status() == psutil.STATUS_ZOMBIE else process
-    except psutil.NoSuchProcess:
-        return None
-
-
-def _children(process: psutil.Process) -> list[psutil.Process]:
-    try:
-        return process.children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
 
 
 def seconds_between(start: str | None, end: str | None) -> float:
