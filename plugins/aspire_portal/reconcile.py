@@ -150,10 +150,11 @@ def compare(
         totals=[],
         scope_changes=len(scope_changes[0]) + len(scope_changes[1]),
     )
-    sums_read = summed(target, entity, stage, columns, **left_out, unwritten_from=read_bound if unwritten else False)
+    sums_read = summed(target, entity, stage, columns, **left_out, unwritten=unwritten, unwritten_from=read_bound)
     differing, owners, null_owner, rows_alike, *money_alike = sums_read[: 4 + len(entity.money)]
     if unwritten:
         drift.unwritten_after = _unwritten_after(entity, read_bound, sums_read[4 + len(entity.money) :])
+    if drift.unwritten_after is not None:  # (what confirm() compares with, to take it)
         drift.rows_written = rows_written(target, (entity.target_table, stage))
     alike = [rows_alike, rows_alike, 0, 0, 0, 0, 0, *(m for m in money_alike for _side in (0, 1))]
     restricted = bool(differing) and owners is not None and entity.per is not None
@@ -204,14 +205,14 @@ def summed(
     pending_from: int | None,
     newer_from: int | None = None,
     scope_changes: tuple[Sequence[int], Sequence[int]] = ((), ()),
-    unwritten_from: int | None | bool = False,
+    unwritten: bool = False,
+    unwritten_from: int | None = None,
 ) -> tuple:
     """sum_sides.sql: how many owners' sums differ, those owners (None when more than MOST_OWNERS_JOINED) and whether
     the rows without an owner differ, and the rows and money sums of the owners whose sums are equal (the same on
-    both sides). Unless `unwritten_from` is False, then how many owners would differ in the comparison after the
-    merge if nothing is written (every staged row against the portal's below `unwritten_from`, when not None), and
-    that comparison's rows and money."""
-    unwritten = unwritten_from is not False
+    both sides). With `unwritten`, then how many owners would differ in the comparison after the merge if nothing is
+    written (every staged row against the portal's below `unwritten_from`, when not None), and that comparison's rows
+    and money."""
     statement, parameters = _statement(
         "reconcile/sum_sides.sql",
         target,

@@ -224,7 +224,8 @@ def _customers(
     # the base was resolved, which the base cannot know: who holds it now is read from ASPIRE, so that this load's
     # deletes judge its rows by the present (they would otherwise remove what the other customer still sees).
     lost = {link[0] for link in base_links if link[1] in mine} - {link[0] for link in read}
-    moved = [link for link in _links(source, lost, dialect, by="contracts")[0] if link[1] in accounts - mine]
+    others = accounts - mine
+    moved = [link for link in _links(source, lost, dialect, by="contracts")[0] if link[1] in others]
     links = frozenset(link for link in base_links if link[1] in accounts and link[1] not in mine)
     return accounts, links | frozenset(read) | frozenset(moved), quarantined
 
