@@ -134,6 +134,7 @@ def rows_of(world: World, measured: list[dict[str, Any]]) -> list[dict[str, Any]
                 "method": m["method"],
                 "case": m["case"],
                 "seconds": round(m["seconds"], 3),
+                "cpu_seconds": round(m["cpu_seconds"], 2) if "cpu_seconds" in m else None,
                 "rows": m["rows"],
                 "rows_per_s": rate(m["seconds"], m["rows"]),
                 "peak_rss_mb": round(m["peak_rss_mb"], 1),
@@ -152,6 +153,7 @@ def rows_of(world: World, measured: list[dict[str, Any]]) -> list[dict[str, Any]
                     "case": m["case"],
                     "entity": name,
                     "seconds": round(e["seconds"], 3),
+                    "cpu_seconds": round(e["cpu_seconds"], 2) if "cpu_seconds" in e else None,
                     "rows": e["rows"],
                     "rows_per_s": rate(e["seconds"], e["rows"]),
                     "peak_rss_mb": None,
@@ -166,14 +168,18 @@ def report(world: World, results: list[dict[str, Any]], measured: list[dict[str,
     """The printed table: method x case, then the loads of the methods in PER_ENTITY entity by entity."""
 
     def header(first: str) -> list[str]:
-        line = f"{first:<28}{'case':<9}{'seconds':>9}{'rows':>11}{'rows/s':>10}{'peak RSS MB':>13}{'vs limit':>10}"
+        line = (
+            f"{first:<28}{'case':<9}{'seconds':>9}{'CPU s':>8}{'rows':>11}{'rows/s':>10}{'peak RSS MB':>13}"
+            f"{'vs limit':>10}"
+        )
         return [line, "-" * len(line)]
 
     def line(label: str, r: dict[str, Any]) -> str:
         rss = f"{r['peak_rss_mb']:.0f}" if r["peak_rss_mb"] is not None else "-"
         ratio = f"{r['ratio_to_limit']:.2f}" if r["ratio_to_limit"] is not None else "-"
+        cpu = f"{r['cpu_seconds']:.2f}" if r["cpu_seconds"] is not None else "-"
         return (
-            f"{label:<28}{r['case']!s:<9}{r['seconds']:>9.2f}{r['rows']:>11,}{r['rows_per_s']:>10,.0f}"
+            f"{label:<28}{r['case']!s:<9}{r['seconds']:>9.2f}{cpu:>8}{r['rows']:>11,}{r['rows_per_s']:>10,.0f}"
             f"{rss:>13}{ratio:>10}"
         )
 

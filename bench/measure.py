@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 from psycopg import sql
 
@@ -37,16 +38,26 @@ where a.attrelid = to_regclass(%(table)s) and a.attnum > 0 and not a.attisdroppe
 """
 
 
+def _busy_cpu_seconds() -> float:
+    """The machine's busy CPU seconds so far, every core summed (/proc/stat): a load's client (this process, or the
+    limit's two psql) and its two server processes, and whatever else runs."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - times.iowait
+
+
 def timed(entities: Iterable[Entity], load: Callable[[Entity], int]) -> dict[str, Any]:
     """Runs `load` for each entity (it returns the rows it moved); the totals and the time of each."""
-    result: dict[str, Any] = {"seconds": 0.0, "rows": 0, "entities": {}}
+    result: dict[str, Any] = {"seconds": 0.0, "rows": 0, "cpu_seconds": 0.0, "entities": {}}
     for entity in entities:
+        machine = _busy_cpu_seconds()
         started = time.perf_counter()
         rows = load(entity)
         seconds = time.perf_counter() - started
-        result["entities"][entity.name] = {"seconds": seconds, "rows": rows}
+        busy = _busy_cpu_seconds() - machine
+        result["entities"][entity.name] = {"seconds": seconds, "rows": rows, "cpu_seconds": busy}
         result["seconds"] += seconds
         result["rows"] += rows
+        result["cpu_seconds"] += busy
     return result
 
 
@@ -180,8 +191,10 @@ def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
         if number % 2:
             ways.reverse()
         runs: dict[tuple[str, str], tuple[float, int]] = {}
+        busy: dict[tuple[str, str], float] = {}
         for copy_format, plan in ways:
             select, receive = plans[entity.name, copy_format]
+            machine = _busy_cpu_seconds()
             started = time.perf_counter()
             rows, peak_kb = _pipe(
                 source_dsn,
@@ -192,6 +205,7 @@ def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
                 commit=(copy_format, plan) == ways[-1],
             )
             runs[copy_format, plan] = (time.perf_counter() - started, rows)
+            busy[copy_format, plan] = _busy_cpu_seconds() - machine
             peaks_kb.append(peak_kb)
         if len({rows for _seconds, rows in runs.values()}) != 1:
             raise RuntimeError(f"{entity.name}: the ways of copying moved different numbers of rows: {runs}")
@@ -202,15 +216,18 @@ def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
             "rows": rows,
             "format": kept[0],
             "plan": kept[1],
+            "cpu_seconds": busy[kept],
             **{f"seconds_{f}": min(t for (rf, _p), (t, _r) in runs.items() if rf == f) for f in LIMIT_FORMATS},
             **({"seconds_copy_plan": min(runs[f, "copy"][0] for f in LIMIT_FORMATS)} if differ[entity.name] else {}),
         }
         result["seconds"] += seconds
         result["rows"] += rows
+    result["cpu_seconds"] = sum(e["cpu_seconds"] for e in result["entities"].values())
     kept_by = {f: sum(e["format"] == f for e in result["entities"].values()) for f in LIMIT_FORMATS}
     alone = {f: sum(e[f"seconds_{f}"] for e in result["entities"].values()) for f in LIMIT_FORMATS}
     cursor = sorted(n for n, e in result["entities"].items() if e["plan"] == "cursor")
     result["note"] = (
+        f"the machine's CPU busy {result['cpu_seconds']:.1f} s over the kept copies; "
         f"per entity the faster of binary COPY ({kept_by['binary']} entities) and text COPY "
         f"({kept_by['text']}); all binary {alone['binary']:.2f} s, all text {alone['text']:.2f} s; "
         f"the cursor's plan differed for {sorted(n for n, d in differ.items() if d) or 'none'} and was kept for "
