@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -65,12 +66,12 @@ class Stack:
         except urllib.error.HTTPError as error:
             raise SystemExit(f"{method} {path}: HTTP {error.code}: {error.read()[:500]!r}") from error
 
-    def run(self, dag_id: str, timeout: float, sampler: Sampler | None = None) -> dict:
+    def run(self, dag_id: str, timeout: float, samplers: tuple[Sampler | CpuAccount, ...] = ()) -> dict:
         """Triggers a run of `dag_id` and waits for it to end; the run as the API reports it, with its tasks."""
         run_id = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": {}})["dag_run_id"]
         path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
         deadline = time.monotonic() + timeout
-        if sampler:
+        for sampler in samplers:
             sampler.start()
         try:
             while (run := self.call("GET", path))["state"] not in ("success", "failed"):
@@ -78,7 +79,7 @@ class Stack:
                     raise SystemExit(f"{dag_id} run {run_id} did not end within {timeout:.0f} s")
                 time.sleep(0.5)
         finally:
-            if sampler:
+            for sampler in samplers:
                 sampler.stop()
         run["tasks"] = self.call("GET", f"{path}/taskInstances?limit=100")["task_instances"]
         return run
@@ -138,6 +139,111 @@ class Sampler:
             self._stop.wait(self.interval)
 
 
+class CpuAccount:
+    """Where the machine's CPU went while a run ran, in a thread: every process's CPU seconds (user + system) sampled
+    every `interval` and put under one part of the stack, against the machine's busy and idle seconds
+    (/proc/stat). A process's CPU counts from the first sample (or from its start, when it started since); what a
+    process spent after the last sample before it ended, or a process that lived between two samples, is not seen:
+    that is the unattributed part of the busy seconds."""
+
+    PARTS = (
+        "portal's server",
+        "ASPIRE's server (emulator)",
+        "Celery workers and their tasks",
+        "Airflow's services",
+        "Airflow's metadata database",
+        "PostgreSQL, other",
+        "this tool",
+        "other processes",
+    )
+
+    def __init__(self, state: Path, data: dict, interval: float) -> None:
+        self.recorded = State(state).processes()
+        prefix = data["prefix"]
+        self.databases = {
+            f"{prefix}_portal": self.PARTS[0],
+            f"{prefix}_aspire": self.PARTS[1],
+            f"{prefix}_airflow": self.PARTS[4],
+        }
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.seconds: dict[str, float] = {}
+        self.busy = self.idle = 0.0
+
+    def part(self, process: psutil.Process, owners: dict[int, str]) -> str:
+        if process.pid in owners:
+            return owners[process.pid]
+        if process.pid == os.getpid():
+            return self.PARTS[6]
+        try:
+            if process.name() in ("postgres", "postmaster"):
+                # a backend's title: "postgres: [<cluster_name>:] <user> <database> <client> <state>"
+                words = " ".join(process.cmdline()).split()
+                return next((self.databases[w] for w in words[1:4] if w in self.databases), self.PARTS[5])
+        except psutil.Error:
+            pass
+        return self.PARTS[7]
+
+    def owners(self) -> dict[int, str]:
+        """pid -> part, for every process of the stack's recorded processes' trees."""
+        found: dict[int, str] = {}
+        for name, recorded in self.recorded.items():
+            process = alive(recorded)
+            if process is None:
+                continue
+            part = self.PARTS[2] if name.startswith("worker-") else self.PARTS[3]
+            for member in process_tree(process):
+                found[member.pid] = part
+        return found
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def _sample(self) -> None:
+        machine = psutil.cpu_times()
+        started = time.time()
+        first: dict[int, float] = {}
+        last: dict[int, tuple[str, float]] = {}
+        while True:
+            owners = self.owners()
+            for process in psutil.process_iter():
+                try:
+                    times = process.cpu_times()
+                    used = times.user + times.system
+                    if process.pid not in first:
+                        first[process.pid] = used if process.create_time() < started else 0.0
+                    part = last[process.pid][0] if process.pid in last else self.part(process, owners)
+                except psutil.Error:
+                    continue
+                last[process.pid] = (part, used)
+            if self._stop.wait(self.interval):
+                break
+        now = psutil.cpu_times()
+        self.idle = (now.idle + now.iowait) - (machine.idle + machine.iowait)
+        total = sum(now) - sum(machine)
+        self.busy = total - self.idle
+        self.seconds = dict.fromkeys(self.PARTS, 0.0)
+        for pid, (part, used) in last.items():
+            self.seconds[part] += used - first[pid]
+
+    def summary(self) -> dict[str, float]:
+        attributed = sum(self.seconds.values())
+        return {
+            "busy_cpu_seconds": self.busy,
+            "idle_cpu_seconds": self.idle,
+            **{f"{part} cpu_seconds": seconds for part, seconds in self.seconds.items()},
+            "unattributed cpu_seconds": self.busy - attributed,
+        }
+
+
 def seconds_between(start: str | None, end: str | None) -> float:
     if not start or not end:
         return 0.0
@@ -153,7 +259,9 @@ def limit_refresh(size: str) -> tuple[float, dict[str, float]] | None:
     return sum(entities.values()), entities
 
 
-def report(run: dict, sampler: Sampler, limit: tuple[float, dict[str, float]] | None) -> dict[str, Any]:
+def report(
+    run: dict, sampler: Sampler, cpu: CpuAccount, limit: tuple[float, dict[str, float]] | None
+) -> dict[str, Any]:
     tasks = [t for t in run["tasks"] if t.get("start_date")]
     wall = seconds_between(run.get("start_date"), run.get("end_date"))
     span = seconds_between(min(t["start_date"] for t in tasks), max(t["end_date"] for t in tasks)) if tasks else 0.0
@@ -168,6 +276,7 @@ def report(run: dict, sampler: Sampler, limit: tuple[float, dict[str, float]] | 
         "peak_rss_mb": {name: peak / 2**20 for name, peak in sampler.peak.items()},
         "largest_process_mb": {name: largest / 2**20 for name, largest in sampler.largest.items()},
         "workers_not_running": sampler.not_running,
+        "cpu": cpu.summary(),
     }
     print(
         f"{run['dag_run_id']}: {run['state']}, wall {wall:.1f} s (tasks from first start to last end {span:.1f} s), "
@@ -181,6 +290,12 @@ def report(run: dict, sampler: Sampler, limit: tuple[float, dict[str, float]] | 
     print("  peak RSS per worker (process tree): " + ", ".join(peaks))
     if sampler.not_running:
         print(f"  recorded but not running, not sampled: {', '.join(sampler.not_running)}")
+    parts = sorted(((s, p) for p, s in cpu.seconds.items() if s >= 0.05), reverse=True)
+    print(
+        f"  CPU: {cpu.busy:.1f} s busy, {cpu.idle:.1f} s idle ({cpu.busy / max(cpu.busy + cpu.idle, 1e-9):.0%} busy): "
+        + ", ".join(f"{p} {s:.1f} s" for s, p in parts)
+        + f", unattributed {cpu.busy - sum(cpu.seconds.values()):.1f} s"
+    )
     if limit:
         summary["limit_refresh_seconds"] = limit[0]
         print(
@@ -206,6 +321,7 @@ def main() -> int:
         parser.error(f"no stack recorded in {args.state} (scripts/stack.py --state {args.state} up starts one)")
     stack = Stack(args.state)
     sampler = Sampler(args.state, args.sample)
+    cpu = CpuAccount(args.state, stack.data, args.sample)
     if not sampler.workers:
         parser.error(f"no Celery worker of the stack in {args.state} is running")
     paused_before = stack.dags()
@@ -222,7 +338,7 @@ def main() -> int:
                 return 1
         limit = limit_refresh(args.size)
         for _ in range(args.runs):
-            summaries.append(report(stack.run(DAILY, args.timeout, sampler), sampler, limit))
+            summaries.append(report(stack.run(DAILY, args.timeout, (sampler, cpu)), sampler, cpu, limit))
     finally:
         for dag_id, paused in paused_before.items():
             stack.pause(dag_id, paused)

@@ -397,6 +397,14 @@ def _daily_refresh_measured(stack: Stack, out: Path) -> None:
     assert all(mb > 50 for mb in measured["peak_rss_mb"].values()), measured["peak_rss_mb"]
     assert {d["dag_id"]: d["is_paused"] for d in stack.get("/api/v2/dags?limit=100")["dags"]} == paused
     assert f"wall {measured['wall_seconds']:.1f} s" in done.stdout, done.stdout
+    # where the CPU went: the loads' backends found by their database, the tasks under their worker
+    cpu = measured["cpu"]
+    assert cpu["busy_cpu_seconds"] > 0 and cpu["idle_cpu_seconds"] >= 0, cpu
+    for part in ("portal's server", "ASPIRE's server (emulator)", "Celery workers and their tasks"):
+        assert cpu[f"{part} cpu_seconds"] > 0.1, (part, cpu)
+    attributed = sum(v for k, v in cpu.items() if k.endswith(" cpu_seconds") and not k.startswith("unattributed"))
+    assert attributed <= cpu["busy_cpu_seconds"] * 1.05 + 1, cpu
+    assert "CPU: " in done.stdout, done.stdout
 
 
 def _check_the_deployment(stack: Stack) -> None:
