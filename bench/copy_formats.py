@@ -14,24 +14,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import statistics
 import time
-from pathlib import Path
 
 import psycopg
 
 from aspire_portal import catalogue, model
 from aspire_portal.load import load_entity
+from bench.cpu import process_seconds
 from bench.world import PREFIX, World, prepare, recreate_database
 
 WAYS = ("text", "typed_text", "typed_binary")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of process `pid` (a server process on this machine)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load_everything(world: World, way: str) -> dict[str, float]:
@@ -41,11 +34,11 @@ def load_everything(world: World, way: str) -> dict[str, float]:
         pids = source.info.backend_pid, target.info.backend_pid
         measured = {}
         for entity in catalogue.ENTITIES:
-            before = time.perf_counter(), time.process_time(), *map(cpu_seconds, pids)
+            before = time.perf_counter(), time.process_time(), *map(process_seconds, pids)
             rows = load_entity(
                 source, target, model.LoadRequest(entity, "full"), dialect="postgres", options=options
             ).rows_read
-            after = time.perf_counter(), time.process_time(), *map(cpu_seconds, pids)
+            after = time.perf_counter(), time.process_time(), *map(process_seconds, pids)
             seconds, client, source_cpu, portal_cpu = (b - a for a, b in zip(before, after, strict=True))
             measured[entity.name] = {
                 "rows": rows,

@@ -31,6 +31,7 @@ from typing import Any
 
 import psutil
 
+from bench import cpu
 from scripts.stack import State, alive, process_tree
 
 REPO = Path(__file__).resolve().parents[1]
@@ -208,7 +209,7 @@ class CpuAccount:
             self._thread.join()
 
     def _sample(self) -> None:
-        machine = psutil.cpu_times()
+        machine = cpu.machine()
         started = time.time()
         first: dict[int, float] = {}
         last: dict[int, tuple[str, float]] = {}
@@ -226,10 +227,7 @@ class CpuAccount:
                 last[process.pid] = (part, used)
             if self._stop.wait(self.interval):
                 break
-        now = psutil.cpu_times()
-        self.idle = (now.idle + now.iowait) - (machine.idle + machine.iowait)
-        total = sum(now) - sum(machine)
-        self.busy = total - self.idle
+        self.busy, self.idle = cpu.machine() - machine
         self.seconds = dict.fromkeys(self.PARTS, 0.0)
         for pid, (part, used) in last.items():
             self.seconds[part] += used - first[pid]
@@ -260,7 +258,7 @@ def limit_refresh(size: str) -> tuple[float, dict[str, float]] | None:
 
 
 def report(
-    run: dict, sampler: Sampler, cpu: CpuAccount, limit: tuple[float, dict[str, float]] | None
+    run: dict, sampler: Sampler, account: CpuAccount, limit: tuple[float, dict[str, float]] | None
 ) -> dict[str, Any]:
     tasks = [t for t in run["tasks"] if t.get("start_date")]
     wall = seconds_between(run.get("start_date"), run.get("end_date"))
@@ -276,7 +274,7 @@ def report(
         "peak_rss_mb": {name: peak / 2**20 for name, peak in sampler.peak.items()},
         "largest_process_mb": {name: largest / 2**20 for name, largest in sampler.largest.items()},
         "workers_not_running": sampler.not_running,
-        "cpu": cpu.summary(),
+        "cpu": account.summary(),
     }
     print(
         f"{run['dag_run_id']}: {run['state']}, wall {wall:.1f} s (tasks from first start to last end {span:.1f} s), "
@@ -290,11 +288,12 @@ def report(
     print("  peak RSS per worker (process tree): " + ", ".join(peaks))
     if sampler.not_running:
         print(f"  recorded but not running, not sampled: {', '.join(sampler.not_running)}")
-    parts = sorted(((s, p) for p, s in cpu.seconds.items() if s >= 0.05), reverse=True)
+    parts = sorted(((s, p) for p, s in account.seconds.items() if s >= 0.05), reverse=True)
+    share = cpu.Machine(account.busy, account.idle).share_busy
     print(
-        f"  CPU: {cpu.busy:.1f} s busy, {cpu.idle:.1f} s idle ({cpu.busy / max(cpu.busy + cpu.idle, 1e-9):.0%} busy): "
+        f"  CPU: {account.busy:.1f} s busy, {account.idle:.1f} s idle ({share:.0%} busy): "
         + ", ".join(f"{p} {s:.1f} s" for s, p in parts)
-        + f", unattributed {cpu.busy - sum(cpu.seconds.values()):.1f} s"
+        + f", unattributed {account.busy - sum(account.seconds.values()):.1f} s"
     )
     if limit:
         summary["limit_refresh_seconds"] = limit[0]
@@ -321,7 +320,7 @@ def main() -> int:
         parser.error(f"no stack recorded in {args.state} (scripts/stack.py --state {args.state} up starts one)")
     stack = Stack(args.state)
     sampler = Sampler(args.state, args.sample)
-    cpu = CpuAccount(args.state, stack.data, args.sample)
+    account = CpuAccount(args.state, stack.data, args.sample)
     if not sampler.workers:
         parser.error(f"no Celery worker of the stack in {args.state} is running")
     paused_before = stack.dags()
@@ -338,7 +337,7 @@ def main() -> int:
                 return 1
         limit = limit_refresh(args.size)
         for _ in range(args.runs):
-            summaries.append(report(stack.run(DAILY, args.timeout, (sampler, cpu)), sampler, cpu, limit))
+            summaries.append(report(stack.run(DAILY, args.timeout, (sampler, account)), sampler, account, limit))
     finally:
         for dag_id, paused in paused_before.items():
             stack.pause(dag_id, paused)

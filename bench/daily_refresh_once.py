@@ -29,12 +29,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
-import psutil  # noqa: E402
 import psycopg  # noqa: E402
 
 from aspire_portal import catalogue, migrations, model, timeline  # noqa: E402
 from aspire_portal.load import load_entity  # noqa: E402
-from bench.copy_formats import cpu_seconds  # noqa: E402
+from bench import cpu  # noqa: E402
 
 DAG_ID = "aspire_portal_daily_refresh"
 # the DAG's order: the five daily refreshes, then the reconciliation of the seven 15-minute entities
@@ -80,17 +79,17 @@ def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True, reba
         f"{'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12} {'reconcile s':>12}"
     )
     started = time.perf_counter()
-    machine = psutil.cpu_times()
-    cpu = {"this process": -time.process_time(), "ASPIRE's server": 0.0, "portal's server": 0.0}
+    machine = cpu.machine()
+    used = {"this process": -time.process_time(), "ASPIRE's server": 0.0, "portal's server": 0.0}
     if rebaseline:
         with psycopg.connect(aspire) as source, psycopg.connect(portal, autocommit=True) as target:
             timeline.start_rebaseline(source, target, "postgres")
     with psycopg.connect(portal, autocommit=True) as target:
-        cpu["portal's server"] -= cpu_seconds(target.info.backend_pid)
+        used["portal's server"] -= cpu.process_seconds(target.info.backend_pid)
         for entity in ORDER:
             kind = "refresh" if entity.cadence == "daily" else "reconcile"
             with psycopg.connect(aspire) as source:  # a connection per load, as each task opens its own
-                source_before = cpu_seconds(source.info.backend_pid)
+                source_before = cpu.process_seconds(source.info.backend_pid)
                 result = load_entity(
                     source,
                     target,
@@ -103,7 +102,7 @@ def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True, reba
                     ),
                     dialect="postgres",
                 )
-                cpu["ASPIRE's server"] += cpu_seconds(source.info.backend_pid) - source_before
+                used["ASPIRE's server"] += cpu.process_seconds(source.info.backend_pid) - source_before
             for i, value in enumerate(
                 (result.rows_read, result.rows_inserted, result.rows_updated, result.rows_deleted)
             ):
@@ -114,11 +113,9 @@ def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True, reba
                 f"{result.rows_read / max(result.seconds, 1e-9):>9.0f} {peak_rss_mb():>12.1f} "
                 f"{result.seconds_reconcile or 0:>12.2f}"
             )
-        cpu["portal's server"] += cpu_seconds(target.info.backend_pid)
-    cpu["this process"] += time.process_time()
-    now = psutil.cpu_times()
-    idle = (now.idle + now.iowait) - (machine.idle + machine.iowait)
-    busy = sum(now) - sum(machine) - idle
+        used["portal's server"] += cpu.process_seconds(target.info.backend_pid)
+    used["this process"] += time.process_time()
+    machine = cpu.machine() - machine
     if rebaseline:
         with psycopg.connect(aspire) as source, psycopg.connect(portal, autocommit=True) as target:
             timeline.finish_rebaseline(source, target, "postgres")
@@ -128,8 +125,8 @@ def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True, reba
         f"{totals[0] / seconds:>9.0f} {peak_rss_mb():>12.1f}"
     )
     print(
-        f"        CPU of the loads: {', '.join(f'{part} {value:.1f} s' for part, value in cpu.items())}; the "
-        f"machine {busy:.1f} s busy, {idle:.1f} s idle ({busy / max(busy + idle, 1e-9):.0%} of its "
+        f"        CPU of the loads: {', '.join(f'{part} {value:.1f} s' for part, value in used.items())}; the "
+        f"machine {machine.busy:.1f} s busy, {machine.idle:.1f} s idle ({machine.share_busy:.0%} of its "
         f"{os.cpu_count()} cores)"
     )
 

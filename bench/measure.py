@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
 import psycopg
 from psycopg import sql
 
@@ -27,7 +26,7 @@ from aspire_portal import catalogue, merging, model, planning, scope, sqlfiles, 
 from aspire_portal import columns as portal_columns
 from aspire_portal.catalogue import Entity
 from aspire_portal.load import load_entity
-from bench import RESULTS
+from bench import RESULTS, cpu
 from bench.world import DLT_VIEWS, inlined_extract, uri
 
 SOURCE_CONN_ID, PORTAL_CONN_ID = "bench_source", "bench_portal"
@@ -38,22 +37,15 @@ where a.attrelid = to_regclass(%(table)s) and a.attnum > 0 and not a.attisdroppe
 """
 
 
-def _busy_cpu_seconds() -> float:
-    """The machine's busy CPU seconds so far, every core summed (/proc/stat): a load's client (this process, or the
-    limit's two psql) and its two server processes, and whatever else runs."""
-    times = psutil.cpu_times()
-    return sum(times) - times.idle - times.iowait
-
-
 def timed(entities: Iterable[Entity], load: Callable[[Entity], int]) -> dict[str, Any]:
     """Runs `load` for each entity (it returns the rows it moved); the totals and the time of each."""
     result: dict[str, Any] = {"seconds": 0.0, "rows": 0, "cpu_seconds": 0.0, "entities": {}}
     for entity in entities:
-        machine = _busy_cpu_seconds()
+        machine = cpu.machine().busy
         started = time.perf_counter()
         rows = load(entity)
         seconds = time.perf_counter() - started
-        busy = _busy_cpu_seconds() - machine
+        busy = cpu.machine().busy - machine
         result["entities"][entity.name] = {"seconds": seconds, "rows": rows, "cpu_seconds": busy}
         result["seconds"] += seconds
         result["rows"] += rows
@@ -194,7 +186,7 @@ def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
         busy: dict[tuple[str, str], float] = {}
         for copy_format, plan in ways:
             select, receive = plans[entity.name, copy_format]
-            machine = _busy_cpu_seconds()
+            machine = cpu.machine().busy
             started = time.perf_counter()
             rows, peak_kb = _pipe(
                 source_dsn,
@@ -205,7 +197,7 @@ def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
                 commit=(copy_format, plan) == ways[-1],
             )
             runs[copy_format, plan] = (time.perf_counter() - started, rows)
-            busy[copy_format, plan] = _busy_cpu_seconds() - machine
+            busy[copy_format, plan] = cpu.machine().busy - machine
             peaks_kb.append(peak_kb)
         if len({rows for _seconds, rows in runs.values()}) != 1:
             raise RuntimeError(f"{entity.name}: the ways of copying moved different numbers of rows: {runs}")
