@@ -211,26 +211,28 @@ class CpuAccount:
     def _sample(self) -> None:
         machine = cpu.machine()
         started = time.time()
-        first: dict[int, float] = {}
-        last: dict[int, tuple[str, float]] = {}
+        # keyed by pid and start time: a pid the system gives again to a new process is another process
+        first: dict[tuple[int, float], float] = {}
+        last: dict[tuple[int, float], tuple[str, float]] = {}
         while True:
             owners = self.owners()
             for process in psutil.process_iter():
                 try:
+                    key = (process.pid, process.create_time())
                     times = process.cpu_times()
                     used = times.user + times.system
-                    if process.pid not in first:
-                        first[process.pid] = used if process.create_time() < started else 0.0
-                    part = last[process.pid][0] if process.pid in last else self.part(process, owners)
+                    if key not in first:
+                        first[key] = used if key[1] < started else 0.0
+                    part = last[key][0] if key in last else self.part(process, owners)
                 except psutil.Error:
                     continue
-                last[process.pid] = (part, used)
+                last[key] = (part, used)
             if self._stop.wait(self.interval):
                 break
         self.busy, self.idle = cpu.machine() - machine
         self.seconds = dict.fromkeys(self.PARTS, 0.0)
-        for pid, (part, used) in last.items():
-            self.seconds[part] += used - first[pid]
+        for key, (part, used) in last.items():
+            self.seconds[part] += used - first[key]
 
     def summary(self) -> dict[str, float]:
         attributed = sum(self.seconds.values())
