@@ -92,11 +92,33 @@ class Stack:
         return {d["dag_id"]: d["is_paused"] for d in self.call("GET", "/api/v2/dags?limit=100")["dags"]}
 
 
-class Sampler:
+class Sampling:
+    """A thread that samples (`_sample`, until `_stop` is set) between start() and stop()."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def _sample(self) -> None:
+        raise NotImplementedError
+
+
+class Sampler(Sampling):
     """Every Celery worker's process tree, sampled in a thread: per worker the peak of the tree's summed RSS, and
     the largest single process seen."""
 
     def __init__(self, state: Path, interval: float) -> None:
+        super().__init__()
         self.workers: dict[str, psutil.Process] = {}
         self.not_running: list[str] = []  # recorded, but gone (killed, or stopped)
         for name, recorded in sorted(State(state).processes().items()):
@@ -110,20 +132,11 @@ class Sampler:
         self.interval = interval
         self.peak = dict.fromkeys(self.workers, 0)
         self.largest = dict.fromkeys(self.workers, 0)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         self.peak = dict.fromkeys(self.workers, 0)
         self.largest = dict.fromkeys(self.workers, 0)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
+        super().start()
 
     def _sample(self) -> None:
         while not self._stop.is_set():
@@ -140,7 +153,7 @@ class Sampler:
             self._stop.wait(self.interval)
 
 
-class CpuAccount:
+class CpuAccount(Sampling):
     """Where the machine's CPU went while a run ran, in a thread: every process's CPU seconds (user + system) sampled
     every `interval` and put under one part of the stack, against the machine's busy and idle seconds
     (/proc/stat). A process's CPU counts from the first sample (or from its start, when it started since); what a
@@ -159,6 +172,7 @@ class CpuAccount:
     )
 
     def __init__(self, state: Path, data: dict, interval: float) -> None:
+        super().__init__()
         self.recorded = State(state).processes()
         prefix = data["prefix"]
         self.databases = {
@@ -167,8 +181,6 @@ class CpuAccount:
             f"{prefix}_airflow": self.PARTS[4],
         }
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.seconds: dict[str, float] = {}
         self.busy = self.idle = 0.0
 
@@ -197,16 +209,6 @@ class CpuAccount:
             for member in process_tree(process):
                 found[member.pid] = part
         return found
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
 
     def _sample(self) -> None:
         machine = cpu.machine()
