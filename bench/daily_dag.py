@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import threading
 import time
@@ -153,12 +152,43 @@ class Sampler(Sampling):
             self._stop.wait(self.interval)
 
 
+def tree_seconds(root: psutil.Process) -> float:
+    """CPU seconds (user + system) a process tree has used: each living member's own and those of the children it
+    reaped. A member that ended is in its parent's reaped children, so the sum over a span misses nothing."""
+    total = 0.0
+    for member in process_tree(root):
+        try:
+            times = member.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def postgres_roots() -> list[psutil.Process]:
+    """Every PostgreSQL server's postmaster on this machine (a postgres process whose parent is not one)."""
+    roots = []
+    for process in psutil.process_iter(["name"]):
+        try:
+            if process.info["name"] in ("postgres", "postmaster") and process.parent().name() not in (
+                "postgres",
+                "postmaster",
+            ):
+                roots.append(process)
+        except (psutil.Error, AttributeError):
+            continue
+    return roots
+
+
 class CpuAccount(Sampling):
-    """Where the machine's CPU went while a run ran, in a thread: every process's CPU seconds (user + system) sampled
-    every `interval` and put under one part of the stack, against the machine's busy and idle seconds
-    (/proc/stat). A process's CPU counts from the first sample (or from its start, when it started since); what a
-    process spent after the last sample before it ended, or a process that lived between two samples, is not seen:
-    that is the unattributed part of the busy seconds."""
+    """Where the machine's CPU went while a run ran, against the machine's busy and idle seconds (/proc/stat).
+
+    Process trees are summed exactly (tree_seconds at the start and at the end): the Celery workers with their task
+    processes, Airflow's services (scheduler, dag-processor, triggerer, api-server), every PostgreSQL server, this
+    tool. PostgreSQL's share is split by database from its backends, sampled every `interval` in a thread (a backend
+    counts from the first sample, or from its start when it started since); what a backend spent after the last
+    sample before it ended is not seen by database and stays in "PostgreSQL, other". The rest of the busy seconds is
+    "other processes"."""
 
     PARTS = (
         "portal's server",
@@ -166,7 +196,7 @@ class CpuAccount(Sampling):
         "Celery workers and their tasks",
         "Airflow's services",
         "Airflow's metadata database",
-        "PostgreSQL, other",
+        "PostgreSQL, other (background, other databases, backends ended between samples)",
         "this tool",
         "other processes",
     )
@@ -182,67 +212,75 @@ class CpuAccount(Sampling):
         }
         self.interval = interval
         self.seconds: dict[str, float] = {}
+        self.services: dict[str, float] = {}  # Airflow's services one by one
         self.busy = self.idle = 0.0
 
-    def part(self, process: psutil.Process, owners: dict[int, str]) -> str:
-        if process.pid in owners:
-            return owners[process.pid]
-        if process.pid == os.getpid():
-            return self.PARTS[6]
-        try:
-            if process.name() in ("postgres", "postmaster"):
-                # a backend's title: "postgres: [<cluster_name>:] <user> <database> <client> <state>"
-                words = " ".join(process.cmdline()).split()
-                return next((self.databases[w] for w in words[1:4] if w in self.databases), self.PARTS[5])
-        except psutil.Error:
-            pass
-        return self.PARTS[7]
+    def database_part(self, backend: psutil.Process) -> str | None:
+        """The part of a backend by its database (its title: "postgres: [<cluster_name>:] <user> <database> …")."""
+        words = " ".join(backend.cmdline()).split()
+        return next((self.databases[w] for w in words[1:4] if w in self.databases), None)
 
-    def owners(self) -> dict[int, str]:
-        """pid -> part, for every process of the stack's recorded processes' trees."""
-        found: dict[int, str] = {}
+    def trees(self) -> dict[str, list[psutil.Process]]:
+        """The roots of each exactly summed part (a recorded process that is gone is left out)."""
+        roots: dict[str, list[psutil.Process]] = {self.PARTS[2]: []}
         for name, recorded in self.recorded.items():
             process = alive(recorded)
-            if process is None:
-                continue
-            part = self.PARTS[2] if name.startswith("worker-") else self.PARTS[3]
-            for member in process_tree(process):
-                found[member.pid] = part
-        return found
+            if process is not None:
+                roots.setdefault(self.PARTS[2] if name.startswith("worker-") else f"service:{name}", []).append(process)
+        roots["PostgreSQL"] = postgres_roots()
+        roots[self.PARTS[6]] = [psutil.Process()]
+        return roots
 
     def _sample(self) -> None:
         machine = cpu.machine()
+        roots = {part: [(p, tree_seconds(p)) for p in processes] for part, processes in self.trees().items()}
         started = time.time()
         # keyed by pid and start time: a pid the system gives again to a new process is another process
         first: dict[tuple[int, float], float] = {}
         last: dict[tuple[int, float], tuple[str, float]] = {}
         while True:
-            owners = self.owners()
-            for process in psutil.process_iter():
+            for process in psutil.process_iter(["name"]):
+                if process.info["name"] not in ("postgres", "postmaster"):
+                    continue
                 try:
                     key = (process.pid, process.create_time())
+                    part = last[key][0] if key in last else self.database_part(process)
+                    if part is None:
+                        continue
                     times = process.cpu_times()
-                    used = times.user + times.system
-                    if key not in first:
-                        first[key] = used if key[1] < started else 0.0
-                    part = last[key][0] if key in last else self.part(process, owners)
                 except psutil.Error:
                     continue
+                used = times.user + times.system
+                first.setdefault(key, used if key[1] < started else 0.0)
                 last[key] = (part, used)
             if self._stop.wait(self.interval):
                 break
+        # a root gone since the start (a worker killed) is left out
+        spent_by_tree = {
+            part: sum(tree_seconds(p) - before for p, before in processes if p.is_running())
+            for part, processes in roots.items()
+        }
         self.busy, self.idle = cpu.machine() - machine
         self.seconds = dict.fromkeys(self.PARTS, 0.0)
         for key, (part, used) in last.items():
             self.seconds[part] += used - first[key]
+        self.services = {p.removeprefix("service:"): t for p, t in spent_by_tree.items() if p.startswith("service:")}
+        for part, spent in spent_by_tree.items():
+            if part.startswith("service:"):
+                self.seconds[self.PARTS[3]] += spent
+            elif part == "PostgreSQL":
+                by_database = sum(self.seconds[self.databases[d]] for d in self.databases)
+                self.seconds[self.PARTS[5]] = max(spent - by_database, 0.0)
+            else:
+                self.seconds[part] = spent
+        self.seconds[self.PARTS[7]] = max(self.busy - sum(self.seconds.values()), 0.0)
 
     def summary(self) -> dict[str, float]:
-        attributed = sum(self.seconds.values())
         return {
             "busy_cpu_seconds": self.busy,
             "idle_cpu_seconds": self.idle,
             **{f"{part} cpu_seconds": seconds for part, seconds in self.seconds.items()},
-            "unattributed cpu_seconds": self.busy - attributed,
+            "services_cpu_seconds": dict(self.services),
         }
 
 
@@ -297,7 +335,9 @@ def report(
     print(
         f"  CPU: {account.busy:.1f} s busy, {account.idle:.1f} s idle ({share:.0%} busy): "
         + ", ".join(f"{p} {s:.1f} s" for s, p in parts)
-        + f", unattributed {account.busy - sum(account.seconds.values()):.1f} s"
+        + " (Airflow's services: "
+        + ", ".join(f"{name} {s:.1f} s" for name, s in account.services.items())
+        + ")"
     )
     if limit:
         summary["limit_refresh_seconds"] = limit[0]

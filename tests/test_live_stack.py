@@ -397,13 +397,15 @@ def _daily_refresh_measured(stack: Stack, out: Path) -> None:
     assert all(mb > 50 for mb in measured["peak_rss_mb"].values()), measured["peak_rss_mb"]
     assert {d["dag_id"]: d["is_paused"] for d in stack.get("/api/v2/dags?limit=100")["dags"]} == paused
     assert f"wall {measured['wall_seconds']:.1f} s" in done.stdout, done.stdout
-    # where the CPU went: the loads' backends found by their database, the tasks under their worker
+    # where the CPU went: the tasks under their worker; PostgreSQL's share, by database where a backend was seen (a
+    # small stack's backends may all end between two samples)
     cpu = measured["cpu"]
     assert cpu["busy_cpu_seconds"] > 0 and cpu["idle_cpu_seconds"] >= 0, cpu
-    for part in ("portal's server", "ASPIRE's server (emulator)", "Celery workers and their tasks"):
-        assert cpu[f"{part} cpu_seconds"] > 0.1, (part, cpu)
-    attributed = sum(v for k, v in cpu.items() if k.endswith(" cpu_seconds") and not k.startswith("unattributed"))
-    assert attributed <= cpu["busy_cpu_seconds"] * 1.05 + 1, cpu
+    assert cpu["Celery workers and their tasks cpu_seconds"] > 0.1, cpu
+    postgres = [k for k in cpu if k.startswith(("portal's server", "ASPIRE's server", "PostgreSQL, other"))]
+    assert len(postgres) == 3 and sum(cpu[k] for k in postgres) > 0.1, cpu
+    parts = sum(v for k, v in cpu.items() if k.endswith(" cpu_seconds") and not k.startswith(("busy", "idle")))
+    assert parts <= cpu["busy_cpu_seconds"] * 1.05 + 1, cpu
     assert "CPU: " in done.stdout, done.stdout
 
 
