@@ -34,3 +34,41 @@ def machine() -> Machine:
     idle = times.idle + getattr(times, "iowait", 0.0)
     guest = getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
     return Machine(sum(times) - idle - guest, idle)
+
+
+def tree_seconds(root: psutil.Process) -> float:
+    """CPU seconds (user + system) a process tree has used: each living member's own and those of the children it
+    reaped. A member that ended is in its parent's reaped children, so the difference over a span misses nothing
+    that ended inside the tree."""
+    try:
+        members = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for member in members:
+        try:
+            times = member.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def postgres_roots() -> list[psutil.Process]:
+    """Every PostgreSQL server's postmaster on this machine (a postgres process whose parent is not one)."""
+    roots = []
+    for process in psutil.process_iter(["name"]):
+        try:
+            if process.info["name"] not in ("postgres", "postmaster"):
+                continue
+            parent = process.parent()
+            if parent is None or parent.name() not in ("postgres", "postmaster"):
+                roots.append(process)
+        except psutil.Error:
+            continue
+    return roots
+
+
+def postgres_seconds() -> float:
+    """CPU seconds every PostgreSQL server on this machine has used (backends, parallel workers, background)."""
+    return sum(map(tree_seconds, postgres_roots()))

@@ -68,12 +68,14 @@ class Stack:
 
     def run(self, dag_id: str, timeout: float, samplers: tuple[Sampler | CpuAccount, ...] = ()) -> dict:
         """Triggers a run of `dag_id` and waits for it to end; the run as the API reports it, with its tasks."""
-        run_id = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": {}})["dag_run_id"]
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
-        deadline = time.monotonic() + timeout
-        for sampler in samplers:
+        for sampler in samplers:  # before the trigger: the run's first task may start at once
             sampler.start()
         try:
+            run_id = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": {}})[
+                "dag_run_id"
+            ]
+            path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+            deadline = time.monotonic() + timeout
             while (run := self.call("GET", path))["state"] not in ("success", "failed"):
                 if time.monotonic() > deadline:
                     raise SystemExit(f"{dag_id} run {run_id} did not end within {timeout:.0f} s")
@@ -152,34 +154,6 @@ class Sampler(Sampling):
             self._stop.wait(self.interval)
 
 
-def tree_seconds(root: psutil.Process) -> float:
-    """CPU seconds (user + system) a process tree has used: each living member's own and those of the children it
-    reaped. A member that ended is in its parent's reaped children, so the sum over a span misses nothing."""
-    total = 0.0
-    for member in process_tree(root):
-        try:
-            times = member.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
-
-
-def postgres_roots() -> list[psutil.Process]:
-    """Every PostgreSQL server's postmaster on this machine (a postgres process whose parent is not one)."""
-    roots = []
-    for process in psutil.process_iter(["name"]):
-        try:
-            if process.info["name"] in ("postgres", "postmaster") and process.parent().name() not in (
-                "postgres",
-                "postmaster",
-            ):
-                roots.append(process)
-        except (psutil.Error, AttributeError):
-            continue
-    return roots
-
-
 class CpuAccount(Sampling):
     """Where the machine's CPU went while a run ran, against the machine's busy and idle seconds (/proc/stat).
 
@@ -215,10 +189,18 @@ class CpuAccount(Sampling):
         self.services: dict[str, float] = {}  # Airflow's services one by one
         self.busy = self.idle = 0.0
 
-    def database_part(self, backend: psutil.Process) -> str | None:
-        """The part of a backend by its database (its title: "postgres: [<cluster_name>:] <user> <database> …")."""
+    def database_part(self, backend: psutil.Process, seen: dict[int, str] | None = None) -> str | None:
+        """The part of a backend by its database. Its title: "postgres: [<cluster_name>:] <user> <database> …", or
+        "… autovacuum worker <database>"; a parallel worker ("… parallel worker for PID <leader>") is its leader's,
+        when `seen` (pid -> part of the backends seen) knows the leader."""
         words = " ".join(backend.cmdline()).split()
-        return next((self.databases[w] for w in words[1:4] if w in self.databases), None)
+        if "parallel" in words[1:4] and words[-2:-1] == ["PID"] and words[-1].isdigit():
+            return (seen or {}).get(int(words[-1]))
+        return next((self.databases[w] for w in words[1:5] if w in self.databases), None)
+
+    def start(self) -> None:
+        self.seconds, self.services, self.busy, self.idle = {}, {}, 0.0, 0.0
+        super().start()
 
     def trees(self) -> dict[str, list[psutil.Process]]:
         """The roots of each exactly summed part (a recorded process that is gone is left out)."""
@@ -227,37 +209,41 @@ class CpuAccount(Sampling):
             process = alive(recorded)
             if process is not None:
                 roots.setdefault(self.PARTS[2] if name.startswith("worker-") else f"service:{name}", []).append(process)
-        roots["PostgreSQL"] = postgres_roots()
+        roots["PostgreSQL"] = cpu.postgres_roots()
         roots[self.PARTS[6]] = [psutil.Process()]
         return roots
 
     def _sample(self) -> None:
         machine = cpu.machine()
-        roots = {part: [(p, tree_seconds(p)) for p in processes] for part, processes in self.trees().items()}
-        started = time.time()
+        roots = {part: [(p, cpu.tree_seconds(p)) for p in processes] for part, processes in self.trees().items()}
         # keyed by pid and start time: a pid the system gives again to a new process is another process
         first: dict[tuple[int, float], float] = {}
         last: dict[tuple[int, float], tuple[str, float]] = {}
+        first_sample = True
         while True:
+            seen = {pid: part for (pid, _started), (part, _used) in last.items()}
             for process in psutil.process_iter(["name"]):
                 if process.info["name"] not in ("postgres", "postmaster"):
                     continue
                 try:
                     key = (process.pid, process.create_time())
-                    part = last[key][0] if key in last else self.database_part(process)
+                    part = last[key][0] if key in last else self.database_part(process, seen)
                     if part is None:
                         continue
                     times = process.cpu_times()
-                except psutil.Error:
+                except (psutil.Error, OSError):  # ended meanwhile
                     continue
                 used = times.user + times.system
-                first.setdefault(key, used if key[1] < started else 0.0)
+                # a backend there at the first sample counts from it; one started since, from its start
+                first.setdefault(key, used if first_sample else 0.0)
                 last[key] = (part, used)
+                seen[process.pid] = part
+            first_sample = False
             if self._stop.wait(self.interval):
                 break
         # a root gone since the start (a worker killed) is left out
         spent_by_tree = {
-            part: sum(tree_seconds(p) - before for p, before in processes if p.is_running())
+            part: sum(cpu.tree_seconds(p) - before for p, before in processes if p.is_running())
             for part, processes in roots.items()
         }
         self.busy, self.idle = cpu.machine() - machine
