@@ -12,8 +12,9 @@ of a full portal (`--simulate N` ASPIRE transactions before each of them, defaul
 `--rebaseline`: the later passes are re-baselines (what the daily refresh runs with `rebaseline` after ASPIRE went
 back in time: the timeline's start and finish, the 12 loads with ASPIRE winning whatever its row versions).
 Peak RSS is resource.getrusage(RUSAGE_SELF).ru_maxrss: the process's high-water mark so far, after each entity.
-After each pass, the CPU seconds of the loads (this process, the loads' ASPIRE backends and the portal backend, from
-/proc) and the machine's busy and idle seconds (/proc/stat) over the pass.
+Per load, its phases' seconds (streaming into the stage, merge, delete, the drift comparisons) and the CPU seconds of
+its ASPIRE and portal backends and of this process (/proc); per pass, the CPU seconds of every PostgreSQL process on
+this machine (parallel workers and background work included) and the machine's busy and idle seconds (/proc/stat).
 """
 
 from __future__ import annotations
@@ -71,25 +72,50 @@ def prepare(aspire: str, portal: str, size: str, fraction: float, seed: int) -> 
     )
 
 
-def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True, rebaseline: bool = False) -> None:
-    run = model.RunContext(dag_id=DAG_ID, run_id=f"bench_daily_refresh_{int(time.time())}_{number}")
-    totals = [0, 0, 0, 0]
-    print(
-        f"\npass {number}: {'entity':<18} {'read':>9} {'inserted':>9} {'updated':>9} {'deleted':>8} "
-        f"{'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12} {'reconcile s':>12}"
+COLUMNS = (  # header, width, format
+    ("entity", 18, ""),
+    ("read", 9, ""),
+    ("inserted", 9, ""),
+    ("updated", 9, ""),
+    ("deleted", 8, ""),
+    ("seconds", 8, ".2f"),
+    ("rows/s", 8, ".0f"),
+    ("stream s", 9, ".2f"),
+    ("merge s", 8, ".2f"),
+    ("delete s", 9, ".2f"),
+    ("reconcile s", 12, ".2f"),
+    ("CPU portal", 11, ".2f"),
+    ("CPU ASPIRE", 11, ".2f"),
+    ("CPU here", 9, ".2f"),
+    ("peak RSS MB", 12, ".1f"),
+)
+
+
+def line(values: list, header: bool = False) -> str:
+    return "        " + " ".join(
+        f"{v:<{w}}" if n == "entity" else f"{v:>{w}}" if header else f"{v:>{w}{f}}"
+        for (n, w, f), v in zip(COLUMNS, values, strict=True)
     )
+
+
+def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True, rebaseline: bool = False) -> None:
+    """The twelve loads once; per entity its rows, seconds (in all, and its phases), and the CPU seconds of the
+    load's portal and ASPIRE backends (the leaders: a parallel worker's are in the pass's PostgreSQL total) and of
+    this process."""
+    run = model.RunContext(dag_id=DAG_ID, run_id=f"bench_daily_refresh_{int(time.time())}_{number}")
+    print("\n" + f"pass {number}:".ljust(8) + line([n for n, _w, _f in COLUMNS], header=True)[8:])
     started = time.perf_counter()
-    machine = cpu.machine()
-    used = {"this process": -time.process_time(), "ASPIRE's server": 0.0, "portal's server": 0.0}
+    machine, postgres = cpu.machine(), cpu.postgres_seconds()
+    totals: list = [0] * (len(COLUMNS) - 2)
     if rebaseline:
         with psycopg.connect(aspire) as source, psycopg.connect(portal, autocommit=True) as target:
             timeline.start_rebaseline(source, target, "postgres")
     with psycopg.connect(portal, autocommit=True) as target:
-        used["portal's server"] -= cpu.process_seconds(target.info.backend_pid)
         for entity in ORDER:
             kind = "refresh" if entity.cadence == "daily" else "reconcile"
             with psycopg.connect(aspire) as source:  # a connection per load, as each task opens its own
-                source_before = cpu.process_seconds(source.info.backend_pid)
+                backends = source.info.backend_pid, target.info.backend_pid
+                before = *map(cpu.process_seconds, backends), time.process_time()
                 result = load_entity(
                     source,
                     target,
@@ -102,32 +128,37 @@ def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True, reba
                     ),
                     dialect="postgres",
                 )
-                used["ASPIRE's server"] += cpu.process_seconds(source.info.backend_pid) - source_before
-            for i, value in enumerate(
-                (result.rows_read, result.rows_inserted, result.rows_updated, result.rows_deleted)
-            ):
-                totals[i] += value
-            print(
-                f"        {entity.name:<18} {result.rows_read:>9} {result.rows_inserted:>9} "
-                f"{result.rows_updated:>9} {result.rows_deleted:>8} {result.seconds:>8.2f} "
-                f"{result.rows_read / max(result.seconds, 1e-9):>9.0f} {peak_rss_mb():>12.1f} "
-                f"{result.seconds_reconcile or 0:>12.2f}"
-            )
-        used["portal's server"] += cpu.process_seconds(target.info.backend_pid)
-    used["this process"] += time.process_time()
-    machine = cpu.machine() - machine
+                after = *map(cpu.process_seconds, backends), time.process_time()
+            aspire_cpu, portal_cpu, here = (b - a for a, b in zip(before, after, strict=True))
+            values = [
+                result.rows_read,
+                result.rows_inserted,
+                result.rows_updated,
+                result.rows_deleted,
+                result.seconds,
+                None,
+                result.seconds_extract,
+                result.seconds_merge,
+                result.seconds_delete,
+                result.seconds_reconcile or 0.0,
+                portal_cpu,
+                aspire_cpu,
+                here,
+            ]
+            totals = [t + (v or 0) for t, v in zip(totals, values, strict=True)]
+            values[5] = result.rows_read / max(result.seconds, 1e-9)
+            print(line([entity.name, *values, peak_rss_mb()]))
     if rebaseline:
         with psycopg.connect(aspire) as source, psycopg.connect(portal, autocommit=True) as target:
             timeline.finish_rebaseline(source, target, "postgres")
+    machine, postgres = cpu.machine() - machine, cpu.postgres_seconds() - postgres
     seconds = time.perf_counter() - started
+    totals[4], totals[5] = seconds, totals[0] / seconds
+    print(line(["total", *totals, peak_rss_mb()]))
     print(
-        f"        {'total':<18} {totals[0]:>9} {totals[1]:>9} {totals[2]:>9} {totals[3]:>8} {seconds:>8.2f} "
-        f"{totals[0] / seconds:>9.0f} {peak_rss_mb():>12.1f}"
-    )
-    print(
-        f"        CPU of the loads: {', '.join(f'{part} {value:.1f} s' for part, value in used.items())}; the "
-        f"machine {machine.busy:.1f} s busy, {machine.idle:.1f} s idle ({machine.share_busy:.0%} of its "
-        f"{os.cpu_count()} cores)"
+        f"        CPU: every PostgreSQL process {postgres:.1f} s (the loads' backends, their parallel workers, "
+        f"background work); the machine {machine.busy:.1f} s busy, {machine.idle:.1f} s idle "
+        f"({machine.share_busy:.0%} of its {os.cpu_count()} cores)"
     )
 
 
