@@ -403,7 +403,7 @@ def _daily_refresh_measured(stack: Stack, out: Path) -> None:
     assert cpu["busy_cpu_seconds"] > 0 and cpu["idle_cpu_seconds"] >= 0, cpu
     assert cpu["Celery workers and their tasks cpu_seconds"] > 0.1, cpu
     postgres = [k for k in cpu if k.startswith(("portal's server", "ASPIRE's server", "PostgreSQL, other"))]
-    assert len(postgres) == 3 and sum(cpu[k] for k in postgres) > 0.1, cpu
+    assert sum(cpu[k] for k in postgres) > 0.1, cpu
     parts = sum(v for k, v in cpu.items() if k.endswith(" cpu_seconds") and not k.startswith(("busy", "idle")))
     assert parts <= cpu["busy_cpu_seconds"] * 1.05 + 1, cpu
     assert "CPU: " in done.stdout, done.stdout
