@@ -69,6 +69,19 @@ def postgres_roots() -> list[psutil.Process]:
     return roots
 
 
-def postgres_seconds() -> float:
-    """CPU seconds every PostgreSQL server on this machine has used (backends, parallel workers, background)."""
-    return sum(map(tree_seconds, postgres_roots()))
+def postgres_seconds() -> dict[tuple[int, float], float]:
+    """CPU seconds every PostgreSQL server on this machine has used (backends, parallel workers, background), by
+    server (its postmaster's pid and start time)."""
+    found = {}
+    for root in postgres_roots():
+        try:
+            found[root.pid, root.create_time()] = tree_seconds(root)
+        except psutil.Error:
+            continue
+    return found
+
+
+def spent(before: dict, after: dict) -> float:
+    """What the servers (or trees) in both `before` and `after` used in between; one started or stopped in between
+    is left out."""
+    return sum(after[key] - before[key] for key in before.keys() & after.keys())

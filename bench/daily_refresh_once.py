@@ -151,14 +151,14 @@ def one_pass(aspire: str, portal: str, number: int, reconcile: bool = True, reba
     if rebaseline:
         with psycopg.connect(aspire) as source, psycopg.connect(portal, autocommit=True) as target:
             timeline.finish_rebaseline(source, target, "postgres")
-    machine, postgres = cpu.machine() - machine, cpu.postgres_seconds() - postgres
+    machine, postgres = cpu.machine() - machine, cpu.spent(postgres, cpu.postgres_seconds())
     seconds = time.perf_counter() - started
     totals[4], totals[5] = seconds, totals[0] / seconds
     print(line(["total", *totals, peak_rss_mb()]))
     print(
         f"        CPU: every PostgreSQL process {postgres:.1f} s (the loads' backends, their parallel workers, "
-        f"background work); the machine {machine.busy:.1f} s busy, {machine.idle:.1f} s idle "
-        f"({machine.share_busy:.0%} of its {os.cpu_count()} cores)"
+        f"background work; a server started or stopped meanwhile left out); the machine {machine.busy:.1f} s busy, "
+        f"{machine.idle:.1f} s idle ({machine.share_busy:.0%} of its {os.cpu_count()} cores)"
     )
 
 
