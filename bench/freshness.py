@@ -35,6 +35,7 @@ sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 from aspire_emulator import portal as portal_app  # noqa: E402
 from aspire_emulator import simulate  # noqa: E402
 from aspire_portal import catalogue  # noqa: E402
+from bench import cpu  # noqa: E402
 
 RECEIPTS = catalogue.entity("cash_receipt").target_table
 
@@ -52,15 +53,7 @@ def stack_processes(state: Path) -> list[psutil.Process]:
 def cpu_seconds(processes: list[psutil.Process]) -> float:
     """CPU the stack's processes have used: every process of each tree, each with the children it has reaped (a
     task process's time lands in its reaping parent once it ends)."""
-    total = 0.0
-    for process in processes:
-        for member in stack_cli.process_tree(process):
-            try:
-                t = member.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += t.user + t.system + t.children_user + t.children_system
-    return total
+    return sum(map(cpu.tree_seconds, processes))
 
 
 def runs_since(airflow_dsn: str, since: datetime) -> dict[str, int]:
