@@ -688,8 +688,14 @@ def _phases(stack: Stack, simulator: Simulator, note) -> None:
             now = datetime.now()
             return 900 - (now.minute % 15 * 60 + now.second)
 
-        # (and 30 s past the last one: its run has read what it will read)
-        wait_until("a quiet part of the */15 cycle", lambda: 100 < before_the_next_tick() < 870, 200)
+        # and no incremental run queued or running: a tick's run held back (behind a longer run, on a busy machine)
+        # would read the payment too, and may be the one that brings it
+        def quiet() -> bool:
+            if not 100 < before_the_next_tick() < 870:
+                return False
+            return not [r for r in stack.runs(INCREMENTAL) if r["state"] in ("queued", "running")]
+
+        wait_until("a quiet part of the */15 cycle, no incremental run queued or running", quiet, 400)
         with psycopg.connect(aspire_dsn) as aspire:
             invoice = aspire.execute(
                 "select min(invoiceoid) from dbo.invoice where accountoid = any(%s) and balance > 0 "
