@@ -6,10 +6,13 @@ DAGs are paused (so that nothing else shares the workers; they are unpaused agai
 by one incremental run first when `--load-first` (a daily refresh of an empty portal is an initial load, not what is
 measured), then `aspire_portal_daily_refresh` is triggered `--runs` times, one after the other. While each runs, the
 memory of every Celery worker's process tree (the worker and the task processes it forks) is sampled every
-`--sample` seconds: the peak of the tree's RSS and the largest single process.
+`--sample` seconds: the peak of the tree's RSS and the largest single process. And the machine's CPU is accounted
+(CpuAccount): busy and idle seconds, and where the busy ones went (the portal's and ASPIRE's servers, the workers with
+their tasks, each Airflow service, the rest).
 
 Per run it prints the run's wall time (the DAG run's start to its end, as Airflow records them), the span of its
-tasks (the first task's start to the last one's end), the sum of the tasks' durations, and the longest tasks. The
+tasks (the first task's start to the last one's end), the sum of the tasks' durations, the longest tasks, the peak
+memory per worker and the CPU by part. The
 limit's per-entity refresh times come from `make bench` (`bench/results/<size>-limit-refresh.json`); the target is
 0.7 of their sum.
 """
