@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import NamedTuple
 
 import psutil
+
+from scripts.stack import process_tree
 
 
 def process_seconds(pid: int) -> float:
@@ -36,14 +39,28 @@ def machine() -> Machine:
     return Machine(sum(times) - idle - guest, idle)
 
 
-def tree_seconds(root: psutil.Process) -> float:
+class Stopwatch:
+    """`with Stopwatch() as clock:` the block's wall seconds and the machine's busy CPU seconds over it
+    (`clock.seconds`, `clock.busy`)."""
+
+    seconds = busy = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._started = time.perf_counter(), machine().busy
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.seconds = time.perf_counter() - self._started[0]
+        self.busy = machine().busy - self._started[1]
+
+
+def tree_seconds(root: psutil.Process) -> float | None:
     """CPU seconds (user + system) a process tree has used: each living member's own and those of the children it
     reaped. A member that ended is in its parent's reaped children, so the difference over a span misses nothing
-    that ended inside the tree."""
-    try:
-        members = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
+    that ended inside the tree. None when the root is gone."""
+    members = process_tree(root)
+    if not members:
+        return None
     total = 0.0
     for member in members:
         try:
@@ -52,6 +69,16 @@ def tree_seconds(root: psutil.Process) -> float:
             continue
         total += times.user + times.system + times.children_user + times.children_system
     return total
+
+
+def tree_totals(roots: list[psutil.Process]) -> dict[tuple[int, float], float]:
+    """tree_seconds of each root still running, by its pid and start time (a pid given again to a new process is
+    another root): what `spent` compares."""
+    found = {}
+    for root in roots:
+        if root.is_running() and (seconds := tree_seconds(root)) is not None:
+            found[root.pid, root.create_time()] = seconds
+    return found
 
 
 def postgres_roots() -> list[psutil.Process]:
@@ -72,16 +99,10 @@ def postgres_roots() -> list[psutil.Process]:
 def postgres_seconds() -> dict[tuple[int, float], float]:
     """CPU seconds every PostgreSQL server on this machine has used (backends, parallel workers, background), by
     server (its postmaster's pid and start time)."""
-    found = {}
-    for root in postgres_roots():
-        try:
-            found[root.pid, root.create_time()] = tree_seconds(root)
-        except psutil.Error:
-            continue
-    return found
+    return tree_totals(postgres_roots())
 
 
 def spent(before: dict, after: dict) -> float:
-    """What the servers (or trees) in both `before` and `after` used in between; one started or stopped in between
+    """What the trees (tree_totals) in both `before` and `after` used in between; one started or stopped in between
     is left out."""
     return sum(after[key] - before[key] for key in before.keys() & after.keys())

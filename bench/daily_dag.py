@@ -69,7 +69,7 @@ class Stack:
         except urllib.error.HTTPError as error:
             raise SystemExit(f"{method} {path}: HTTP {error.code}: {error.read()[:500]!r}") from error
 
-    def run(self, dag_id: str, timeout: float, samplers: tuple[Sampler | CpuAccount, ...] = ()) -> dict:
+    def run(self, dag_id: str, timeout: float, samplers: tuple[Sampling, ...] = ()) -> dict:
         """Triggers a run of `dag_id` and waits for it to end; the run as the API reports it, with its tasks."""
         for sampler in samplers:  # before the trigger: the run's first task may start at once
             sampler.start()
@@ -218,7 +218,8 @@ class CpuAccount(Sampling):
 
     def _sample(self) -> None:
         machine = cpu.machine()
-        roots = {part: [(p, cpu.tree_seconds(p)) for p in processes] for part, processes in self.trees().items()}
+        trees = self.trees()
+        before = {part: cpu.tree_totals(roots) for part, roots in trees.items()}
         # keyed by pid and start time: a pid the system gives again to a new process is another process
         first: dict[tuple[int, float], float] = {}
         last: dict[tuple[int, float], tuple[str, float]] = {}
@@ -245,10 +246,7 @@ class CpuAccount(Sampling):
             if self._stop.wait(self.interval):
                 break
         # a root gone since the start (a worker killed) is left out
-        spent_by_tree = {
-            part: sum(cpu.tree_seconds(p) - before for p, before in processes if p.is_running())
-            for part, processes in roots.items()
-        }
+        spent_by_tree = {part: cpu.spent(before[part], cpu.tree_totals(roots)) for part, roots in trees.items()}
         self.busy, self.idle = cpu.machine() - machine
         self.seconds = dict.fromkeys(self.PARTS, 0.0)
         for key, (part, used) in last.items():

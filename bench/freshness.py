@@ -53,7 +53,7 @@ def stack_processes(state: Path) -> list[psutil.Process]:
 def cpu_seconds(processes: list[psutil.Process]) -> float:
     """CPU the stack's processes have used: every process of each tree, each with the children it has reaped (a
     task process's time lands in its reaping parent once it ends)."""
-    return sum(map(cpu.tree_seconds, processes))
+    return sum(cpu.tree_totals(processes).values())
 
 
 def runs_since(airflow_dsn: str, since: datetime) -> dict[str, int]:

@@ -41,15 +41,12 @@ def timed(entities: Iterable[Entity], load: Callable[[Entity], int]) -> dict[str
     """Runs `load` for each entity (it returns the rows it moved); the totals and the time of each."""
     result: dict[str, Any] = {"seconds": 0.0, "rows": 0, "cpu_seconds": 0.0, "entities": {}}
     for entity in entities:
-        machine = cpu.machine().busy
-        started = time.perf_counter()
-        rows = load(entity)
-        seconds = time.perf_counter() - started
-        busy = cpu.machine().busy - machine
-        result["entities"][entity.name] = {"seconds": seconds, "rows": rows, "cpu_seconds": busy}
-        result["seconds"] += seconds
+        with cpu.Stopwatch() as clock:
+            rows = load(entity)
+        result["entities"][entity.name] = {"seconds": clock.seconds, "rows": rows, "cpu_seconds": clock.busy}
+        result["seconds"] += clock.seconds
         result["rows"] += rows
-        result["cpu_seconds"] += busy
+        result["cpu_seconds"] += clock.busy
     return result
 
 
@@ -186,18 +183,17 @@ def limit(source_dsn: str, portal_dsn: str, case: str) -> dict[str, Any]:
         busy: dict[tuple[str, str], float] = {}
         for copy_format, plan in ways:
             select, receive = plans[entity.name, copy_format]
-            machine = cpu.machine().busy
-            started = time.perf_counter()
-            rows, peak_kb = _pipe(
-                source_dsn,
-                portal_dsn,
-                select if plan == "copy" else f"{select}\nlimit (select {2**63 - 1})",
-                receive,
-                copy_format,
-                commit=(copy_format, plan) == ways[-1],
-            )
-            runs[copy_format, plan] = (time.perf_counter() - started, rows)
-            busy[copy_format, plan] = cpu.machine().busy - machine
+            with cpu.Stopwatch() as clock:
+                rows, peak_kb = _pipe(
+                    source_dsn,
+                    portal_dsn,
+                    select if plan == "copy" else f"{select}\nlimit (select {2**63 - 1})",
+                    receive,
+                    copy_format,
+                    commit=(copy_format, plan) == ways[-1],
+                )
+            runs[copy_format, plan] = (clock.seconds, rows)
+            busy[copy_format, plan] = clock.busy
             peaks_kb.append(peak_kb)
         if len({rows for _seconds, rows in runs.values()}) != 1:
             raise RuntimeError(f"{entity.name}: the ways of copying moved different numbers of rows: {runs}")
