@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -86,7 +87,10 @@ def stop_embedded_postgres(pgdata: Path) -> int:
     except psutil.TimeoutExpired:
         print(f"The embedded PostgreSQL (pid {process.pid}) did not stop within 60 s", file=sys.stderr)
         return 1
-    print(f"Stopped the embedded PostgreSQL (pid {process.pid}); its data stays in {pgdata} for the next demo.")
+    print(
+        f"Stopped the embedded PostgreSQL (pid {process.pid}); its data stays in {pgdata} for the next demo "
+        "(delete that folder to free its space)."
+    )
     return 0
 
 
@@ -210,18 +214,69 @@ def demo(args: argparse.Namespace) -> int:
         runs.append((dag_id, run.run_id, run.state, time.perf_counter() - clock))
 
     report(portal_dsn, runs)
-    support_commands(aspire_dsn, portal_dsn, customers)
+    env_file = write_shell_env(home.parent / "env.sh", portal_dsn)
+    support_commands(aspire_dsn, portal_dsn, customers, shell_env(portal_dsn), env_file)
     portal_uri = dsn.masked(os.environ["AIRFLOW_CONN_PORTAL"])
     print(f"\nDemo done in {time.perf_counter() - started:.1f}s. Portal: {portal_uri}")
+    print(f"To run python -m aspire_portal, airflow and psql on the demo's databases yourself: source {env_file}")
     return 0
 
 
-def support_commands(aspire_dsn: str, portal_dsn: str, customers: list[int]) -> None:
-    """What the daily run's reconciliation found, and the support commands run on the demo's data as a person runs
-    them (`python -m aspire_portal …`, a new process)."""
+def shell_env(portal_dsn: str) -> dict[str, str]:
+    """What a shell needs to run this checkout's commands on the demo's databases as the demo ran them: Airflow's
+    home and folders, the two connections, the package on the path, and psql's defaults (the portal). A password
+    is never written: connections that carry one came from the caller's shell, which has them already."""
     import psycopg
 
-    from aspire_emulator.dsn import conninfo_to_uri
+    env = {
+        name: os.environ[name]
+        for name in (
+            "AIRFLOW_HOME",
+            "AIRFLOW__CORE__DAGS_FOLDER",
+            "AIRFLOW__CORE__PLUGINS_FOLDER",
+            "AIRFLOW__CORE__LOAD_EXAMPLES",
+            "AIRFLOW__CORE__PARALLELISM",
+        )
+    }
+    portal = psycopg.conninfo.conninfo_to_dict(portal_dsn)
+    if "password" not in portal:
+        env["AIRFLOW_CONN_ASPIRE"] = os.environ["AIRFLOW_CONN_ASPIRE"]
+        env["AIRFLOW_CONN_PORTAL"] = os.environ["AIRFLOW_CONN_PORTAL"]
+    for key, variable in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"), ("dbname", "PGDATABASE")):
+        if portal.get(key):
+            env[variable] = str(portal[key])
+    env["PYTHONPATH"] = str(REPO / "plugins")
+    env["PATH"] = os.pathsep.join([*path_first(), os.environ.get("PATH", "")])
+    return env
+
+
+def path_first() -> list[str]:
+    """The folders a shell looks in first for the demo's commands: this checkout's venv (python, airflow) and, with
+    the embedded server, its own psql."""
+    path = [str(Path(sys.executable).parent)]
+    if "pgserver" in sys.modules:
+        from pgserver import _commands
+
+        path.append(str(_commands.POSTGRES_BIN_PATH))
+    return path
+
+
+def write_shell_env(path: Path, portal_dsn: str) -> Path:
+    """Writes `shell_env` as a file to source; returns its path, relative to the checkout when under it."""
+    lines = ["# Written by scripts/demo.py: `source` it to run this checkout's commands on the demo's databases."]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in shell_env(portal_dsn).items() if name != "PATH"]
+    lines.append(f'export PATH={shlex.quote(os.pathsep.join(path_first()))}:"$PATH"')
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
+
+
+def support_commands(
+    aspire_dsn: str, portal_dsn: str, customers: list[int], shell: dict[str, str], env_file: Path
+) -> None:
+    """What the daily run's reconciliation found, and the support commands run on the demo's data as a person runs
+    them after sourcing `env_file` (`python -m aspire_portal …`, a new process with `shell`'s environment)."""
+    import psycopg
 
     with psycopg.connect(portal_dsn) as portal, psycopg.connect(aspire_dsn) as aspire:
         drift = portal.execute(
@@ -243,7 +298,7 @@ def support_commands(aspire_dsn: str, portal_dsn: str, customers: list[int]) -> 
             f"  {entity:18} {measure:22} aspire {aspire_value!s:>14}  portal {portal_value!s:>14}  "
             f"difference {difference!s:>10}"
         )
-    uris = ["--aspire-dsn", conninfo_to_uri(aspire_dsn), "--portal-dsn", conninfo_to_uri(portal_dsn)]
+    print(f"\nSupport commands, as they run after `source {env_file}`:")
     for args in (
         ["explain", "contract", str(contract)],
         ["explain", "contract", str(unbooked)],
@@ -252,10 +307,7 @@ def support_commands(aspire_dsn: str, portal_dsn: str, customers: list[int]) -> 
     ):
         print(f"\n$ python -m aspire_portal {' '.join(args)}")
         done = subprocess.run(
-            [sys.executable, "-m", "aspire_portal", *args, *uris],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO / "plugins")},
+            ["python", "-m", "aspire_portal", *args], capture_output=True, text=True, env={**os.environ, **shell}
         )
         print(done.stdout.rstrip() or done.stderr.rstrip())
 
@@ -279,6 +331,10 @@ def report(portal_dsn: str, runs: list[tuple[int | str, str, str, float]]) -> No
                 (run_id,),
             ).fetchone()
             print(f"  {what:>32}  {state:8} {seconds:8.1f}  {read:>8,} {inserted:>9,} {updated:>8,} {deleted:>8,}")
+        print(
+            "  (the first incremental run sets the watermarks: it reads what is in scope and writes nothing the full "
+            "syncs already wrote; the second reads only what changed since)"
+        )
         print("\nWhat landed in the portal (schema aspire):")
         print(f"  {'entity':20} {'rows':>9}")
         for entity in catalogue.ENTITIES:

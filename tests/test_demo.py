@@ -1,6 +1,7 @@
 """`make demo` with its embedded PostgreSQL, as a newcomer runs it: no asset warnings (the portal tables' Assets are
-registered, active, when the DAGs are parsed), a last line that says how to stop the server it leaves running, and
-`scripts/demo.py --down` (what `make demo-down` runs) stopping it."""
+registered, active, when the DAGs are parsed), the commands it prints running as printed in a new shell that sources
+the file it names, a last line that says how to stop the server it leaves running, and `scripts/demo.py --down` (what
+`make demo-down` runs) stopping it."""
 
 from __future__ import annotations
 
@@ -44,6 +45,30 @@ def test_the_demo_is_quiet_and_says_how_to_stop_the_server_it_leaves_running(tmp
         assert last.endswith(f"stop it with: python scripts/demo.py --down --pgdata {pgdata}"), last
         server = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
         assert server.is_running()
+
+        # the commands it prints run, as printed, in a new shell that sources the file it names
+        env_file = tmp_path / "env.sh"
+        assert f"yourself: source {env_file}" in done.stdout
+        assert f"Support commands, as they run after `source {env_file}`" in done.stdout
+        assert "$ python -m aspire_portal status\naspire_portal status at" in done.stdout
+        shell = subprocess.run(
+            [
+                "bash",
+                "-c",
+                f"source {env_file} && python -m aspire_portal status && "
+                'psql -tAc "select count(*) from aspire.contract" && airflow dags list -o plain',
+            ],
+            env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert shell.returncode == 0, shell.stdout[-2000:] + shell.stderr[-2000:]
+        lines = shell.stdout.splitlines()
+        assert lines[0].startswith("aspire_portal status at ") and lines[0].endswith(": ok"), lines[:3]
+        contracts = next(line for line in lines if line.isdigit())
+        assert int(contracts) > 0
+        assert "aspire_portal_incremental" in shell.stdout and "aspire_portal_daily_refresh" in shell.stdout
 
         down = demo("--down")
         assert down.returncode == 0 and f"Stopped the embedded PostgreSQL (pid {server.pid})" in down.stdout, down
