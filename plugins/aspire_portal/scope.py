@@ -218,8 +218,13 @@ def _customers(
     still = set(checked)
     base_accounts = base.accounts if base else frozenset()
     base_links = base.links if base else frozenset()
-    accounts = frozenset(a for a in base_accounts if a in still) | mine
+    # Accounts enrolled since the base was resolved justify rows too (an invoice billed to one on these customers'
+    # contract, a contract that went to one): the base has not seen them, so their links are read from ASPIRE, or
+    # these customers' deletes would remove what those customers see until a run of everyone brought it back.
+    since_base = frozenset(still) - base_accounts - mine
+    accounts = frozenset(a for a in base_accounts if a in still) | mine | since_base
     read, _newest = _links(source, mine, dialect)
+    read_since, _newest = _links(source, since_base, dialect)
     # A contract these customers had in the base and have no more may have gone to another enrolled customer since
     # the base was resolved, which the base cannot know: who holds it now is read from ASPIRE, so that this load's
     # deletes judge its rows by the present (they would otherwise remove what the other customer still sees).
@@ -227,7 +232,7 @@ def _customers(
     others = accounts - mine
     moved = [link for link in _links(source, lost, dialect, by="contracts")[0] if link[1] in others]
     links = frozenset(link for link in base_links if link[1] in accounts and link[1] not in mine)
-    return accounts, links | frozenset(read) | frozenset(moved), quarantined
+    return accounts, links | frozenset(read) | frozenset(read_since) | frozenset(moved), quarantined
 
 
 def _table_fingerprint(source: Any, dialect: str) -> dict[str, list]:
@@ -479,6 +484,7 @@ def record_held(target: psycopg.Connection, entity: Entity, plan: Plan, state: H
                 "add_contracts": list(plan.add_contracts),
                 "drop_accounts": list(plan.drop_accounts),
                 "drop_contracts": list(plan.drop_contracts),
+                "since": resolved.resolved_at,
             },
         )
     target.execute(
