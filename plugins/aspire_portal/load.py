@@ -170,6 +170,11 @@ class _Load:
                 plan = plan_changes(entity, resolved, state)
         self.result.new_accounts, self.result.new_contracts = len(plan.new_accounts), len(plan.new_contracts)
         self.result.exited_accounts, self.result.exited_contracts = len(plan.gone_accounts), len(plan.gone_contracts)
+        if resolved.read_bound < self.result.read_bound:
+            # the rows are read below this load's bound, but for the customers and contracts of a scope read below
+            # an earlier one: a contract booked, or a role taken or given up, in between is the next run's, so the
+            # portal holds ASPIRE as of the earlier bound
+            self.result.data_as_of = clock.data_as_of(self.target, resolved.read_bound)
         return resolved, plan
 
     def extraction(self, plan: Plan) -> staging.Extraction:

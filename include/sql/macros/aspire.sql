@@ -80,9 +80,18 @@ select scope_role.ContractOid
     rowversion's binary(8), not the column to bigint, so the RowVer index can be used. -#}
 {% macro in_row_version_window(column) -%}
 {% if dialect == "mssql" -%}
-{{ column }} >= cast(cast(%(watermark)s as bigint) as binary(8)) and {{ column }} < cast(cast(%(read_bound)s as bigint) as binary(8))
+{{ column }} >= cast(cast(%(watermark)s as bigint) as binary(8)) and {{ below_read_bound(column) }}
 {%- else -%}
-{{ column }} >= %(watermark)s and {{ column }} < %(read_bound)s
+{{ column }} >= %(watermark)s and {{ below_read_bound(column) }}
+{%- endif %}
+{%- endmacro %}
+
+{#- A row version below the load's read bound: written by a transaction that had committed when the bound was read. -#}
+{% macro below_read_bound(column) -%}
+{% if dialect == "mssql" -%}
+{{ column }} < cast(cast(%(read_bound)s as bigint) as binary(8))
+{%- else -%}
+{{ column }} < %(read_bound)s
 {%- endif %}
 {%- endmacro %}
 
