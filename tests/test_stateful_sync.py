@@ -1,10 +1,10 @@
 """A model-based search for the next leak: a Hypothesis state machine whose rules are the sync's real operations and
 ASPIRE's and the portal's real changes, on the emulator and a real portal database, with loads interleaved at their
 commit points. After every step, every row the portal holds is held by its entity (a later run would look at it
-again); after every quiet incremental run (no transaction held open on ASPIRE), no row of any portal table is
-outside the scope computed straight from ASPIRE's tables and the portal's enrolment table, and the 15-minute
-entities equal ASPIRE's projection exactly: rows deleted in ASPIRE (roles, contacts, receipts, invoice detail lines)
-leave with the run.
+again); a customer's full sync never removes a row that is in scope; after every quiet incremental run (no
+transaction held open on ASPIRE), no row of any portal table is outside the scope computed straight from ASPIRE's
+tables and the portal's enrolment table, and the 15-minute entities equal ASPIRE's projection exactly: rows deleted
+in ASPIRE (roles, contacts, receipts, invoice detail lines) leave with the run.
 
 `make test` runs it with a fixed seed and a bounded number of examples; `make test-stateful` runs it longer
 (STATEFUL_EXAMPLES, STATEFUL_STEPS), with a random seed and shrinking: a failure prints the blob that replays it.
@@ -153,12 +153,27 @@ class SyncMachine(RuleBasedStateMachine):
 
     @rule(seed=st.integers(0, 2**16))
     def customer_full_sync_run(self, seed: int) -> None:
+        """A customer's full sync: it never removes a row that is in scope (anyone's), whatever changed since the
+        newest scope of everyone (enrolments, contracts moved, invoices billed elsewhere)."""
         customers = self.enrolled()
         if customers:
             self.settle()
             self.timeline_checked()
+            before = self.in_scope_and_held(customers)
             customer_full_sync(self.aspire_dsn, self.portal_dsn, random.Random(seed).choice(customers))
+            after = {entity: set(portal_rows(self.portal, entity)) for entity in before}
+            removed = {
+                entity: sorted(keys - after[entity])[:5] for entity, keys in before.items() if keys - after[entity]
+            }
+            assert removed == {}, f"the full sync removed rows in scope: {removed}"
         self.quiet = False
+
+    def in_scope_and_held(self, accounts: list[int]) -> dict[str, set[tuple]]:
+        """Per entity, the keys of the portal's rows that are in scope now (ASPIRE's committed rows, the enrolment)."""
+        return {
+            entity: set(source_projection(self.aspire, entity, accounts)) & set(portal_rows(self.portal, entity))
+            for entity in SPEC
+        }
 
     @rule(entity=st.sampled_from([e.name for e in catalogue.ENTITIES]))
     def daily_refresh_load(self, entity: str) -> None:
@@ -279,6 +294,20 @@ class SyncMachine(RuleBasedStateMachine):
         to = random.Random(seed).choice(enrolled) if to_enrolled and enrolled else self.stranger(seed)
         if contract is not None and to is not None:
             simulate.transfer_contract(self.aspire_dsn, contract, to)
+        self.quiet = False
+
+    @rule(seed=st.integers(0, 2**16), to_enrolled=st.booleans())
+    def invoice_billed_elsewhere(self, seed: int, to_enrolled: bool) -> None:
+        """An in-scope contract's invoice billed to another account (a third party pays it), enrolled or not."""
+        enrolled = self.enrolled()
+        invoice = self.pick(
+            f"select invoiceoid from dbo.invoice where contractoid in ({SCOPED_CONTRACTS}) order by 1 limit 200",
+            seed,
+            accounts=enrolled,
+        )
+        to = random.Random(seed).choice(enrolled) if to_enrolled and enrolled else self.stranger(seed)
+        if invoice is not None and to is not None:
+            self.aspire.execute("update dbo.invoice set accountoid = %s where invoiceoid = %s", (to, invoice))
         self.quiet = False
 
     @rule(seed=st.integers(0, 2**16), role=st.sampled_from(["Guarantor", "Vendor", "CoLessee"]))
