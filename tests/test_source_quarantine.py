@@ -258,6 +258,40 @@ def test_the_daily_refresh_quarantines_a_bad_row_and_reconciles_without_drift(wo
     ).fetchone() == ("Fixed in ASPIRE",)
 
 
+def test_a_text_longer_only_by_trailing_spaces_loads_as_stored_and_is_no_drift(world):
+    """ASPIRE's Name is wider than the portal's varchar(200): a name of 230 characters, the last 30 of them spaces, is
+    one the portal takes (PostgreSQL drops spaces beyond the length), not a bad row. The daily refresh compares what
+    the portal stores of it, so it finds no drift and rewrites nothing, day after day; a name longer by anything
+    else is still quarantined."""
+    w = world
+    account = enrolled(w)[0]
+    w.aspire.execute("update dbo.account set name = rpad(name, 230) where accountoid = %s", (account,))
+    settle(w.aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    stored = w.portal.execute("select name from aspire.account where account_oid = %s", (account,)).fetchone()[0]
+    assert quarantined(w.portal) == {} and len(stored) == 200
+    for _day in range(2):
+        settle(w.aspire)
+        results = daily_refresh(w.aspire_dsn, w.portal_dsn)  # raises Drifted if the after-check were not zero
+        assert results["account"].rows_updated == 0
+    before = w.portal.execute(
+        "select count(*) from aspire_sync.reconciliation where entity = 'account' and phase = 'before' "
+        "and difference <> 0 and checked_at > now() - interval '10 minutes'"
+    ).fetchone()[0]
+    assert before == 0
+    w.aspire.execute("update dbo.account set name = rpad(name, 229) || 'x' where accountoid = %s", (account,))
+    settle(w.aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    assert (
+        "name is longer than the portal's 200 characters"
+        in quarantined(w.portal)[("account", json.dumps({"account_oid": account}))]
+    )
+    w.aspire.execute("update dbo.account set name = 'Fixed Name LLC' where accountoid = %s", (account,))
+    settle(w.aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    assert quarantined(w.portal) == {}
+
+
 def test_a_bad_row_in_a_first_load_goes_through_a_stage_and_the_rest_loads(world, fresh_database):
     """The very first load of a new portal copies straight into the empty tables; a bad row makes it stage instead,
     so that row is quarantined and every other row loads."""

@@ -196,6 +196,7 @@ class _Load:
         with self.timed("seconds_extract"):
             stage = staging.create_stage(target, entity, extraction.described)
             diverted = extraction.into_stage(stage)
+            staging.fit_lengths(target, stage, extraction.described)
             staging.analyze(target, stage)
         before = None
         if request.reconcile:

@@ -79,6 +79,19 @@ def analyze(target: psycopg.Connection, table: str) -> None:
     target.execute(sqlfiles.render("load/analyze_stage.sql", stage=table))
 
 
+def fit_lengths(target: psycopg.Connection, stage: str, described: list[Column]) -> int:
+    """Cuts the stage's texts that are longer than their varchar(n) column only by trailing spaces to what the
+    portal stores of them (see fit_stage_lengths.sql); how many rows it changed."""
+    limited = [
+        (sql.Identifier(c.name).as_string(target), c.max_length)
+        for c in described
+        if c.type_name == "varchar" and c.max_length is not None
+    ]
+    if not limited:
+        return 0
+    return target.execute(sqlfiles.render("load/fit_stage_lengths.sql", stage=stage, columns=limited)).rowcount
+
+
 @dataclass
 class Extraction:
     """One load's extract: what it reads (passes), from where, into which columns; `result` counts the rows."""
