@@ -289,7 +289,7 @@ def check_aspire_timeline(**context: Any) -> str:
     from aspire_portal.connections import source_connection, target_connection
 
     rebaseline = (context.get("params") or {}).get("rebaseline", False)
-    if rebaseline not in (True, False):
+    if not isinstance(rebaseline, bool):  # 1 and 0 compare equal to True and False
         raise AirflowFailException(f"rebaseline must be true or false, got {rebaseline!r}")
     with source_connection() as (source, dialect), target_connection() as target:
         if rebaseline:
