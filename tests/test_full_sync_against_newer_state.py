@@ -1,6 +1,8 @@
-"""A customer's full sync against what changed since the scope it builds on: a customer enrolled since the newest
-scope of everyone justifies rows as every enrolled customer does (its contracts and the invoices billed to it stay),
-and a full sync whose scope is older than a run's does not keep a contract that run's newer scope lets go of."""
+"""A customer's full sync against what changed since the scope it builds on, and runs whose scopes are older or newer
+than others' loads: a customer enrolled since the newest scope of everyone justifies rows as every enrolled customer
+does (its contracts and the invoices billed to it stay); a full sync whose scope is older than a run's does not keep a
+contract that run's newer scope lets go of; what another load took in after the scope a full sync knows the others
+by stays; and what a full sync holds already is dated again by its scope, so an older run keeps it."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import pytest
 
 from aspire_emulator import portal as portal_app
 from aspire_portal import catalogue
+from aspire_portal import scope as scope_module
 from helpers import settle
 from projection import assert_portal_equals_source
 from syncing import (
@@ -155,3 +158,159 @@ def test_a_full_sync_older_than_a_runs_scope_does_not_keep_what_that_scope_lets_
 
         assert held(portal, "contract", "contract_oid", contract) == 0
         assert_portal_equals_source(aspire, portal, enrolled)
+
+
+def unscoped_contract(aspire: psycopg.Connection, enrolled: list[int]) -> tuple[int, int]:
+    """(customer role, contract): a booked contract on which no enrolled account holds any role."""
+    return aspire.execute(
+        """
+        select r.contractroleoid, r.contractoid
+        from dbo.contractrole as r join dbo.contract as c using (contractoid)
+        where c.isbooked = 1 and r.roletype = 'Customer' and r.accountoid <> all(%s)
+          and not exists (select 1 from dbo.contractrole as o
+                          where o.contractoid = r.contractoid and o.accountoid = any(%s))
+        order by 2 limit 1
+        """,
+        (enrolled, enrolled),
+    ).fetchone()
+
+
+def test_two_full_syncs_racing_keep_an_invoice_the_other_took_in(fresh_database):
+    """Y's full sync resolves, then X's; Y's loads take in contract K (Y's since the newest scope of everyone);
+    invoice I, billed to X on K, is re-billed to Z (never enrolled) and stays on K, in scope through Y. X's full sync
+    knows the other customers as of that newest scope, which predates Y's take-in: I stays."""
+    w = synced_world(fresh_database, "race_full", seed=4245, enroll_seed=7, customers=4)
+    with (
+        psycopg.connect(w.aspire_dsn, autocommit=True) as aspire,
+        psycopg.connect(w.portal_dsn, autocommit=True) as portal,
+    ):
+        enrolled = portal_app.enrolled_accounts(w.portal_dsn)
+        x, y = enrolled[0], enrolled[1]
+        role, k = unscoped_contract(aspire, enrolled)
+        invoice = aspire.execute("select invoiceoid from dbo.invoice order by 1 limit 1").fetchone()[0]
+        z = aspire.execute(
+            "select accountoid from dbo.account where accountoid <> all(%s) order by 1 desc limit 1", (enrolled,)
+        ).fetchone()[0]
+        # I is billed to X on K (out of scope yet): the portal has it through X
+        aspire.execute(
+            "update dbo.invoice set accountoid = %s, contractoid = %s where invoiceoid = %s", (x, k, invoice)
+        )
+        settle(aspire)
+        incremental(w.aspire_dsn, w.portal_dsn)
+        assert held(portal, "invoice", "invoice_oid", invoice) == 1
+        # K becomes Y's (Y is in the newest scope of everyone, K is not)
+        aspire.execute("update dbo.contractrole set accountoid = %s where contractroleoid = %s", (y, role))
+        settle(aspire)
+
+        y_run, x_run = run_id("full_sync"), run_id("full_sync")
+        y_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, y_run, [y])
+        x_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, x_run, [x])
+        for entity in catalogue.ENTITIES:
+            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, y, y_run), y_scope)
+        assert held(portal, "contract", "contract_oid", k) == 1
+        # I leaves X for Z, still on K: in scope through Y
+        aspire.execute("update dbo.invoice set accountoid = %s where invoiceoid = %s", (z, invoice))
+        settle(aspire)
+
+        for entity in catalogue.ENTITIES:
+            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, x, x_run), x_scope)
+
+        assert held(portal, "invoice", "invoice_oid", invoice) == 1, (
+            f"invoice {invoice} (billed to {z}, on contract {k} of enrolled {y}) was deleted by X's full sync"
+        )
+        incremental(w.aspire_dsn, w.portal_dsn)
+        assert_portal_equals_source(aspire, portal, enrolled)
+
+
+def test_a_full_sync_resolved_while_a_run_resolves_keeps_an_invoice_that_run_took_in(fresh_database):
+    """The 15-minute run R resolves and reads ASPIRE; X's full sync resolves meanwhile, on the scope before R's (R
+    has not persisted yet); R persists and loads, taking in contract K (Y's since the scope before). Invoice I,
+    billed to X on K, is re-billed to Z (never enrolled), still on K. R's take-in is dated before X's scope but after
+    the scope X knows the others by: I stays."""
+    w = synced_world(fresh_database, "race_run", seed=4246, enroll_seed=8, customers=4)
+    with (
+        psycopg.connect(w.aspire_dsn, autocommit=True) as aspire,
+        psycopg.connect(w.portal_dsn, autocommit=True) as portal,
+    ):
+        enrolled = portal_app.enrolled_accounts(w.portal_dsn)
+        x, y = enrolled[0], enrolled[1]
+        role, k = unscoped_contract(aspire, enrolled)
+        invoice = aspire.execute("select invoiceoid from dbo.invoice order by 1 limit 1").fetchone()[0]
+        z = aspire.execute(
+            "select accountoid from dbo.account where accountoid <> all(%s) order by 1 desc limit 1", (enrolled,)
+        ).fetchone()[0]
+        aspire.execute(
+            "update dbo.invoice set accountoid = %s, contractoid = %s where invoiceoid = %s", (x, k, invoice)
+        )
+        settle(aspire)
+        incremental(w.aspire_dsn, w.portal_dsn)
+        assert held(portal, "invoice", "invoice_oid", invoice) == 1
+        aspire.execute("update dbo.contractrole set accountoid = %s where contractroleoid = %s", (y, role))
+        settle(aspire)
+
+        r_run, x_run = run_id("incremental"), run_id("full_sync")
+        with psycopg.connect(w.aspire_dsn) as source:
+            base = scope_module.latest(portal)
+            r_unpersisted = scope_module.resolve(source, portal, "postgres", persist=False)  # R reads ASPIRE ...
+            x_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, x_run, [x])  # ... X's resolves meanwhile
+            r_scope = scope_module.persist_scope(portal, r_unpersisted, base, INCREMENTAL, r_run, [])  # R persists
+        assert x_scope.base_resolution_id == base.resolution_id
+        for entity in catalogue.ENTITIES:
+            load(w.aspire_dsn, w.portal_dsn, incremental_request(entity, r_run), r_scope)
+        assert held(portal, "contract", "contract_oid", k) == 1
+        aspire.execute("update dbo.invoice set accountoid = %s where invoiceoid = %s", (z, invoice))
+        settle(aspire)
+
+        for entity in catalogue.ENTITIES:
+            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, x, x_run), x_scope)
+
+        assert held(portal, "invoice", "invoice_oid", invoice) == 1, (
+            f"invoice {invoice} (billed to {z}, on contract {k} of enrolled {y}) was deleted by X's full sync"
+        )
+        incremental(w.aspire_dsn, w.portal_dsn)
+        assert_portal_equals_source(aspire, portal, enrolled)
+
+
+def test_a_held_contract_a_newly_enrolled_guarantor_keeps_survives_the_run_that_predates_the_enrolment(
+    fresh_database,
+):
+    """K: A (enrolled) is Customer, C (not enrolled) Guarantor; the entities hold K through A. A's role goes to Z.
+    Run R resolves (K out: A lost it, C not enrolled). C enrols; C's full sync resolves and loads: K, held already,
+    is dated again by C's scope. R's loads then run: K is in scope through C, as a scope newer than R's says."""
+    w = synced_world(fresh_database, "held_guarantor", seed=4247, enroll_seed=9, customers=4)
+    with (
+        psycopg.connect(w.aspire_dsn, autocommit=True) as aspire,
+        psycopg.connect(w.portal_dsn, autocommit=True) as portal,
+    ):
+        enrolled = portal_app.enrolled_accounts(w.portal_dsn)
+        a = next(x for x in enrolled if only_customer_contract(aspire, x, enrolled))
+        role, k = only_customer_contract(aspire, a, enrolled)
+        c = unenrolled_customer(aspire, enrolled)
+        z = aspire.execute(
+            "select accountoid from dbo.account where accountoid <> all(%s) and accountoid <> %s "
+            "order by 1 desc limit 1",
+            (enrolled, c),
+        ).fetchone()[0]
+        aspire.execute(
+            "insert into dbo.contractrole (contractroleoid, contractoid, accountoid, roletype, lastmodifiedat) "
+            "select max(contractroleoid) + 1, %s, %s, 'Guarantor', now() from dbo.contractrole",
+            (k, c),
+        )
+        settle(aspire)
+        incremental(w.aspire_dsn, w.portal_dsn)
+        assert held(portal, "contract", "contract_oid", k) == 1
+        aspire.execute("update dbo.contractrole set accountoid = %s where contractroleoid = %s", (z, role))
+        settle(aspire)
+        r_run = run_id("incremental")
+        r_scope = resolve(w.aspire_dsn, w.portal_dsn, INCREMENTAL, r_run)
+        assert k not in r_scope.contracts
+        portal_app.enroll(w.portal_dsn, w.aspire_dsn, account_oid=c)
+        f_run = run_id("full_sync")
+        f_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, f_run, [c])
+        for entity in catalogue.ENTITIES:
+            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, c, f_run), f_scope)
+        assert held(portal, "contract", "contract_oid", k) == 1
+        for entity in catalogue.ENTITIES:
+            load(w.aspire_dsn, w.portal_dsn, incremental_request(entity, r_run), r_scope)
+
+        assert held(portal, "contract", "contract_oid", k) == 1, f"contract {k} (guaranteed by enrolled {c}) is gone"

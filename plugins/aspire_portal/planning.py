@@ -25,7 +25,9 @@ class Scope:
     """One resolved scope. `customers`: the accounts re-read from ASPIRE on top of the newest scope of everyone
     (None: everyone was read). `members_of`: the resolution whose stored accounts and contracts it shares (an
     identical scope), None for its own. `source_fingerprint`: what ASPIRE's scope tables looked like when it was read
-    (see aspire_portal.scope), None when that read cannot vouch for them."""
+    (see aspire_portal.scope), None when that read cannot vouch for them. `others_known_at`: when its view of the
+    other customers was read (a customer scope's base; None: its own resolution): what other loads took in after that
+    is something it cannot know, and stays."""
 
     accounts: frozenset[int]
     links: frozenset[Link]
@@ -36,6 +38,12 @@ class Scope:
     base_resolution_id: int | None = None
     members_of: int | None = None
     source_fingerprint: dict | None = None
+    others_known_at: datetime | None = None
+
+    @property
+    def judged_from(self) -> datetime:
+        """What other loads took in at or after this moment is theirs to keep: this scope cannot know it."""
+        return self.others_known_at or self.resolved_at
 
     @property
     def members_id(self) -> int | None:
@@ -107,6 +115,8 @@ class Plan:
     keep_contracts: frozenset[int] = frozenset()
     add_accounts: tuple[int, ...] = ()  # the entity's held state after the load
     add_contracts: tuple[int, ...] = ()
+    renew_accounts: tuple[int, ...] = ()  # held already, and in scope as of this load's scope (see plan_customers)
+    renew_contracts: tuple[int, ...] = ()
     drop_accounts: tuple[int, ...] = ()
     drop_contracts: tuple[int, ...] = ()
     held_accounts: int = 0  # how many accounts and contracts the entity held before the load (mass-removal guard)
@@ -181,6 +191,9 @@ def plan_customers(entity: Entity, scope: Scope, state: Held, old_contracts: fro
     keep_contracts = others_contracts | (taken_contracts - now_contracts - old_contracts)
     own_contracts = now_contracts | old_contracts
     lost = sorted(c for c in old_contracts - now_contracts if c not in keep_contracts and c in state.contracts)
+    # what these customers hold already is dated again by this scope: a run whose scope is older (it did not see
+    # their enrolment, or a role they took) then keeps it rather than judging it by what it knew
+    renew = entity.owner != "shared"
     return Plan(
         accounts=tuple(sorted(mine)) if entity.follows_accounts else (),
         contracts=tuple(sorted(now_contracts)) if entity.follows_contracts else (),
@@ -190,6 +203,8 @@ def plan_customers(entity: Entity, scope: Scope, state: Held, old_contracts: fro
         keep_contracts=keep_contracts,
         add_accounts=tuple(sorted(mine - state.accounts)) if entity.follows_accounts else (),
         add_contracts=tuple(sorted(now_contracts - state.contracts)) if entity.follows_contracts else (),
+        renew_accounts=tuple(sorted(mine & state.accounts)) if entity.follows_accounts and renew else (),
+        renew_contracts=tuple(sorted(now_contracts & state.contracts)) if entity.follows_contracts and renew else (),
         # shared reference data is never deleted by a load of some customers: what it held stays held, and the
         # next 15-minute run (which reads it whole for everyone) lets go of it
         drop_contracts=tuple(lost) if entity.follows_contracts and entity.owner != "shared" else (),

@@ -120,6 +120,8 @@ def resolve(
         customers=None if customers is None else frozenset(customers),
         members_of=shared.members_id if shared is not None else None,
         source_fingerprint=fingerprint,
+        # a customer scope knows the others as its base did (their links are the base's)
+        others_known_at=base.resolved_at if customers is not None and base is not None else None,
     )
     if shared is not None and links is shared.links:
         scope.__dict__["contracts"] = shared.contracts  # tens of thousands of links at scale: computed once
@@ -289,6 +291,7 @@ def persist_scope(
                 "contracts": len(scope.contracts),
                 "members_of": members_of,
                 "source_fingerprint": None if scope.source_fingerprint is None else Jsonb(scope.source_fingerprint),
+                "others_known_at": scope.others_known_at,
             },
         ).fetchone()[0]
         if members_of is None and (base is None or not _copy_members(target, resolution_id, scope, base)):
@@ -406,7 +409,9 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
     row = target.execute(statement, parameters).fetchone()
     if row is None:
         return None
-    resolution_id, customers, base_resolution_id, read_bound, resolved_at, members_id, fingerprint, *counted = row
+    resolution_id, customers, base_resolution_id, read_bound, resolved_at, members_id, fingerprint, known, *counted = (
+        row
+    )
     with target.cursor(binary=True) as cursor:  # the ids as arrays in one row: binary arrays decode in C
         accounts, contracts, owners, roles = cursor.execute(
             sqlfiles.read("scope/select_scope_members.sql"), {"members_id": members_id}
@@ -430,6 +435,7 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
         base_resolution_id=base_resolution_id,
         members_of=None if members_id == resolution_id else members_id,
         source_fingerprint=fingerprint,
+        others_known_at=None if known == resolved_at else known,
     )
     resolution.__dict__["contracts"] = distinct_contracts  # from the array: faster than from the links
     return resolution
@@ -467,6 +473,16 @@ def record_held(target: psycopg.Connection, entity: Entity, plan: Plan, state: H
     )
     members_id = resolved.members_id
     equal = members_id is not None and after == expected_held(entity, resolved)
+    if plan.renew_accounts or plan.renew_contracts:  # the held rows stay as they are: no state row to lock
+        target.execute(
+            sqlfiles.read("scope/renew_entity_scope.sql"),
+            {
+                "entity": entity.name,
+                "accounts": list(plan.renew_accounts),
+                "contracts": list(plan.renew_contracts),
+                "since": resolved.resolved_at,
+            },
+        )
     if not changes and not (equal and state.members_id != members_id):
         return  # nothing changes, and what is known of the held state stands
     _marker, _follows_then, version = target.execute(
