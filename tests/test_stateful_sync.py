@@ -157,15 +157,17 @@ class SyncMachine(RuleBasedStateMachine):
         newest scope of everyone (enrolments, contracts moved, invoices billed elsewhere)."""
         customers = self.enrolled()
         if customers:
-            self.settle()
-            self.timeline_checked()
-            before = self.in_scope_and_held(customers)
-            customer_full_sync(self.aspire_dsn, self.portal_dsn, random.Random(seed).choice(customers))
-            after = {entity: set(portal_rows(self.portal, entity)) for entity in before}
-            removed = {
-                entity: sorted(keys - after[entity])[:5] for entity, keys in before.items() if keys - after[entity]
-            }
-            assert removed == {}, f"the full sync removed rows in scope: {removed}"
+            self.customer_full_sync_of(random.Random(seed).choice(customers))
+        self.quiet = False
+
+    def customer_full_sync_of(self, customer: int) -> None:
+        self.settle()
+        self.timeline_checked()
+        before = self.in_scope_and_held(self.enrolled())
+        customer_full_sync(self.aspire_dsn, self.portal_dsn, customer)
+        after = {entity: set(portal_rows(self.portal, entity)) for entity in before}
+        removed = {entity: sorted(keys - after[entity])[:5] for entity, keys in before.items() if keys - after[entity]}
+        assert removed == {}, f"the full sync of {customer} removed rows in scope: {removed}"
         self.quiet = False
 
     def in_scope_and_held(self, accounts: list[int]) -> dict[str, set[tuple]]:
@@ -377,6 +379,15 @@ class SyncMachine(RuleBasedStateMachine):
         if account is not None:
             portal_app.enroll(self.portal_dsn, self.aspire_dsn, account_oid=account)
         self.quiet = False
+
+    @rule(seed=st.integers(0, 2**16))
+    def enrol_and_full_sync(self, seed: int) -> None:
+        """As the portal enrols a customer: a user linked, then that customer's full sync, before any 15-minute run
+        (the newest scope of everyone has not seen it)."""
+        before = set(self.enrolled())
+        self.enrol(seed)
+        for customer in set(self.enrolled()) - before:
+            self.customer_full_sync_of(customer)
 
     @rule(seed=st.integers(0, 2**16))
     def unenrol(self, seed: int) -> None:
