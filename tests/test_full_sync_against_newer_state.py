@@ -314,3 +314,52 @@ def test_a_held_contract_a_newly_enrolled_guarantor_keeps_survives_the_run_that_
             load(w.aspire_dsn, w.portal_dsn, incremental_request(entity, r_run), r_scope)
 
         assert held(portal, "contract", "contract_oid", k) == 1, f"contract {k} (guaranteed by enrolled {c}) is gone"
+
+
+def test_a_take_in_by_a_scope_older_than_a_full_syncs_base_still_justifies(fresh_database):
+    """Y's full sync resolves (K is Y's); K leaves Y; a run resolves and loads with K out (the base X's full sync
+    will build on); K is Y's again; X's full sync resolves. Y's loads then take K in, dated by Y's scope, older than
+    that base, but committed after it. Invoice I (billed to X on K) is re-billed to Z, still on K: in scope through
+    Y. X's full sync knows the others as of its base, so what was committed after it stays: I stays."""
+    w = synced_world(fresh_database, "older_taker", seed=4245, enroll_seed=7, customers=4)
+    with (
+        psycopg.connect(w.aspire_dsn, autocommit=True) as aspire,
+        psycopg.connect(w.portal_dsn, autocommit=True) as portal,
+    ):
+        enrolled = portal_app.enrolled_accounts(w.portal_dsn)
+        x, y = enrolled[0], enrolled[1]
+        role, k = unscoped_contract(aspire, enrolled)
+        invoice = aspire.execute("select invoiceoid from dbo.invoice order by 1 limit 1").fetchone()[0]
+        z = aspire.execute(
+            "select accountoid from dbo.account where accountoid <> all(%s) order by 1 desc limit 1", (enrolled,)
+        ).fetchone()[0]
+        aspire.execute(
+            "update dbo.invoice set accountoid = %s, contractoid = %s where invoiceoid = %s", (x, k, invoice)
+        )
+        settle(aspire)
+        incremental(w.aspire_dsn, w.portal_dsn)
+        assert held(portal, "invoice", "invoice_oid", invoice) == 1
+        move = "update dbo.contractrole set accountoid = %s where contractroleoid = %s"
+        aspire.execute(move, (y, role))
+        settle(aspire)
+        y_run = run_id("full_sync")
+        y_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, y_run, [y])
+        aspire.execute(move, (z, role))
+        settle(aspire)
+        incremental(w.aspire_dsn, w.portal_dsn)
+        aspire.execute(move, (y, role))
+        settle(aspire)
+        x_run = run_id("full_sync")
+        x_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, x_run, [x])
+        for entity in catalogue.ENTITIES:
+            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, y, y_run), y_scope)
+        assert held(portal, "contract", "contract_oid", k) == 1
+        aspire.execute("update dbo.invoice set accountoid = %s where invoiceoid = %s", (z, invoice))
+        settle(aspire)
+
+        for entity in catalogue.ENTITIES:
+            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, x, x_run), x_scope)
+
+        assert held(portal, "invoice", "invoice_oid", invoice) == 1, f"invoice {invoice} (on Y's contract) is gone"
+        incremental(w.aspire_dsn, w.portal_dsn)
+        assert_portal_equals_source(aspire, portal, enrolled)

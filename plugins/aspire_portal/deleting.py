@@ -69,7 +69,14 @@ def delete(load: Extraction, stage: str, plan: Plan, resolved: Scope) -> Deleted
         "contracts": list(plan.gone_contracts),
         "invoices": invoices,
     }
-    shape = {"stage": stage, "target": entity.target_table, "key": key, "owner": entity.owner, "mode": mode}
+    shape = {
+        "stage": stage,
+        "target": entity.target_table,
+        "key": key,
+        "owner": entity.owner,
+        "mode": mode,
+        "taken_by": resolved.taken_by,
+    }
     rows += target.execute(sqlfiles.render("load/delete_out_of_scope.sql", **shape), parameters).fetchone()[0]
     if not plan.lets_go:
         return Deleted(rows)

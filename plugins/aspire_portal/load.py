@@ -163,7 +163,7 @@ class _Load:
                     run_id=run.run_id,
                     guard=guard,
                 )
-            self.held = state = scope.held(target, entity, resolved.judged_from, resolved)
+            self.held = state = scope.held(target, entity, resolved.judged_from, resolved, resolved.taken_by)
             if request.kind == "full":
                 plan = plan_customers(entity, resolved, state, scope.contracts_before(target, resolved))
             else:

@@ -42,8 +42,16 @@ class Scope:
 
     @property
     def judged_from(self) -> datetime:
-        """What other loads took in at or after this moment is theirs to keep: this scope cannot know it."""
+        """What other loads took in at or after this moment (by `taken_by`) is theirs to keep: this scope cannot
+        know it."""
         return self.others_known_at or self.resolved_at
+
+    @property
+    def taken_by(self) -> str:
+        """Which time of a held account or contract `judged_from` is compared with: a scope of everyone keeps what a
+        newer scope took in ("since", that scope's resolution); a customer scope, whatever was committed after its
+        base ("taken_at"), since it knows the other customers only as its base did."""
+        return "since" if self.customers is None else "taken_at"
 
     @property
     def members_id(self) -> int | None:

@@ -444,8 +444,15 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
 # ---- what an entity holds, and the plan of one load -------------------------------------------------------------
 
 
-def held(target: psycopg.Connection, entity: Entity, since: datetime, resolved: Scope | None = None) -> Held:
-    """What `entity` holds rows of, and what of it was taken in at or after `since`. When the entity's held state is
+def held(
+    target: psycopg.Connection,
+    entity: Entity,
+    since: datetime,
+    resolved: Scope | None = None,
+    taken_by: str = "since",
+) -> Held:
+    """What `entity` holds rows of, and what of it was taken in at or after `since` (by `taken_by`: the time of the
+    scope that took it in, "since", or of the load's commit, "taken_at"). When the entity's held state is
     known to equal `resolved`'s stored scope (a load of that scope recorded it, and nothing changed it since), it is
     not read: nothing in it can then be an entry, an exit or taken in beyond the scope."""
     marker = None
@@ -456,7 +463,7 @@ def held(target: psycopg.Connection, entity: Entity, since: datetime, resolved: 
             return Held(*expected_held(entity, resolved), members_id=marker, version=row[2])
     with target.cursor(binary=True) as cursor:  # binary arrays decode in C
         *ids, version = cursor.execute(
-            sqlfiles.read("scope/select_entity_scope.sql"), {"entity": entity.name, "since": since}
+            sqlfiles.render("scope/select_entity_scope.sql", taken_by=taken_by), {"entity": entity.name, "since": since}
         ).fetchone()
     return Held(*(frozenset(i) for i in ids), members_id=marker, version=version or 0)
 

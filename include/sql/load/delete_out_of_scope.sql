@@ -5,7 +5,7 @@
 with deleted as (
     delete from {{ target }} as t
     where t.source_rowver < %(read_bound)s
-      {{- out_of_scope.unjustified(stage, key, owner, mode) }}
+      {{- out_of_scope.unjustified(stage, key, owner, mode, taken_by) }}
     returning 1
 )
 

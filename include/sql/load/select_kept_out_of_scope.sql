@@ -4,6 +4,6 @@
 {% import "macros/out_of_scope.sql" as out_of_scope %}
 {% set where -%}
 t.source_rowver >= %(read_bound)s
-      {{- out_of_scope.unjustified(stage, key, owner, mode) }}
+      {{- out_of_scope.unjustified(stage, key, owner, mode, taken_by) }}
 {%- endset %}
 {{ out_of_scope.owners_of(target, owner, where) }}

@@ -10,9 +10,10 @@
     planner may hash once (a list test inside one ran over every row of the scope state). -#}
 
 {#- Whether `column`, an account or a contract id (`kind`), justifies a row: it is in the resolved scope through
-    an account other than the re-read customers, or this entity took it in after the scope was resolved, unless it
+    an account other than the re-read customers, or this entity took it in at or after parameter resolved_at (the
+    moment the scope knows the others from, compared with the held row's `taken_by`: since or taken_at), unless it
     is one of the ids in parameter `own` (the re-read customers' accounts, or their own contracts). -#}
-{% macro justified(kind, column, own) %}(
+{% macro justified(kind, column, own, taken_by) %}(
             exists (
                 select 1 from aspire_sync.scope_{{ kind }} as j
                 where j.resolution_id = %(resolution_id)s
@@ -23,10 +24,10 @@
                     select 1 from aspire_sync.entity_{{ kind }}_scope as r
                     where r.entity = %(entity)s
                       and r.{{ kind }}_oid = {{ column }}
-                      and r.since >= %(resolved_at)s)))
+                      and r.{{ taken_by }} >= %(resolved_at)s)))
 {%- endmacro %}
 
-{% macro unjustified(stage, key, owner, mode) -%}
+{% macro unjustified(stage, key, owner, mode, taken_by) -%}
 {%- if mode == "missing" %}
       and not exists (
             select 1
@@ -36,14 +37,14 @@
 {%- endif %}
 {%- if owner == "account" %}
       and t.account_oid = any(cast(%(accounts)s as bigint[]))
-      and not {{ justified("account", "t.account_oid", "excluded_accounts") }}
+      and not {{ justified("account", "t.account_oid", "excluded_accounts", taken_by) }}
 {%- elif owner == "contract" %}
       and t.contract_oid = any(cast(%(contracts)s as bigint[]))
-      and not {{ justified("contract", "t.contract_oid", "own_contracts") }}
+      and not {{ justified("contract", "t.contract_oid", "own_contracts", taken_by) }}
 {%- elif owner == "account_or_contract" %}
       and (t.account_oid = any(cast(%(accounts)s as bigint[])) or t.contract_oid = any(cast(%(contracts)s as bigint[])))
-      and not {{ justified("account", "t.account_oid", "excluded_accounts") }}
-      and (t.contract_oid is null or not {{ justified("contract", "t.contract_oid", "own_contracts") }})
+      and not {{ justified("account", "t.account_oid", "excluded_accounts", taken_by) }}
+      and (t.contract_oid is null or not {{ justified("contract", "t.contract_oid", "own_contracts", taken_by) }})
 {%- elif owner == "invoice" %}
       and t.invoice_oid = any(cast(%(invoices)s as bigint[]))
 {%- else %}
