@@ -6,6 +6,9 @@ by stays; and what a full sync holds already is dated again by its scope, so an 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import dataclass
+
 import psycopg
 import pytest
 
@@ -56,16 +59,23 @@ def unenrolled_customer(aspire: psycopg.Connection, enrolled: list[int], *, last
     ).fetchone()[0]
 
 
+@contextmanager
+def world(fresh_database, name: str, *, seed: int, enroll_seed: int):
+    """A synced world of four enrolled customers, and a connection to its ASPIRE and one to its portal."""
+    w = synced_world(fresh_database, name, seed=seed, enroll_seed=enroll_seed, customers=4)
+    with (
+        psycopg.connect(w.aspire_dsn, autocommit=True) as aspire,
+        psycopg.connect(w.portal_dsn, autocommit=True) as portal,
+    ):
+        yield w, aspire, portal
+
+
 def held(portal: psycopg.Connection, table: str, column: str, oid: int) -> int:
     return portal.execute(f"select count(*) from aspire.{table} where {column} = %s", (oid,)).fetchone()[0]  # noqa: S608
 
 
 def test_a_contract_that_went_to_a_customer_enrolled_since_stays_through_the_old_holders_full_sync(fresh_database):
-    w = synced_world(fresh_database, "newer_moved", seed=4242, enroll_seed=3, customers=4)
-    with (
-        psycopg.connect(w.aspire_dsn, autocommit=True) as aspire,
-        psycopg.connect(w.portal_dsn, autocommit=True) as portal,
-    ):
+    with world(fresh_database, "newer_moved", seed=4242, enroll_seed=3) as (w, aspire, portal):
         enrolled = portal_app.enrolled_accounts(w.portal_dsn)
         x = next(a for a in enrolled if only_customer_contract(aspire, a, enrolled))
         role, contract = only_customer_contract(aspire, x, enrolled)
@@ -84,11 +94,7 @@ def test_a_contract_that_went_to_a_customer_enrolled_since_stays_through_the_old
 
 
 def test_an_invoice_billed_to_a_customer_enrolled_since_stays_when_its_contract_leaves(fresh_database):
-    w = synced_world(fresh_database, "newer_billed", seed=4243, enroll_seed=5, customers=4)
-    with (
-        psycopg.connect(w.aspire_dsn, autocommit=True) as aspire,
-        psycopg.connect(w.portal_dsn, autocommit=True) as portal,
-    ):
+    with world(fresh_database, "newer_billed", seed=4243, enroll_seed=5) as (w, aspire, portal):
         enrolled = portal_app.enrolled_accounts(w.portal_dsn)
         x, (role, contract), invoice = next(
             (a, found, row[0])
@@ -130,11 +136,7 @@ def test_a_full_sync_older_than_a_runs_scope_does_not_keep_what_that_scope_lets_
     """X's full sync resolves its scope (C is X's); C goes to an account never enrolled; a 15-minute run removes C;
     the next run resolves its scope; X's full-sync loads commit (taking C in by their older scope); then that run's
     loads run: C goes, as its newer scope says, not one run later."""
-    w = synced_world(fresh_database, "older_full", seed=4244, enroll_seed=6, customers=4)
-    with (
-        psycopg.connect(w.aspire_dsn, autocommit=True) as aspire,
-        psycopg.connect(w.portal_dsn, autocommit=True) as portal,
-    ):
+    with world(fresh_database, "older_full", seed=4244, enroll_seed=6) as (w, aspire, portal):
         enrolled = portal_app.enrolled_accounts(w.portal_dsn)
         x = next(a for a in enrolled if only_customer_contract(aspire, a, enrolled))
         role, contract = only_customer_contract(aspire, x, enrolled)
@@ -175,51 +177,71 @@ def unscoped_contract(aspire: psycopg.Connection, enrolled: list[int]) -> tuple[
     ).fetchone()
 
 
+@dataclass(frozen=True)
+class InvoiceOnK:
+    """Invoice I billed to enrolled X on contract K, which no enrolled account holds (the portal has I through X);
+    Y another enrolled customer, Z an account never enrolled, `role` K's Customer role."""
+
+    enrolled: list[int]
+    x: int
+    y: int
+    z: int
+    role: int
+    k: int
+    invoice: int
+
+
+def invoice_of_x_on_an_unscoped_contract(w, aspire: psycopg.Connection, portal: psycopg.Connection) -> InvoiceOnK:
+    enrolled = portal_app.enrolled_accounts(w.portal_dsn)
+    x, y = enrolled[0], enrolled[1]
+    role, k = unscoped_contract(aspire, enrolled)
+    invoice = aspire.execute("select invoiceoid from dbo.invoice order by 1 limit 1").fetchone()[0]
+    z = aspire.execute(
+        "select accountoid from dbo.account where accountoid <> all(%s) order by 1 desc limit 1", (enrolled,)
+    ).fetchone()[0]
+    aspire.execute("update dbo.invoice set accountoid = %s, contractoid = %s where invoiceoid = %s", (x, k, invoice))
+    settle(aspire)
+    incremental(w.aspire_dsn, w.portal_dsn)
+    assert held(portal, "invoice", "invoice_oid", invoice) == 1
+    return InvoiceOnK(enrolled, x, y, z, role, k, invoice)
+
+
+MOVE = "update dbo.contractrole set accountoid = %s where contractroleoid = %s"
+
+
+def full_syncs_keep_the_invoice_once_it_goes_to_z(w, aspire, portal, case: InvoiceOnK, x_run, x_scope) -> None:
+    """K is held; I is re-billed to Z, still on K (in scope through Y); X's full sync runs: I stays, and the next
+    run leaves the portal equal to ASPIRE's scope."""
+    assert held(portal, "contract", "contract_oid", case.k) == 1
+    aspire.execute("update dbo.invoice set accountoid = %s where invoiceoid = %s", (case.z, case.invoice))
+    settle(aspire)
+
+    for entity in catalogue.ENTITIES:
+        load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, case.x, x_run), x_scope)
+
+    assert held(portal, "invoice", "invoice_oid", case.invoice) == 1, (
+        f"invoice {case.invoice} (billed to {case.z}, on contract {case.k} of enrolled {case.y}) was deleted by X's "
+        "full sync"
+    )
+    incremental(w.aspire_dsn, w.portal_dsn)
+    assert_portal_equals_source(aspire, portal, case.enrolled)
+
+
 def test_two_full_syncs_racing_keep_an_invoice_the_other_took_in(fresh_database):
     """Y's full sync resolves, then X's; Y's loads take in contract K (Y's since the newest scope of everyone);
     invoice I, billed to X on K, is re-billed to Z (never enrolled) and stays on K, in scope through Y. X's full sync
     knows the other customers as of that newest scope, which predates Y's take-in: I stays."""
-    w = synced_world(fresh_database, "race_full", seed=4245, enroll_seed=7, customers=4)
-    with (
-        psycopg.connect(w.aspire_dsn, autocommit=True) as aspire,
-        psycopg.connect(w.portal_dsn, autocommit=True) as portal,
-    ):
-        enrolled = portal_app.enrolled_accounts(w.portal_dsn)
-        x, y = enrolled[0], enrolled[1]
-        role, k = unscoped_contract(aspire, enrolled)
-        invoice = aspire.execute("select invoiceoid from dbo.invoice order by 1 limit 1").fetchone()[0]
-        z = aspire.execute(
-            "select accountoid from dbo.account where accountoid <> all(%s) order by 1 desc limit 1", (enrolled,)
-        ).fetchone()[0]
-        # I is billed to X on K (out of scope yet): the portal has it through X
-        aspire.execute(
-            "update dbo.invoice set accountoid = %s, contractoid = %s where invoiceoid = %s", (x, k, invoice)
-        )
+    with world(fresh_database, "race_full", seed=4245, enroll_seed=7) as (w, aspire, portal):
+        case = invoice_of_x_on_an_unscoped_contract(w, aspire, portal)
+        aspire.execute(MOVE, (case.y, case.role))  # K becomes Y's (Y is in the newest scope of everyone, K is not)
         settle(aspire)
-        incremental(w.aspire_dsn, w.portal_dsn)
-        assert held(portal, "invoice", "invoice_oid", invoice) == 1
-        # K becomes Y's (Y is in the newest scope of everyone, K is not)
-        aspire.execute("update dbo.contractrole set accountoid = %s where contractroleoid = %s", (y, role))
-        settle(aspire)
-
         y_run, x_run = run_id("full_sync"), run_id("full_sync")
-        y_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, y_run, [y])
-        x_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, x_run, [x])
+        y_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, y_run, [case.y])
+        x_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, x_run, [case.x])
         for entity in catalogue.ENTITIES:
-            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, y, y_run), y_scope)
-        assert held(portal, "contract", "contract_oid", k) == 1
-        # I leaves X for Z, still on K: in scope through Y
-        aspire.execute("update dbo.invoice set accountoid = %s where invoiceoid = %s", (z, invoice))
-        settle(aspire)
+            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, case.y, y_run), y_scope)
 
-        for entity in catalogue.ENTITIES:
-            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, x, x_run), x_scope)
-
-        assert held(portal, "invoice", "invoice_oid", invoice) == 1, (
-            f"invoice {invoice} (billed to {z}, on contract {k} of enrolled {y}) was deleted by X's full sync"
-        )
-        incremental(w.aspire_dsn, w.portal_dsn)
-        assert_portal_equals_source(aspire, portal, enrolled)
+        full_syncs_keep_the_invoice_once_it_goes_to_z(w, aspire, portal, case, x_run, x_scope)
 
 
 def test_a_full_sync_resolved_while_a_run_resolves_keeps_an_invoice_that_run_took_in(fresh_database):
@@ -227,48 +249,21 @@ def test_a_full_sync_resolved_while_a_run_resolves_keeps_an_invoice_that_run_too
     has not persisted yet); R persists and loads, taking in contract K (Y's since the scope before). Invoice I,
     billed to X on K, is re-billed to Z (never enrolled), still on K. R's take-in is dated before X's scope but after
     the scope X knows the others by: I stays."""
-    w = synced_world(fresh_database, "race_run", seed=4246, enroll_seed=8, customers=4)
-    with (
-        psycopg.connect(w.aspire_dsn, autocommit=True) as aspire,
-        psycopg.connect(w.portal_dsn, autocommit=True) as portal,
-    ):
-        enrolled = portal_app.enrolled_accounts(w.portal_dsn)
-        x, y = enrolled[0], enrolled[1]
-        role, k = unscoped_contract(aspire, enrolled)
-        invoice = aspire.execute("select invoiceoid from dbo.invoice order by 1 limit 1").fetchone()[0]
-        z = aspire.execute(
-            "select accountoid from dbo.account where accountoid <> all(%s) order by 1 desc limit 1", (enrolled,)
-        ).fetchone()[0]
-        aspire.execute(
-            "update dbo.invoice set accountoid = %s, contractoid = %s where invoiceoid = %s", (x, k, invoice)
-        )
+    with world(fresh_database, "race_run", seed=4246, enroll_seed=8) as (w, aspire, portal):
+        case = invoice_of_x_on_an_unscoped_contract(w, aspire, portal)
+        aspire.execute(MOVE, (case.y, case.role))
         settle(aspire)
-        incremental(w.aspire_dsn, w.portal_dsn)
-        assert held(portal, "invoice", "invoice_oid", invoice) == 1
-        aspire.execute("update dbo.contractrole set accountoid = %s where contractroleoid = %s", (y, role))
-        settle(aspire)
-
         r_run, x_run = run_id("incremental"), run_id("full_sync")
         with psycopg.connect(w.aspire_dsn) as source:
             base = scope_module.latest(portal)
             r_unpersisted = scope_module.resolve(source, portal, "postgres", persist=False)  # R reads ASPIRE ...
-            x_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, x_run, [x])  # ... X's resolves meanwhile
+            x_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, x_run, [case.x])  # ... X's resolves meanwhile
             r_scope = scope_module.persist_scope(portal, r_unpersisted, base, INCREMENTAL, r_run, [])  # R persists
         assert x_scope.base_resolution_id == base.resolution_id
         for entity in catalogue.ENTITIES:
             load(w.aspire_dsn, w.portal_dsn, incremental_request(entity, r_run), r_scope)
-        assert held(portal, "contract", "contract_oid", k) == 1
-        aspire.execute("update dbo.invoice set accountoid = %s where invoiceoid = %s", (z, invoice))
-        settle(aspire)
 
-        for entity in catalogue.ENTITIES:
-            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, x, x_run), x_scope)
-
-        assert held(portal, "invoice", "invoice_oid", invoice) == 1, (
-            f"invoice {invoice} (billed to {z}, on contract {k} of enrolled {y}) was deleted by X's full sync"
-        )
-        incremental(w.aspire_dsn, w.portal_dsn)
-        assert_portal_equals_source(aspire, portal, enrolled)
+        full_syncs_keep_the_invoice_once_it_goes_to_z(w, aspire, portal, case, x_run, x_scope)
 
 
 def test_a_held_contract_a_newly_enrolled_guarantor_keeps_survives_the_run_that_predates_the_enrolment(
@@ -277,11 +272,7 @@ def test_a_held_contract_a_newly_enrolled_guarantor_keeps_survives_the_run_that_
     """K: A (enrolled) is Customer, C (not enrolled) Guarantor; the entities hold K through A. A's role goes to Z.
     Run R resolves (K out: A lost it, C not enrolled). C enrols; C's full sync resolves and loads: K, held already,
     is dated again by C's scope. R's loads then run: K is in scope through C, as a scope newer than R's says."""
-    w = synced_world(fresh_database, "held_guarantor", seed=4247, enroll_seed=9, customers=4)
-    with (
-        psycopg.connect(w.aspire_dsn, autocommit=True) as aspire,
-        psycopg.connect(w.portal_dsn, autocommit=True) as portal,
-    ):
+    with world(fresh_database, "held_guarantor", seed=4247, enroll_seed=9) as (w, aspire, portal):
         enrolled = portal_app.enrolled_accounts(w.portal_dsn)
         a = next(x for x in enrolled if only_customer_contract(aspire, x, enrolled))
         role, k = only_customer_contract(aspire, a, enrolled)
@@ -321,45 +312,20 @@ def test_a_take_in_by_a_scope_older_than_a_full_syncs_base_still_justifies(fresh
     will build on); K is Y's again; X's full sync resolves. Y's loads then take K in, dated by Y's scope, older than
     that base, but committed after it. Invoice I (billed to X on K) is re-billed to Z, still on K: in scope through
     Y. X's full sync knows the others as of its base, so what was committed after it stays: I stays."""
-    w = synced_world(fresh_database, "older_taker", seed=4245, enroll_seed=7, customers=4)
-    with (
-        psycopg.connect(w.aspire_dsn, autocommit=True) as aspire,
-        psycopg.connect(w.portal_dsn, autocommit=True) as portal,
-    ):
-        enrolled = portal_app.enrolled_accounts(w.portal_dsn)
-        x, y = enrolled[0], enrolled[1]
-        role, k = unscoped_contract(aspire, enrolled)
-        invoice = aspire.execute("select invoiceoid from dbo.invoice order by 1 limit 1").fetchone()[0]
-        z = aspire.execute(
-            "select accountoid from dbo.account where accountoid <> all(%s) order by 1 desc limit 1", (enrolled,)
-        ).fetchone()[0]
-        aspire.execute(
-            "update dbo.invoice set accountoid = %s, contractoid = %s where invoiceoid = %s", (x, k, invoice)
-        )
-        settle(aspire)
-        incremental(w.aspire_dsn, w.portal_dsn)
-        assert held(portal, "invoice", "invoice_oid", invoice) == 1
-        move = "update dbo.contractrole set accountoid = %s where contractroleoid = %s"
-        aspire.execute(move, (y, role))
+    with world(fresh_database, "older_taker", seed=4245, enroll_seed=7) as (w, aspire, portal):
+        case = invoice_of_x_on_an_unscoped_contract(w, aspire, portal)
+        aspire.execute(MOVE, (case.y, case.role))
         settle(aspire)
         y_run = run_id("full_sync")
-        y_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, y_run, [y])
-        aspire.execute(move, (z, role))
+        y_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, y_run, [case.y])
+        aspire.execute(MOVE, (case.z, case.role))
         settle(aspire)
         incremental(w.aspire_dsn, w.portal_dsn)
-        aspire.execute(move, (y, role))
+        aspire.execute(MOVE, (case.y, case.role))
         settle(aspire)
         x_run = run_id("full_sync")
-        x_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, x_run, [x])
+        x_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, x_run, [case.x])
         for entity in catalogue.ENTITIES:
-            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, y, y_run), y_scope)
-        assert held(portal, "contract", "contract_oid", k) == 1
-        aspire.execute("update dbo.invoice set accountoid = %s where invoiceoid = %s", (z, invoice))
-        settle(aspire)
+            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, case.y, y_run), y_scope)
 
-        for entity in catalogue.ENTITIES:
-            load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, x, x_run), x_scope)
-
-        assert held(portal, "invoice", "invoice_oid", invoice) == 1, f"invoice {invoice} (on Y's contract) is gone"
-        incremental(w.aspire_dsn, w.portal_dsn)
-        assert_portal_equals_source(aspire, portal, enrolled)
+        full_syncs_keep_the_invoice_once_it_goes_to_z(w, aspire, portal, case, x_run, x_scope)
