@@ -62,7 +62,7 @@ def delete(load: Extraction, stage: str, plan: Plan, resolved: Scope) -> Deleted
         **bound,
         "entity": entity.name,
         "resolution_id": resolved.members_id,
-        "resolved_at": resolved.judged_from,
+        "taken_from": resolved.taken_from,
         "excluded_accounts": sorted(resolved.customers or ()) if request.kind == "full" else [],
         "own_contracts": list(plan.gone_contracts) if request.kind == "full" else [],
         "accounts": list(plan.gone_accounts),

@@ -20,14 +20,18 @@ Link = tuple[int, int, str]  # (contract_oid, account_oid, role_type)
 Pass = tuple[LoadKind, tuple[int, ...], tuple[int, ...]]  # (kind, accounts, contracts) of one extract
 
 
+SEES_NO_TRANSACTION = "1:1:"
+"""A pg_snapshot that sees no transaction: whatever a load took in counts as beyond what such a scope knows."""
+
+
 @dataclass(frozen=True)
 class Scope:
     """One resolved scope. `customers`: the accounts re-read from ASPIRE on top of the newest scope of everyone
     (None: everyone was read). `members_of`: the resolution whose stored accounts and contracts it shares (an
     identical scope), None for its own. `source_fingerprint`: what ASPIRE's scope tables looked like when it was read
-    (see aspire_portal.scope), None when that read cannot vouch for them. `others_known_at`: when its view of the
-    other customers was read (a customer scope's base; None: its own resolution): what other loads took in after that
-    is something it cannot know, and stays."""
+    (see aspire_portal.scope), None when that read cannot vouch for them. `snapshot`: the portal's snapshot when it
+    was resolved; `others_snapshot`: for a customer scope, the snapshot it knows the other customers by (its base's).
+    What other loads took in that it cannot know stays (`taken_by`, `taken_from`)."""
 
     accounts: frozenset[int]
     links: frozenset[Link]
@@ -38,20 +42,24 @@ class Scope:
     base_resolution_id: int | None = None
     members_of: int | None = None
     source_fingerprint: dict | None = None
-    others_known_at: datetime | None = None
-
-    @property
-    def judged_from(self) -> datetime:
-        """What other loads took in at or after this moment (by `taken_by`) is theirs to keep: this scope cannot
-        know it."""
-        return self.others_known_at or self.resolved_at
+    snapshot: str | None = None
+    others_snapshot: str | None = None
 
     @property
     def taken_by(self) -> str:
-        """Which time of a held account or contract `judged_from` is compared with: a scope of everyone keeps what a
-        newer scope took in ("since", that scope's resolution); a customer scope, whatever was committed after its
-        base ("taken_at"), since it knows the other customers only as its base did."""
-        return "since" if self.customers is None else "taken_at"
+        """How this scope tells what other loads took in that it cannot know (see macros/held.sql): a scope of
+        everyone, by the resolution of the scope that took it in ("since": a newer one saw more); a customer scope,
+        by the transaction that took it in ("taken_xid": one its others_snapshot does not see committed after the
+        base it knows the other customers by)."""
+        return "since" if self.customers is None else "taken_xid"
+
+    @property
+    def taken_from(self) -> datetime | str:
+        """The value `taken_by` is judged against: this scope's resolution, or the snapshot it knows the others by
+        (one that sees no transaction when that is unknown: a base resolved before snapshots were kept)."""
+        if self.customers is None:
+            return self.resolved_at
+        return self.others_snapshot or SEES_NO_TRANSACTION
 
     @property
     def members_id(self) -> int | None:

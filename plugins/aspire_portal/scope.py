@@ -89,7 +89,8 @@ def resolve(
     """Resolves the scope now: every enrolled customer's, or with `customers`, those re-read from ASPIRE on top of
     the newest resolved scope of everyone. Persisted (in its own transaction) unless `persist` is False. With
     `guard`, a scope of everyone that lets go of too much of the one before it is refused (MassRemoval)."""
-    resolved_at = target.execute("select clock_timestamp()").fetchone()[0]
+    # the portal's snapshot with the time: which loads' take-ins this scope sees (it is read before the enrolment)
+    resolved_at, snapshot = target.execute("select clock_timestamp(), cast(pg_current_snapshot() as text)").fetchone()
     bound = clock.read_bound(source, target, dialect)
     if customers is None:
         # ASPIRE computes the fingerprint while this thread reads the portal: ~50 ms each at large, one after the
@@ -120,8 +121,9 @@ def resolve(
         customers=None if customers is None else frozenset(customers),
         members_of=shared.members_id if shared is not None else None,
         source_fingerprint=fingerprint,
-        # a customer scope knows the others as its base did (their links are the base's)
-        others_known_at=base.resolved_at if customers is not None and base is not None else None,
+        snapshot=snapshot,
+        # a customer scope knows the others as its base did (their links are the base's); with no base, it read them
+        others_snapshot=(base.snapshot if base is not None else snapshot) if customers is not None else None,
     )
     if shared is not None and links is shared.links:
         scope.__dict__["contracts"] = shared.contracts  # tens of thousands of links at scale: computed once
@@ -291,7 +293,8 @@ def persist_scope(
                 "contracts": len(scope.contracts),
                 "members_of": members_of,
                 "source_fingerprint": None if scope.source_fingerprint is None else Jsonb(scope.source_fingerprint),
-                "others_known_at": scope.others_known_at,
+                "snapshot": scope.snapshot,
+                "others_snapshot": scope.others_snapshot,
             },
         ).fetchone()[0]
         if members_of is None and (base is None or not _copy_members(target, resolution_id, scope, base)):
@@ -409,9 +412,18 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
     row = target.execute(statement, parameters).fetchone()
     if row is None:
         return None
-    resolution_id, customers, base_resolution_id, read_bound, resolved_at, members_id, fingerprint, known, *counted = (
-        row
-    )
+    (
+        resolution_id,
+        customers,
+        base_resolution_id,
+        read_bound,
+        resolved_at,
+        members_id,
+        fingerprint,
+        snapshot,
+        others_snapshot,
+        *counted,
+    ) = row
     with target.cursor(binary=True) as cursor:  # the ids as arrays in one row: binary arrays decode in C
         accounts, contracts, owners, roles = cursor.execute(
             sqlfiles.read("scope/select_scope_members.sql"), {"members_id": members_id}
@@ -435,7 +447,8 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
         base_resolution_id=base_resolution_id,
         members_of=None if members_id == resolution_id else members_id,
         source_fingerprint=fingerprint,
-        others_known_at=None if known == resolved_at else known,
+        snapshot=snapshot,
+        others_snapshot=others_snapshot,
     )
     resolution.__dict__["contracts"] = distinct_contracts  # from the array: faster than from the links
     return resolution
@@ -447,14 +460,15 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
 def held(
     target: psycopg.Connection,
     entity: Entity,
-    since: datetime,
+    taken_from: datetime | str,
     resolved: Scope | None = None,
     taken_by: str = "since",
 ) -> Held:
-    """What `entity` holds rows of, and what of it was taken in at or after `since` (by `taken_by`: the time of the
-    scope that took it in, "since", or of the load's commit, "taken_at"). When the entity's held state is
-    known to equal `resolved`'s stored scope (a load of that scope recorded it, and nothing changed it since), it is
-    not read: nothing in it can then be an entry, an exit or taken in beyond the scope."""
+    """What `entity` holds rows of, and what of it was taken in by a load the judging scope cannot know: by
+    `taken_by` ("since", "taken_xid") against `taken_from` (a resolution time, or a snapshot; see Scope.taken_by).
+    When the entity's held state is known to equal `resolved`'s stored scope (a load of that scope recorded it, and
+    nothing changed it since), it is not read: nothing in it can then be an entry, an exit or taken in beyond the
+    scope."""
     marker = None
     if resolved is not None and resolved.members_id is not None:
         row = target.execute(sqlfiles.read("scope/select_entity_scope_state.sql"), {"entity": entity.name}).fetchone()
@@ -463,7 +477,8 @@ def held(
             return Held(*expected_held(entity, resolved), members_id=marker, version=row[2])
     with target.cursor(binary=True) as cursor:  # binary arrays decode in C
         *ids, version = cursor.execute(
-            sqlfiles.render("scope/select_entity_scope.sql", taken_by=taken_by), {"entity": entity.name, "since": since}
+            sqlfiles.render("scope/select_entity_scope.sql", taken_by=taken_by),
+            {"entity": entity.name, "taken_from": taken_from},
         ).fetchone()
     return Held(*(frozenset(i) for i in ids), members_id=marker, version=version or 0)
 

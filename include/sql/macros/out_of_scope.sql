@@ -9,10 +9,12 @@
     candidate's own account or contract stay outside the subqueries, so each subquery is a plain keyed lookup the
     planner may hash once (a list test inside one ran over every row of the scope state). -#}
 
+{% import "macros/held.sql" as held %}
+
 {#- Whether `column`, an account or a contract id (`kind`), justifies a row: it is in the resolved scope through
-    an account other than the re-read customers, or this entity took it in at or after parameter resolved_at (the
-    moment the scope knows the others from, compared with the held row's `taken_by`: since or taken_at), unless it
-    is one of the ids in parameter `own` (the re-read customers' accounts, or their own contracts). -#}
+    an account other than the re-read customers, or this entity took it in by a load the scope cannot know
+    (macros/held.sql, by `taken_by`), unless it is one of the ids in parameter `own` (the re-read customers'
+    accounts, or their own contracts). -#}
 {% macro justified(kind, column, own, taken_by) %}(
             exists (
                 select 1 from aspire_sync.scope_{{ kind }} as j
@@ -24,7 +26,7 @@
                     select 1 from aspire_sync.entity_{{ kind }}_scope as r
                     where r.entity = %(entity)s
                       and r.{{ kind }}_oid = {{ column }}
-                      and r.{{ taken_by }} >= %(resolved_at)s)))
+                      and {{ held.taken("r", taken_by) }})))
 {%- endmacro %}
 
 {% macro unjustified(stage, key, owner, mode, taken_by) -%}

@@ -3,7 +3,8 @@
 -- accounts and contracts: how many it holds, to tell its stored rows read whole.
 select r.resolution_id, r.customers, r.base_resolution_id, r.read_bound, r.resolved_at,
        coalesce(r.members_of, r.resolution_id) as members_id, r.source_fingerprint,
-       coalesce(r.others_known_at, r.resolved_at) as others_known_at, r.accounts, r.contracts
+       cast(r.snapshot as text) as snapshot, cast(r.others_snapshot as text) as others_snapshot,
+       r.accounts, r.contracts
 from aspire_sync.scope_resolution as r
 where {% if by_run %}r.dag_id = %(dag_id)s and r.run_id = %(run_id)s{% else %}r.kind = 'all'{% endif %}
 order by r.resolution_id desc
