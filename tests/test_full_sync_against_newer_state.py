@@ -1,8 +1,9 @@
 """A customer's full sync against what changed since the scope it builds on, and runs whose scopes are older or newer
 than others' loads: a customer enrolled since the newest scope of everyone justifies rows as every enrolled customer
 does (its contracts and the invoices billed to it stay); a full sync whose scope is older than a run's does not keep a
-contract that run's newer scope lets go of; what another load took in after the scope a full sync knows the others
-by stays; and what a full sync holds already is dated again by its scope, so an older run keeps it."""
+contract that run's newer scope lets go of; what another load's transaction took in, unseen by the scope a full sync
+knows the others by, stays, whenever that transaction began; and what a full sync holds already is marked again by
+its scope, so an older run keeps it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from projection import assert_portal_equals_source
 from syncing import (
     FULL_SYNC,
     INCREMENTAL,
+    Background,
+    Pause,
     customer_full_sync,
     full_sync_request,
     incremental,
@@ -327,5 +330,40 @@ def test_a_take_in_by_a_scope_older_than_a_full_syncs_base_still_justifies(fresh
         x_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, x_run, [case.x])
         for entity in catalogue.ENTITIES:
             load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, case.y, y_run), y_scope)
+
+        full_syncs_keep_the_invoice_once_it_goes_to_z(w, aspire, portal, case, x_run, x_scope)
+
+
+def test_a_take_in_begun_before_a_full_syncs_base_and_committed_after_it_still_justifies(fresh_database):
+    """As above, but Y's invoice load begins (and reads) before the run's scope, X's base, is resolved and commits
+    after X's full sync resolved: what counts is whether X's base saw the transaction, not when it began."""
+    with world(fresh_database, "begun_before", seed=4245, enroll_seed=7) as (w, aspire, portal):
+        case = invoice_of_x_on_an_unscoped_contract(w, aspire, portal)
+        aspire.execute(MOVE, (case.y, case.role))
+        settle(aspire)
+        y_run = run_id("full_sync")
+        y_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, y_run, [case.y])
+        pause = Pause("before_commit")
+        y_invoice = Background(
+            load,
+            w.aspire_dsn,
+            w.portal_dsn,
+            full_sync_request(catalogue.entity("invoice"), case.y, y_run),
+            y_scope,
+            checkpoint=pause,
+        )
+        pause.wait(y_invoice)
+        aspire.execute(MOVE, (case.z, case.role))
+        settle(aspire)
+        resolve(w.aspire_dsn, w.portal_dsn, INCREMENTAL, run_id("incremental"))  # X's base: K out
+        aspire.execute(MOVE, (case.y, case.role))
+        settle(aspire)
+        x_run = run_id("full_sync")
+        x_scope = resolve(w.aspire_dsn, w.portal_dsn, FULL_SYNC, x_run, [case.x])
+        pause.resume()
+        y_invoice.join()
+        for entity in catalogue.ENTITIES:
+            if entity.name != "invoice":
+                load(w.aspire_dsn, w.portal_dsn, full_sync_request(entity, case.y, y_run), y_scope)
 
         full_syncs_keep_the_invoice_once_it_goes_to_z(w, aspire, portal, case, x_run, x_scope)
