@@ -132,32 +132,31 @@ def test_an_entitys_held_state_is_read_only_when_not_known_to_equal_the_scope(po
     load changed them never claims they equal its scope."""
     entity = catalogue.entity("contract")
     everyone = scope.persist_scope(portal, EVERYONE, None, "d", "one", [])
-    since = everyone.resolved_at
-    first = scope.held(portal, entity, since, everyone)
+    first = scope.held(portal, entity, everyone)
     assert first == planning.Held()  # nothing held, nothing known
     with portal.transaction():
         scope.record_held(portal, entity, planning.plan_changes(entity, everyone, first), first, everyone)
-    known = scope.held(portal, entity, since, everyone)
+    known = scope.held(portal, entity, everyone)
     assert known.members_id == everyone.members_id and known.version == 1
     assert (known.accounts, known.contracts) == planning.expected_held(entity, everyone)
     # the same scope resolved again (shared rows): still known, nothing written by a quiet load
     same = scope.persist_scope(portal, EVERYONE, everyone, "d", "two", [])
-    quiet = scope.held(portal, entity, since, same)
+    quiet = scope.held(portal, entity, same)
     with portal.transaction():
         scope.record_held(portal, entity, planning.plan_changes(entity, same, quiet), quiet, same)
-    assert scope.held(portal, entity, since, same).version == 1
+    assert scope.held(portal, entity, same).version == 1
     # a customer full sync takes in account 9 and its contract 90 while another load has read the held state
-    reader = scope.held(portal, entity, since, same)
+    reader = scope.held(portal, entity, same)
     taken = planning.Plan(accounts=(9,), contracts=(90,), add_accounts=(9,), add_contracts=(90,))
     with portal.transaction():
-        scope.record_held(portal, entity, taken, scope.held(portal, entity, since, same), same)
-    after = scope.held(portal, entity, since, same)
+        scope.record_held(portal, entity, taken, scope.held(portal, entity, same), same)
+    after = scope.held(portal, entity, same)
     assert after.members_id is None and 9 in after.accounts and 90 in after.contracts and after.version == 2
     # the load that read before it lets go of contract 40: it must not claim the held state equals anything
     drop = planning.Plan(accounts=(), contracts=(), drop_contracts=(40,))
     with portal.transaction():
         scope.record_held(portal, entity, drop, reader, replace(same, links=same.links - {(40, 3, "Customer")}))
-    final = scope.held(portal, entity, since, same)
+    final = scope.held(portal, entity, same)
     assert final.members_id is None and final.version == 3
     assert 9 in final.accounts and 40 not in final.contracts
 
@@ -166,12 +165,12 @@ def test_a_held_state_marker_says_nothing_once_the_entity_follows_other_things(p
     """The marker is read through what the entity follows: a release that changes that makes it unknown again."""
     entity = catalogue.entity("contract")
     everyone = scope.persist_scope(portal, EVERYONE, None, "d", "one", [])
-    first = scope.held(portal, entity, everyone.resolved_at, everyone)
+    first = scope.held(portal, entity, everyone)
     with portal.transaction():
         scope.record_held(portal, entity, planning.plan_changes(entity, everyone, first), first, everyone)
-    assert scope.held(portal, entity, everyone.resolved_at, everyone).members_id == everyone.members_id
+    assert scope.held(portal, entity, everyone).members_id == everyone.members_id
     portal.execute("update aspire_sync.entity_scope_state set follows = 'accounts,contracts' where entity = 'contract'")
-    reread = scope.held(portal, entity, everyone.resolved_at, everyone)
+    reread = scope.held(portal, entity, everyone)
     assert reread.members_id is None and (reread.accounts, reread.contracts) == planning.expected_held(entity, everyone)
 
 
@@ -182,7 +181,7 @@ def test_the_guard_reads_what_the_portal_holds_unless_known_to_be_the_scope_shar
     everyone = scope.persist_scope(portal, EVERYONE, None, "d", "one", [])
     for name in ("account", "contract"):
         entity = catalogue.entity(name)
-        state = scope.held(portal, entity, everyone.resolved_at, everyone)
+        state = scope.held(portal, entity, everyone)
         with portal.transaction():
             scope.record_held(portal, entity, planning.plan_changes(entity, everyone, state), state, everyone)
     strict = RemovalGuard(max_fraction=0.2, scope_floor=0)
@@ -195,7 +194,7 @@ def test_the_guard_reads_what_the_portal_holds_unless_known_to_be_the_scope_shar
     entity = catalogue.entity("account")
     taken = planning.Plan(accounts=(7, 8, 9), contracts=(), add_accounts=(7, 8, 9))
     with portal.transaction():
-        state = scope.held(portal, entity, everyone.resolved_at, sharing)
+        state = scope.held(portal, entity, sharing)
         scope.record_held(portal, entity, taken, state, sharing)
     with pytest.raises(MassRemoval, match="lets go of 3 of the 6 enrolled customer accounts"):
         scope.guard_scope(portal, strict, sharing, "d")

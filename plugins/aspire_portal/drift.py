@@ -29,7 +29,7 @@ def measure_now(
     drifts = []
     for entity in entities:
         with target.transaction():
-            changes = plan_everyone(entity, resolved, scope.held(target, entity, resolved.taken_from))
+            changes = plan_everyone(entity, resolved, scope.held(target, entity, resolved, use_marker=False))
             stage, columns = stage_scope(source, target, entity, dialect, resolved, changes, options)
             drift = reconcile.compare(
                 target,

@@ -148,7 +148,7 @@ class _Load:
         if request.over_everyone:
             resolved = scope.resolve(source, target, self.dialect, persist=False, dag_id=run.dag_id, guard=guard)
             # what the entity holds is read whatever its marker says: this load also sets the held state right
-            self.held = scope.held(target, entity, resolved.taken_from)
+            self.held = scope.held(target, entity, resolved, use_marker=False)
             plan = plan_everyone(entity, resolved, self.held)
         else:
             resolved = self.given_scope or scope.for_run(target, run.dag_id, run.run_id)
@@ -163,7 +163,7 @@ class _Load:
                     run_id=run.run_id,
                     guard=guard,
                 )
-            self.held = state = scope.held(target, entity, resolved.taken_from, resolved, resolved.taken_by)
+            self.held = state = scope.held(target, entity, resolved)
             if request.kind == "full":
                 plan = plan_customers(entity, resolved, state, scope.contracts_before(target, resolved))
             else:

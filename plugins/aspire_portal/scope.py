@@ -26,7 +26,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -457,28 +456,21 @@ def load_resolution(target: psycopg.Connection, statement: str, parameters: dict
 # ---- what an entity holds, and the plan of one load -------------------------------------------------------------
 
 
-def held(
-    target: psycopg.Connection,
-    entity: Entity,
-    taken_from: datetime | str,
-    resolved: Scope | None = None,
-    taken_by: str = "since",
-) -> Held:
-    """What `entity` holds rows of, and what of it was taken in by a load the judging scope cannot know: by
-    `taken_by` ("since", "taken_xid") against `taken_from` (a resolution time, or a snapshot; see Scope.taken_by).
-    When the entity's held state is known to equal `resolved`'s stored scope (a load of that scope recorded it, and
-    nothing changed it since), it is not read: nothing in it can then be an entry, an exit or taken in beyond the
-    scope."""
+def held(target: psycopg.Connection, entity: Entity, resolved: Scope, *, use_marker: bool = True) -> Held:
+    """What `entity` holds rows of, and what of it was taken in by a load `resolved` cannot know (Scope.taken_by).
+    With `use_marker`, when the entity's held state is known to equal `resolved`'s stored scope (a load of that scope
+    recorded it, and nothing changed it since), it is not read: nothing in it can then be an entry, an exit or taken
+    in beyond the scope."""
     marker = None
-    if resolved is not None and resolved.members_id is not None:
+    if use_marker and resolved.members_id is not None:
         row = target.execute(sqlfiles.read("scope/select_entity_scope_state.sql"), {"entity": entity.name}).fetchone()
         marker = row[0] if row and row[1] == _follows(entity) else None
         if marker == resolved.members_id:
             return Held(*expected_held(entity, resolved), members_id=marker, version=row[2])
     with target.cursor(binary=True) as cursor:  # binary arrays decode in C
         *ids, version = cursor.execute(
-            sqlfiles.render("scope/select_entity_scope.sql", taken_by=taken_by),
-            {"entity": entity.name, "taken_from": taken_from},
+            sqlfiles.render("scope/select_entity_scope.sql", taken_by=resolved.taken_by),
+            {"entity": entity.name, "taken_from": resolved.taken_from},
         ).fetchone()
     return Held(*(frozenset(i) for i in ids), members_id=marker, version=version or 0)
 
