@@ -147,16 +147,15 @@ def demo(args: argparse.Namespace) -> int:
 
     home = Path(os.environ.get("ASPIRE_PORTAL_DEMO_HOME", REPO / ".demo")) / "airflow"
     home.mkdir(parents=True, exist_ok=True)
-    os.environ.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO" if args.verbose else "WARNING",
-        }
-    )
+    airflow = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO" if args.verbose else "WARNING",
+    }
+    os.environ.update(airflow)
     print(f"Migrating the Airflow metadata database (SQLite in {home})")
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
 
@@ -214,39 +213,31 @@ def demo(args: argparse.Namespace) -> int:
         runs.append((dag_id, run.run_id, run.state, time.perf_counter() - clock))
 
     report(portal_dsn, runs)
-    env_file = write_shell_env(home.parent / "env.sh", portal_dsn)
-    support_commands(aspire_dsn, portal_dsn, customers, shell_env(portal_dsn), env_file)
+    shell = shell_env(airflow, aspire_dsn, portal_dsn)
+    env_file = write_shell_env(home.parent / "env.sh", shell)
+    support_commands(aspire_dsn, portal_dsn, customers, shell, env_file)
     portal_uri = dsn.masked(os.environ["AIRFLOW_CONN_PORTAL"])
     print(f"\nDemo done in {time.perf_counter() - started:.1f}s. Portal: {portal_uri}")
     print(f"To run python -m aspire_portal, airflow and psql on the demo's databases yourself: source {env_file}")
     return 0
 
 
-def shell_env(portal_dsn: str) -> dict[str, str]:
-    """What a shell needs to run this checkout's commands on the demo's databases as the demo ran them: Airflow's
-    home and folders, the two connections, the package on the path, and psql's defaults (the portal). A password
-    is never written: connections that carry one came from the caller's shell, which has them already."""
+def shell_env(airflow: dict[str, str], aspire_dsn: str, portal_dsn: str) -> dict[str, str]:
+    """What a shell needs, besides `path_first` on its PATH, to run this checkout's commands on the demo's databases
+    as the demo ran them: Airflow's settings (`airflow`), the two connections, the package on the path, and psql's
+    defaults (the portal). A password is never written: connections that carry one came from the caller's shell,
+    which has them already."""
     import psycopg
 
-    env = {
-        name: os.environ[name]
-        for name in (
-            "AIRFLOW_HOME",
-            "AIRFLOW__CORE__DAGS_FOLDER",
-            "AIRFLOW__CORE__PLUGINS_FOLDER",
-            "AIRFLOW__CORE__LOAD_EXAMPLES",
-            "AIRFLOW__CORE__PARALLELISM",
-        )
-    }
-    portal = psycopg.conninfo.conninfo_to_dict(portal_dsn)
-    if "password" not in portal:
+    env = dict(airflow)
+    aspire, portal = (psycopg.conninfo.conninfo_to_dict(dsn) for dsn in (aspire_dsn, portal_dsn))
+    if "password" not in aspire and "password" not in portal:
         env["AIRFLOW_CONN_ASPIRE"] = os.environ["AIRFLOW_CONN_ASPIRE"]
         env["AIRFLOW_CONN_PORTAL"] = os.environ["AIRFLOW_CONN_PORTAL"]
     for key, variable in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"), ("dbname", "PGDATABASE")):
         if portal.get(key):
             env[variable] = str(portal[key])
     env["PYTHONPATH"] = str(REPO / "plugins")
-    env["PATH"] = os.pathsep.join([*path_first(), os.environ.get("PATH", "")])
     return env
 
 
@@ -261,10 +252,11 @@ def path_first() -> list[str]:
     return path
 
 
-def write_shell_env(path: Path, portal_dsn: str) -> Path:
-    """Writes `shell_env` as a file to source; returns its path, relative to the checkout when under it."""
+def write_shell_env(path: Path, shell: dict[str, str]) -> Path:
+    """Writes `shell` (see shell_env) and `path_first` as a file to source; returns its path, relative to the
+    checkout when under it."""
     lines = ["# Written by scripts/demo.py: `source` it to run this checkout's commands on the demo's databases."]
-    lines += [f"export {name}={shlex.quote(value)}" for name, value in shell_env(portal_dsn).items() if name != "PATH"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in shell.items()]
     lines.append(f'export PATH={shlex.quote(os.pathsep.join(path_first()))}:"$PATH"')
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
@@ -307,7 +299,10 @@ def support_commands(
     ):
         print(f"\n$ python -m aspire_portal {' '.join(args)}")
         done = subprocess.run(
-            ["python", "-m", "aspire_portal", *args], capture_output=True, text=True, env={**os.environ, **shell}
+            ["python", "-m", "aspire_portal", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **shell, "PATH": os.pathsep.join([*path_first(), os.environ.get("PATH", "")])},
         )
         print(done.stdout.rstrip() or done.stderr.rstrip())
 
