@@ -64,6 +64,19 @@ def in_portal(portal_dsn: str, contract: int) -> bool:
         )
 
 
+def enrol_the_customer_of_an_unbooked_contract(w, *, newest: bool) -> tuple[int, int]:
+    """(contract, customer): an uncommenced, unbooked contract (the oldest or the newest) of a customer not enrolled
+    yet, whom the portal now enrols."""
+    with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
+        contract, customer = aspire.execute(
+            "select contractoid, customeraccountoid from dbo.contract where isbooked = 0 and status = 'UnCommenced' "
+            f"and customeraccountoid <> all(%s) order by contractoid {'desc' if newest else 'asc'} limit 1",
+            (portal_app.enrolled_accounts(w.portal_dsn),),
+        ).fetchone()
+    portal_app.enroll(w.portal_dsn, w.aspire_dsn, account_oid=customer)
+    return contract, customer
+
+
 def test_a_guarantor_added_after_the_scope_is_not_claimed_by_the_stamp(world):
     w = world
     with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
@@ -92,12 +105,7 @@ def test_a_guarantor_added_after_the_scope_is_not_claimed_by_the_stamp(world):
 
 def test_a_booking_after_the_scope_is_not_claimed_by_the_stamp_the_window_passed(world):
     w = world
-    with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
-        contract, customer = aspire.execute(
-            "select contractoid, customeraccountoid from dbo.contract where isbooked = 0 and status = 'UnCommenced' "
-            "order by contractoid limit 1"
-        ).fetchone()
-    portal_app.enroll(w.portal_dsn, w.aspire_dsn, account_oid=customer)
+    contract, _customer = enrol_the_customer_of_an_unbooked_contract(w, newest=False)
     incremental(w.aspire_dsn, w.portal_dsn)  # the customer enters the scope
     with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
         settle(aspire)
@@ -119,13 +127,7 @@ def test_a_booking_after_the_scope_is_not_claimed_by_the_stamp_the_window_passed
 
 def test_a_customers_full_sync_stamp_does_not_claim_a_booking_after_its_scope(world):
     w = world
-    with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
-        contract, customer = aspire.execute(
-            "select contractoid, customeraccountoid from dbo.contract where isbooked = 0 and status = 'UnCommenced' "
-            "and customeraccountoid <> all(%s) order by contractoid desc limit 1",
-            (w.accounts,),
-        ).fetchone()
-    portal_app.enroll(w.portal_dsn, w.aspire_dsn, account_oid=customer)
+    contract, customer = enrol_the_customer_of_an_unbooked_contract(w, newest=True)
     with psycopg.connect(w.aspire_dsn, autocommit=True) as aspire:
         settle(aspire)
     run = run_id("full_sync")
